@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up everything mrbook needs on a fresh Debian machine: system packages
+# (chromium for the browser test and figure export, plink1.9 for LD clumping)
+# and the Python environment in .venv. Safe to re-run; it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="chromium plink1.9"
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v plink1.9 >/dev/null 2>&1 || missing="$missing plink1.9"
+if [ -n "$missing" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing system packages:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "setup: warning: $missing not installed and cannot apt-get install as non-root;" \
+         "the browser test and plink clumping will be skipped (install: $APT_PACKAGES)" >&2
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.mrbook-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing mrbook and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi

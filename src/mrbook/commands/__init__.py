@@ -1,0 +1,1 @@
+"""Sub-commands of the mrbook CLI (see mrbook.cli)."""

@@ -1,0 +1,258 @@
+"""Reading and validating TwoSampleMR-format tables.
+
+Row numbers in every error count lines of the file as a spreadsheet or an
+editor shows them: the header is row 1, the first data line row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+#: columns a harmonised table must have (TwoSampleMR names)
+REQUIRED_HARMONISED = ("SNP", "beta.exposure", "se.exposure", "beta.outcome", "se.outcome")
+#: missing-value spellings (R writes NA; empty cells are missing too)
+NA_STRINGS = {"", "NA", "NaN", "nan", "NULL", "null", "None", "."}
+_ALLELE = re.compile(r"^(?:[ACGT]+|[ID])$")
+_TRUE = {"TRUE", "True", "true", "T", "1"}
+_FALSE = {"FALSE", "False", "false", "F", "0"}
+
+FIRST_DATA_ROW = 2
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", newline="")
+    return open(path, "r", newline="", encoding="utf-8-sig")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a delimited text table (comma, tab or semicolon; gzip or not) as strings.
+
+    Every cell stays text so that validation can say exactly which cell is wrong.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, empty or has no data rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a table file", path)
+    try:
+        with _open_text(path) as fh:
+            text = fh.read()
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read the file ({exc.__class__.__name__}: {exc})", path) from None
+    if not text.strip():
+        raise InputError("the file is empty, expected a header and data rows", path)
+    first = text.splitlines()[0]
+    delim = max([",", "\t", ";"], key=first.count)
+    try:
+        rows = list(csv.reader(text.splitlines(), delimiter=delim))
+    except csv.Error as exc:
+        raise InputError(f"not a readable delimited table ({exc})", path) from None
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
+    if not body:
+        raise InputError("the file has a header but no data rows", path)
+    for i, r in enumerate(rows[1:], start=FIRST_DATA_ROW):
+        if r and any(c.strip() for c in r) and len(r) != len(header):
+            raise InputError(f"has {len(r)} fields, the header has {len(header)}", path, i)
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise InputError(f"duplicated column name(s) {', '.join(dup)}", path, 1)
+    df = pd.DataFrame(body, columns=header, dtype=object)
+    df.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(df))  # file rows
+    df.attrs["path"] = str(path)
+    return df
+
+
+def _is_na(series: pd.Series) -> np.ndarray:
+    return series.isna().to_numpy() | series.astype(str).str.strip().isin(NA_STRINGS).to_numpy()
+
+
+def parse_numeric(df: pd.DataFrame, column: str, path=None, *, positive=False,
+                  probability=False) -> np.ndarray:
+    """Parse one column of text as float, locating any bad cell.
+
+    Missing values (empty, NA) become NaN. Text that is not a number, infinite
+    values, non-positive values where ``positive`` and values outside [0, 1]
+    where ``probability`` raise :class:`InputError` naming file, row and column.
+    """
+    s = df[column]
+    na = _is_na(s)
+    txt = s.astype(str).str.strip()
+    num = pd.to_numeric(txt.where(~na, None), errors="coerce").to_numpy(dtype=float)
+    bad = ~na & np.isnan(num)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"expected a number, got {txt.iloc[i]!r}", path, df.index[i], column)
+    inf = np.isinf(num)
+    if inf.any():
+        i = int(np.argmax(inf))
+        raise InputError(f"expected a finite number, got {txt.iloc[i]!r}", path, df.index[i], column)
+    if positive:
+        nonpos = ~np.isnan(num) & (num <= 0)
+        if nonpos.any():
+            i = int(np.argmax(nonpos))
+            raise InputError(f"standard errors must be > 0, got {txt.iloc[i]}", path,
+                             df.index[i], column)
+    if probability:
+        out = ~np.isnan(num) & ((num < 0) | (num > 1))
+        if out.any():
+            i = int(np.argmax(out))
+            raise InputError(f"P-values must lie in [0, 1], got {txt.iloc[i]}", path,
+                             df.index[i], column)
+    return num
+
+
+def parse_bool(df: pd.DataFrame, column: str, path=None) -> np.ndarray:
+    s = df[column].astype(str).str.strip()
+    out = np.ones(len(s), dtype=bool)
+    for i, v in enumerate(s):
+        if v in _TRUE:
+            out[i] = True
+        elif v in _FALSE:
+            out[i] = False
+        elif v in NA_STRINGS:
+            out[i] = False
+        else:
+            raise InputError(f"expected TRUE or FALSE, got {v!r}", path, df.index[i], column)
+    return out
+
+
+def check_alleles(df: pd.DataFrame, column: str, path=None) -> pd.Series:
+    """Upper-case an allele column; alleles must be strings of A/C/G/T, or I/D."""
+    s = df[column]
+    na = _is_na(s)
+    up = s.astype(str).str.strip().str.upper()
+    ok = up.str.match(_ALLELE).to_numpy() | na
+    if not ok.all():
+        i = int(np.argmax(~ok))
+        raise InputError(f"expected an allele made of A, C, G, T (or I/D), got {s.iloc[i]!r}",
+                         path, df.index[i], column)
+    return up.where(~na, None)
+
+
+NUMERIC_COLUMNS = {
+    "beta.exposure": {}, "beta.outcome": {},
+    "se.exposure": {"positive": True}, "se.outcome": {"positive": True},
+    "eaf.exposure": {"probability": True}, "eaf.outcome": {"probability": True},
+    "pval.exposure": {"probability": True}, "pval.outcome": {"probability": True},
+    "samplesize.exposure": {}, "samplesize.outcome": {},
+    "ncase.exposure": {}, "ncase.outcome": {}, "ncontrol.exposure": {}, "ncontrol.outcome": {},
+    "r.exposure": {}, "r.outcome": {}, "prevalence.exposure": {}, "prevalence.outcome": {},
+}
+ALLELE_COLUMNS = ("effect_allele.exposure", "other_allele.exposure",
+                  "effect_allele.outcome", "other_allele.outcome")
+
+
+def coerce_tsmr(raw: pd.DataFrame, path=None, required=REQUIRED_HARMONISED) -> pd.DataFrame:
+    """Validate and type a TwoSampleMR-format table read as text.
+
+    Numeric columns become float (NaN where missing), allele columns upper-case
+    strings, ``mr_keep`` boolean; ``id.*`` and trait names default to
+    ``"exposure"``/``"outcome"``. The index keeps the file row numbers.
+    """
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)}; a TwoSampleMR-format table needs "
+            f"{', '.join(required)}", path, 1, missing[0])
+    df = raw.copy()
+    snp = df["SNP"].astype(str).str.strip()
+    empty = _is_na(df["SNP"])
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise InputError("expected a SNP identifier, got an empty cell", path, df.index[i], "SNP")
+    df["SNP"] = snp
+    for col, kw in NUMERIC_COLUMNS.items():
+        if col in df.columns:
+            df[col] = parse_numeric(df, col, path, **kw)
+    for col in ALLELE_COLUMNS:
+        if col in df.columns:
+            df[col] = check_alleles(df, col, path)
+    for col in [c for c in df.columns if c == "mr_keep" or c.startswith("mr_keep.")]:
+        df[col] = parse_bool(df, col, path)
+    for role in ("exposure", "outcome"):
+        idc = f"id.{role}"
+        if idc not in df.columns:
+            df[idc] = role
+        df[idc] = df[idc].astype(str)
+        if role not in df.columns:
+            df[role] = df[idc]
+        df[role] = df[role].astype(str)
+    return df
+
+
+def read_harmonised(path: str | Path) -> pd.DataFrame:
+    """Read a harmonised exposure-outcome table in TwoSampleMR's column names.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV/TSV (optionally gzipped) with at least SNP, beta.exposure,
+        se.exposure, beta.outcome, se.outcome; optional eaf.*, alleles, pval.*,
+        samplesize.*, id.exposure, id.outcome, exposure, outcome, mr_keep.
+
+    Returns
+    -------
+    DataFrame
+        Typed columns plus ``mr_keep`` (bool) and ``mr_keep_reason`` (str or None).
+        A missing beta or SE does not fail: that SNP gets ``mr_keep = False``
+        with its reason, as TwoSampleMR does.
+
+    Raises
+    ------
+    InputError
+        Missing required columns, text that is not a number, infinite values,
+        zero or negative SE, P or eaf outside [0, 1], malformed alleles, a SNP
+        listed twice for one exposure-outcome pair, or no usable SNP at all.
+    """
+    raw = read_table(path)
+    df = coerce_tsmr(raw, path)
+    return finalise_harmonised(df, path)
+
+
+def finalise_harmonised(df: pd.DataFrame, path=None) -> pd.DataFrame:
+    """Add ``mr_keep``/``mr_keep_reason`` for missing values and check duplicates."""
+    df = df.copy()
+    key = df[["id.exposure", "id.outcome", "SNP"]]
+    dup = key.duplicated(keep="first").to_numpy()
+    if dup.any():
+        i = int(np.argmax(dup))
+        raise InputError(
+            f"SNP {df['SNP'].iloc[i]} appears twice for {df['id.exposure'].iloc[i]} -> "
+            f"{df['id.outcome'].iloc[i]}; each SNP may appear once per exposure-outcome pair",
+            path, df.index[i], "SNP")
+    keep = df["mr_keep"].to_numpy(bool) if "mr_keep" in df.columns else np.ones(len(df), bool)
+    reasons = [None] * len(df)
+    if "mr_keep_reason" in df.columns:
+        reasons = [None if (r is None or (isinstance(r, float) and np.isnan(r)) or str(r) in NA_STRINGS)
+                   else str(r) for r in df["mr_keep_reason"]]
+    for i in range(len(df)):
+        if not keep[i] and reasons[i] is None:
+            reasons[i] = "mr_keep is FALSE in the input"
+    for col in REQUIRED_HARMONISED[1:]:
+        miss = np.isnan(df[col].to_numpy(float))
+        for i in np.flatnonzero(miss):
+            if keep[i]:
+                keep[i] = False
+                reasons[i] = f"missing {col}"
+    df["mr_keep"] = keep
+    df["mr_keep_reason"] = pd.Series(reasons, index=df.index, dtype=object)
+    if not keep.any():
+        raise InputError("no usable SNP: every row has a missing beta or SE or mr_keep FALSE", path)
+    return df

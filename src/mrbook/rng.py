@@ -1,0 +1,95 @@
+"""Random number sources for bootstrap standard errors.
+
+Every stochastic estimator draws through one object with R's calling conventions,
+so that the same code can run on numpy's PCG64 (the default) or on an exact
+reproduction of R's generator (``kind="r"``: Mersenne-Twister seeded as
+``set.seed`` does, Inversion normals, Rejection sampling), which makes bootstrap
+standard errors equal TwoSampleMR's at the same seed.
+
+The contract (``BootstrapRNG``):
+
+``rnorm(n, mean, sd)``
+    ``n`` normal draws with R's ``rnorm`` semantics: ``mean`` and ``sd`` are
+    recycled to length ``n`` and draw ``i`` uses ``mean[i % len(mean)]``.
+``runif(n)``
+    ``n`` uniforms on (0, 1).
+``sample(n, size)``
+    ``size`` distinct 0-based indices out of ``range(n)`` without replacement,
+    as R's ``sample(n, size)`` (minus one).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class BootstrapRNG(Protocol):
+    """The interface every random source of mrbook implements."""
+
+    kind: str
+
+    def rnorm(self, n: int, mean, sd) -> np.ndarray: ...
+
+    def runif(self, n: int) -> np.ndarray: ...
+
+    def sample(self, n: int, size: int | None = None) -> np.ndarray: ...
+
+
+def _recycle(x, n: int) -> np.ndarray:
+    x = np.asarray(x, dtype=float).ravel()
+    if x.size == n:
+        return x
+    if x.size == 0:
+        raise ValueError("cannot recycle an empty vector")
+    return np.resize(x, n)
+
+
+class NumpyRNG:
+    """numpy ``Generator`` (PCG64) behind the R-style interface.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    """
+
+    kind = "numpy"
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self._gen = np.random.default_rng(self.seed)
+
+    def rnorm(self, n: int, mean=0.0, sd=1.0) -> np.ndarray:
+        return self._gen.normal(_recycle(mean, n), _recycle(sd, n))
+
+    def runif(self, n: int) -> np.ndarray:
+        return self._gen.random(n)
+
+    def sample(self, n: int, size: int | None = None) -> np.ndarray:
+        size = n if size is None else size
+        return self._gen.permutation(n)[:size]
+
+
+RNG_KINDS = ("numpy", "r")
+
+
+def make_rng(seed: int, kind: str = "numpy") -> BootstrapRNG:
+    """Return a seeded random source.
+
+    Parameters
+    ----------
+    seed : int
+        The seed (R: the argument of ``set.seed``).
+    kind : {"numpy", "r"}
+        ``"numpy"`` for numpy's PCG64; ``"r"`` for R's own Mersenne-Twister
+        with Inversion normals, identical to R after ``set.seed(seed)``.
+    """
+    if kind == "numpy":
+        return NumpyRNG(seed)
+    if kind == "r":
+        from .rrng import RRNG
+
+        return RRNG(seed)
+    raise ValueError(f"unknown rng kind {kind!r}; known: {', '.join(RNG_KINDS)}")

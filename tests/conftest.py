@@ -1,0 +1,31 @@
+"""Shared fixtures: where ../shared lives, and the TwoSampleMR reference cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference"
+SKIP_SHARED = "../shared is not beside this clone (CI has it; a user's clone may not)"
+
+
+def reference_cases() -> list[Path]:
+    """Every folder of ../shared/reference with a twosamplemr.json (new ones are picked up)."""
+    if not REFERENCE.is_dir():
+        return []
+    return sorted(p for p in REFERENCE.iterdir() if (p / "twosamplemr.json").is_file())
+
+
+def load_reference(case: Path) -> dict:
+    return json.loads((case / "twosamplemr.json").read_text())
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(SKIP_SHARED)
+    return SHARED
