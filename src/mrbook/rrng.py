@@ -177,7 +177,7 @@ def _qnorm_std(p: np.ndarray) -> np.ndarray:
             v = np.empty_like(r)
             v[near] = _qnorm_tail_near(r[near])
             # r >= 816 (the R >= 4.3 asymptotic branch) needs log_p = TRUE; with
-            # log_p = FALSE, r <= sqrt(-log(DBL_MIN)) < 27.
+            # log_p = FALSE, r <= sqrt(-log(5e-324)) < 28.
             v[~near] = _qnorm_tail_far(r[~near])
         np.negative(v, out=v, where=qt < 0.0)
         val[tail] = v
@@ -275,7 +275,9 @@ class RRNG:
     Examples
     --------
     >>> RRNG(1).runif(3)            # set.seed(1); runif(3)
-    array([0.26550866, 0.37212390, 0.57285336])
+    array([0.26550866, 0.3721239 , 0.57285336])
+    >>> (RRNG(1).sample(10) + 1).tolist()   # set.seed(1); sample(10)
+    [9, 4, 7, 1, 2, 5, 3, 10, 6, 8]
     """
 
     kind = "r"

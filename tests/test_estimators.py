@@ -1,0 +1,125 @@
+"""Estimator behaviour: recovery of a known causal effect, pleiotropy detection,
+and invariances that any correct MR estimator has (hypothesis property tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mrbook.analysis import pleiotropy, run_mr
+from mrbook.estimators import METHODS, Params, resolve_methods
+from mrbook.errors import ParameterError
+from mrbook.rng import make_rng
+
+FIVE = ["mr_ivw", "mr_egger_regression", "mr_weighted_median", "mr_simple_mode", "mr_weighted_mode"]
+MULTI = [k for k, m in METHODS.items() if m.min_snps >= 2]
+
+
+def simulate(k=80, theta=0.3, alpha=0.0, seed=1, n_pleio=0, pleio=0.0):
+    """Summary statistics with causal effect ``theta``, optional directional pleiotropy.
+
+    ``alpha`` adds the same direct effect to every SNP (InSIDE holds: Egger's
+    intercept should find it); ``n_pleio`` SNPs get an extra direct effect ``pleio``.
+    """
+    g = np.random.default_rng(seed)
+    true_bx = g.uniform(0.03, 0.12, k) * g.choice([-1, 1], k)
+    sx = np.full(k, 0.006)
+    sy = np.full(k, 0.012)
+    direct = np.full(k, alpha) * np.sign(true_bx)
+    direct[:n_pleio] += pleio
+    bx = true_bx + g.normal(0, sx)
+    by = theta * true_bx + direct + g.normal(0, sy)
+    return pd.DataFrame({"SNP": [f"rs{i}" for i in range(k)], "beta.exposure": bx, "se.exposure": sx,
+                         "beta.outcome": by, "se.outcome": sy, "mr_keep": True})
+
+
+def test_five_methods_recover_a_known_causal_effect():
+    dat = simulate(theta=0.3)
+    res = run_mr(dat, methods=[m for m in FIVE if m in METHODS], seed=7, params=Params(nboot=500))
+    assert (res["status"] == "ok").all()
+    for _, r in res.iterrows():
+        # each estimate within 3 of its own standard errors of the truth, and close in absolute terms
+        assert abs(r["b"] - 0.3) < 3 * r["se"], (r["method"], r["b"], r["se"])
+        assert abs(r["b"] - 0.3) < 0.1, r["method"]
+        assert r["pval"] < 1e-3
+
+
+def test_egger_intercept_detects_planted_directional_pleiotropy():
+    clean = pleiotropy(simulate(alpha=0.0, seed=3)).iloc[0]
+    pleio = pleiotropy(simulate(k=150, alpha=0.02, seed=3)).iloc[0]
+    assert clean["pval"] > 0.05
+    assert pleio["pval"] < 1e-4 and abs(pleio["egger_intercept"] - 0.02) < 4 * pleio["se"]
+    # and Egger's slope still recovers the effect while IVW is biased
+    res = run_mr(simulate(k=150, alpha=0.02, seed=3), methods=["mr_ivw", "mr_egger_regression"])
+    egger = res.set_index("method_key").loc["mr_egger_regression"]
+    ivw = res.set_index("method_key").loc["mr_ivw"]
+    assert abs(egger["b"] - 0.3) < 3 * egger["se"]
+    assert abs(ivw["b"] - 0.3) > abs(egger["b"] - 0.3)
+
+
+def test_unknown_method_lists_known_ones():
+    with pytest.raises(ParameterError, match="known methods: .*mr_ivw"):
+        resolve_methods(["mr_ivw", "nonsense"])
+    assert [m.key for m in resolve_methods(["Inverse variance weighted"])] == ["mr_ivw"]
+
+
+# ---------------------------------------------------------------- properties
+arrays = st.integers(min_value=6, max_value=25).flatmap(
+    lambda k: st.tuples(st.just(k), st.integers(0, 2**31 - 1)))
+
+
+def data_from(k, seed):
+    d = simulate(k=k, seed=seed, alpha=0.002)
+    return tuple(d[c].to_numpy() for c in ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
+
+
+def estimate(key, bx, by, sx, sy, seed=11):
+    return METHODS[key].func(bx, by, sx, sy, Params(nboot=50), make_rng(seed))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrays, st.data())
+def test_swapping_effect_allele_changes_no_estimate(ks, data):
+    k, seed = ks
+    bx, by, sx, sy = data_from(k, seed)
+    flip = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
+    s = np.where(flip, -1.0, 1.0)
+    for key in MULTI:
+        a = estimate(key, bx, by, sx, sy)
+        b = estimate(key, bx * s, by * s, sx, sy)
+        assert np.isclose(a["b"], b["b"], rtol=1e-9, atol=1e-12), key
+        if not METHODS[key].stochastic:
+            assert np.isclose(a["se"], b["se"], rtol=1e-9), key
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrays, st.floats(min_value=0.05, max_value=20))
+def test_scaling_exposure_scales_estimate_inversely(ks, c):
+    k, seed = ks
+    bx, by, sx, sy = data_from(k, seed)
+    for key in MULTI:
+        if key == "mr_sign":
+            continue
+        a = estimate(key, bx, by, sx, sy)
+        b = estimate(key, bx * c, by, sx * c, sy)
+        assert np.isclose(b["b"], a["b"] / c, rtol=1e-8, atol=1e-14), (key, a["b"], b["b"], c)
+        if not METHODS[key].stochastic:
+            assert np.isclose(b["se"], a["se"] / c, rtol=1e-8), key
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrays, st.randoms(use_true_random=False))
+def test_row_order_does_not_matter(ks, rnd):
+    k, seed = ks
+    bx, by, sx, sy = data_from(k, seed)
+    perm = list(range(k))
+    rnd.shuffle(perm)
+    for key in MULTI:
+        a = estimate(key, bx, by, sx, sy)
+        b = estimate(key, bx[perm], by[perm], sx[perm], sy[perm])
+        assert np.isclose(a["b"], b["b"], rtol=1e-9, atol=1e-14), key
+        if not METHODS[key].stochastic:
+            assert np.isclose(a["se"], b["se"], rtol=1e-9), key
