@@ -187,6 +187,8 @@ def coerce_tsmr(raw: pd.DataFrame, path=None, required=REQUIRED_HARMONISED) -> p
     for col in [c for c in df.columns if c == "mr_keep" or c.startswith("mr_keep.")]:
         df[col] = parse_bool(df, col, path)
     for role in ("exposure", "outcome"):
+        if f"beta.{role}" not in df.columns:
+            continue
         idc = f"id.{role}"
         if idc not in df.columns:
             df[idc] = role
@@ -255,4 +257,35 @@ def finalise_harmonised(df: pd.DataFrame, path=None) -> pd.DataFrame:
     df["mr_keep_reason"] = pd.Series(reasons, index=df.index, dtype=object)
     if not keep.any():
         raise InputError("no usable SNP: every row has a missing beta or SE or mr_keep FALSE", path)
+    return df
+
+
+REQUIRED_EXPOSURE = ("SNP", "beta.exposure", "se.exposure", "effect_allele.exposure")
+REQUIRED_OUTCOME = ("SNP", "beta.outcome", "se.outcome", "effect_allele.outcome")
+
+
+def read_tsmr(path: str | Path, role: str) -> pd.DataFrame:
+    """Read an exposure or outcome table in TwoSampleMR's format (``format_data`` output).
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV/TSV, gzip or not, with at least SNP, beta.<role>, se.<role> and
+        effect_allele.<role>.
+    role : {"exposure", "outcome"}
+
+    Raises
+    ------
+    InputError
+        As :func:`read_harmonised`, plus a SNP listed twice for one study.
+    """
+    if role not in ("exposure", "outcome"):
+        raise ValueError(f"role must be 'exposure' or 'outcome', not {role!r}")
+    raw = read_table(path)
+    df = coerce_tsmr(raw, path, REQUIRED_EXPOSURE if role == "exposure" else REQUIRED_OUTCOME)
+    dup = df[[f"id.{role}", "SNP"]].duplicated().to_numpy()
+    if dup.any():
+        i = int(np.argmax(dup))
+        raise InputError(f"SNP {df['SNP'].iloc[i]} appears twice in this {role} study", path,
+                         df.index[i], "SNP")
     return df
