@@ -264,3 +264,96 @@ def singlesnp(dat: pd.DataFrame, all_methods=("mr_ivw", "mr_egger_regression")) 
             out.append(dict(pair, samplesize=n, snp=f"All - {spec.name}", b=res["b"], se=res["se"],
                             pval=res["pval"]))
     return pd.DataFrame(out, columns=SNP_COLUMNS)
+
+
+@dataclass
+class MRAnalysis:
+    """Every table of one MR analysis (one or more exposure-outcome pairs).
+
+    Attributes
+    ----------
+    harmonised : DataFrame
+        The input, TwoSampleMR column names, with ``mr_keep`` and ``mr_keep_reason``.
+    mr : DataFrame
+        :func:`run_mr` with :func:`add_odds_ratios` columns.
+    heterogeneity, pleiotropy, leaveoneout, singlesnp : DataFrame
+        As the functions of the same names.
+    directionality : DataFrame or None
+        Steiger directionality test (:func:`mrbook.steiger.directionality_test`),
+        None when the inputs lack P-values and sample sizes.
+    presso : dict
+        ``{(id_exposure, id_outcome): result or {"error": reason}}`` from
+        :func:`mrbook.presso.mr_presso` (empty when not requested).
+    strength : DataFrame or None
+        Per-SNP instrument strength (F statistic, R²) from :mod:`mrbook.strength`.
+    settings : dict
+        Methods, seed, nboot, rng and PRESSO settings used.
+    """
+
+    harmonised: pd.DataFrame
+    mr: pd.DataFrame
+    heterogeneity: pd.DataFrame
+    pleiotropy: pd.DataFrame
+    leaveoneout: pd.DataFrame
+    singlesnp: pd.DataFrame
+    directionality: pd.DataFrame | None = None
+    presso: dict = field(default_factory=dict)
+    strength: pd.DataFrame | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000,
+            rng: str = "numpy", presso: bool = True, n_distribution: int = 1000) -> MRAnalysis:
+    """Run the whole analysis of the paper (and more) on a harmonised table.
+
+    Parameters
+    ----------
+    dat : DataFrame
+        Harmonised data (:func:`mrbook.io.read_harmonised` or
+        :func:`mrbook.harmonise.harmonise`).
+    methods : list of str, optional
+        Method keys or names; default TwoSampleMR's defaults.
+    seed, nboot, rng
+        Bootstrap settings (see :func:`run_mr`).
+    presso : bool
+        Also run MR-PRESSO (needs more than 3 SNPs; otherwise recorded as not run).
+    n_distribution : int
+        MR-PRESSO simulations.
+
+    Returns
+    -------
+    MRAnalysis
+    """
+    params = Params(nboot=nboot)
+    mr = add_odds_ratios(run_mr(dat, methods=methods, params=params, seed=seed, rng=rng))
+    out = MRAnalysis(harmonised=dat, mr=mr, heterogeneity=heterogeneity(dat),
+                     pleiotropy=pleiotropy(dat), leaveoneout=leaveoneout(dat),
+                     singlesnp=singlesnp(dat),
+                     settings={"methods": list(mr["method_key"].unique()), "seed": seed,
+                               "nboot": nboot, "rng": rng, "presso": presso,
+                               "n_distribution": n_distribution})
+    try:
+        from .steiger import directionality_test
+
+        out.directionality = directionality_test(dat)
+    except (ImportError, KeyError, ValueError):
+        out.directionality = None
+    try:
+        from .strength import instrument_strength
+
+        out.strength = instrument_strength(dat)
+    except (ImportError, KeyError, ValueError):
+        out.strength = None
+    if presso:
+        from .presso import mr_presso
+
+        for pair, rows in iter_pairs(dat):
+            bx, by, sx, sy = _vectors(rows)
+            key = (pair["id_exposure"], pair["id_outcome"])
+            try:
+                out.presso[key] = mr_presso(bx, by, sx, sy, snps=rows["SNP"].tolist(),
+                                            n_distribution=n_distribution,
+                                            rng=make_rng(seed, rng))
+            except ValueError as exc:
+                out.presso[key] = {"error": str(exc)}
+    return out

@@ -1,0 +1,950 @@
+"""Allele harmonisation of exposure and outcome data, exact to TwoSampleMR 0.7.9.
+
+This reproduces ``harmonise_data()`` of TwoSampleMR (``R/harmonise.R``: ``harmonise_data``,
+``harmonise_cleanup_variables``, ``harmonise``, ``harmonise_22/21/12/11``,
+``recode_indels_22/21``, ``check_palindromic``, ``flip_alleles``), including its
+quirks, so that a harmonised table made here is the one R makes, row for row:
+
+* inner ``merge(outcome, exposure, by="SNP")``; columns that both inputs share
+  (other than ``SNP``) get R's suffixes ``.x`` (outcome) and ``.y`` (exposure);
+* alleles upper-cased, ``other_allele.outcome == ""`` and ``eaf.outcome == "NR"`` → NA;
+* one harmonisation per (``id.exposure``, ``id.outcome``) pair, with ``action``
+  1, 2 or 3 per outcome and a palindrome tolerance of 0.08 (an *open* interval:
+  an allele frequency is ambiguous when ``0.42 < eaf < 0.58``);
+* the 2-2, 2-1, 1-2 and 1-1 allele cases (a missing other allele), indels coded
+  I/D or as sequences;
+* ``mr_keep``: action 2 ``!(remove | ambiguous)``, action 1 ``!remove``, action 3
+  ``!(palindromic | remove | ambiguous)``; then FALSE wherever ``beta.*``/``se.*``
+  is missing.
+
+What TwoSampleMR does silently is made visible here: every row carries
+``mr_keep_reason`` (None when kept), and :func:`harmonise_with_exclusions` also
+lists the SNPs that never reach the harmonised table (absent from the outcome,
+absent from the exposure, or without an effect allele, which R drops without a
+word).
+
+Row order
+---------
+R's ``merge()`` sorts by the key with the session's collation; the reference run
+used ICU "root" collation (``C.UTF-8`` locale). Within each exposure-outcome
+pair TwoSampleMR sorts by ``paste0(SNP, "_", k)`` (k = 1 for the first
+occurrence of a SNP in the pair, 2 for the second ...). ICU root collation
+compares, at the first level, punctuation before digits before letters
+(``_ - , ; : ! ? . ' " ( ) [ ] { } @ * / \\ & # % ` ^ + < = > | ~ $ 0-9 aA-zZ``),
+letters without case; case (lower before upper) only breaks ties. Digits are
+compared as characters, not numbers. So ``rs10_1 < rs100_1 < rs11_1 < rs9_1``
+(in the C locale ``rs100_1`` would come first, since ``'0' < '_'`` bytewise).
+Pairs follow one another in the order in which they first appear in R's
+intermediate table, which is reproduced by emulating ``merge()``'s internal
+(unstable) shell sort; see :func:`r_collation_key` and :func:`_r_merge_pairs`.
+
+Known, documented differences from R: R stops with an error ("NAs are not
+allowed in subscripted assignments") in a few corner cases of indels in the 1-2
+case; here those comparisons count as "no match". Missing ``SNP``,
+``id.exposure`` or ``id.outcome`` values are an :class:`InputError` here (R
+would match NA to NA, then lose the rows). Alleles are not validated, as in R:
+an allele that is not a sequence of A/C/G/T or I/D simply fails to match, and the
+SNP is removed with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, ParameterError
+
+__all__ = [
+    "harmonise",
+    "harmonise_with_exclusions",
+    "harmonise_log",
+    "r_collation_key",
+    "EXCLUSION_COLUMNS",
+    "LOG_ATTR",
+]
+
+#: Columns of the exclusions table.
+EXCLUSION_COLUMNS = ["snp", "id_exposure", "id_outcome", "step", "reason"]
+#: Key of ``DataFrame.attrs`` holding TwoSampleMR's ``attr(dat, "log")`` as a list of dicts.
+LOG_ATTR = "harmonise_log"
+
+_HARM_COLS = [
+    "effect_allele.exposure", "other_allele.exposure",
+    "effect_allele.outcome", "other_allele.outcome",
+    "beta.exposure", "beta.outcome", "eaf.exposure", "eaf.outcome",
+]
+_MR_COLS = ["beta.exposure", "beta.outcome", "se.exposure", "se.outcome"]
+_NA_TOKENS = {"", "NA", "NR", "NR ", "NAN", "NaN", "nan", "N/A", "na"}
+
+
+# --------------------------------------------------------------------------------------
+# Collation (ICU root, as R's sort/order in a C.UTF-8 session with ICU)
+# --------------------------------------------------------------------------------------
+
+# First-level (primary) order of the printable ASCII characters in ICU's root
+# collation (CLDR root, alternate=non-ignorable). Letters share a weight across
+# case; case is a third-level difference (lower before upper).
+_ICU_ASCII_PRIMARY = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
+_PRIMARY = {c: i + 1 for i, c in enumerate(_ICU_ASCII_PRIMARY)}
+
+
+def r_collation_key(s: str) -> tuple:
+    """Sort key reproducing R's string order under ICU root collation.
+
+    Exact for ASCII strings (what SNP identifiers are). Control characters are
+    ignorable, as in ICU. Non-ASCII characters, which do not occur in SNP
+    identifiers, are placed after ``z`` by code point (an approximation).
+
+    Examples
+    --------
+    >>> sorted(["rs100_1", "rs10_1", "rs9_1", "rs11_1"], key=r_collation_key)
+    ['rs10_1', 'rs100_1', 'rs11_1', 'rs9_1']
+    >>> sorted(["B", "a", "A", "b"], key=r_collation_key)
+    ['a', 'A', 'b', 'B']
+    """
+    prim: list[int] = []
+    tert: list[int] = []
+    for ch in s:
+        o = ord(ch)
+        if o < 32 or o == 127:
+            continue  # completely ignorable
+        if o < 128:
+            lower = ch.lower()
+            prim.append(_PRIMARY[lower])
+            tert.append(1 if ch != lower else 0)
+        else:
+            prim.append(1000 + o)
+            tert.append(0)
+    return (tuple(prim), tuple(tert))
+
+
+# --------------------------------------------------------------------------------------
+# R's merge(): internal row order
+# --------------------------------------------------------------------------------------
+
+def _r_isort_with_index(x: np.ndarray) -> np.ndarray:
+    """Permutation produced by R's ``isort_with_index`` (``src/main/util.c``).
+
+    That is a shell sort with gaps 1, 4, 13, ... (< n/9), hence not stable.
+    Each gap-h pass is an insertion sort (strict ``>``) of every chain
+    ``r, r+h, r+2h, ...``, i.e. a stable sort of each chain; a pass is therefore
+    one stable lexsort by (position mod h, value).
+    Returns the 0-based original indices in sorted order.
+    """
+    x = np.asarray(x, dtype=np.int64).copy()
+    n = len(x)
+    idx = np.arange(n)
+    pos = np.arange(n)
+    h = 1
+    while h <= n // 9:
+        h = 3 * h + 1
+    while h > 0:
+        res = pos % h
+        order = np.lexsort((pos, x, res))
+        targets = np.lexsort((pos, res))
+        newx = np.empty_like(x)
+        newidx = np.empty_like(idx)
+        newx[targets] = x[order]
+        newidx[targets] = idx[order]
+        x, idx = newx, newidx
+        h //= 3
+    return idx
+
+
+def _r_match_first(keys: pd.Series, table: pd.Series) -> np.ndarray:
+    """R's ``match(keys, table, 0L)`` (1-based, first occurrence, 0 when absent)."""
+    first = pd.Series(np.arange(1, len(table) + 1), index=pd.Index(table.to_numpy(dtype=object)))
+    first = first[~first.index.duplicated(keep="first")]
+    return keys.map(first).fillna(0).to_numpy(dtype=np.int64)
+
+
+def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (0-based) of R's inner ``merge(x, y, by=key)`` in R's output order.
+
+    Emulates ``merge.data.frame`` with one key: ``xinds``/``yinds`` from
+    ``match()``, the internal ``.Internal(merge())`` (shell-sorted indices, pairs
+    grouped by key, x-major), then ``sort.list(bx[m$xi])`` (stable, collation).
+    """
+    bx = pd.Series(list(xkeys), dtype=object)
+    by = pd.Series(list(ykeys), dtype=object)
+    if len(bx) == 0 or len(by) == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    comm = bx.isin(set(by.tolist())).to_numpy()
+    bxy = bx[comm].reset_index(drop=True)
+    xinds = _r_match_first(bx, bxy)
+    yinds = _r_match_first(by, bxy)
+    ix = _r_isort_with_index(xinds)
+    iy = _r_isort_with_index(yinds)
+    xs = xinds[ix]
+    ys = yinds[iy]
+    nx, ny = len(xs), len(ys)
+    i = int(np.searchsorted(xs, 1))  # the sorted arrays put zeros first
+    j = int(np.searchsorted(ys, 1))
+    out_x: list[int] = []
+    out_y: list[int] = []
+    while i < nx:
+        tmp = xs[i]
+        nnx = i
+        while nnx < nx and xs[nnx] == tmp:
+            nnx += 1
+        while j < ny and ys[j] < tmp:
+            j += 1
+        nny = j
+        while nny < ny and ys[nny] == tmp:
+            nny += 1
+        for i0 in range(i, nnx):
+            for j0 in range(j, nny):
+                out_x.append(int(ix[i0]))
+                out_y.append(int(iy[j0]))
+        i, j = nnx, nny
+    out_x_arr = np.asarray(out_x, dtype=np.int64)
+    out_y_arr = np.asarray(out_y, dtype=np.int64)
+    keys = [r_collation_key(str(bx.iloc[k])) for k in out_x_arr]
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # Python's sort is stable
+    return out_x_arr[order], out_y_arr[order]
+
+
+# --------------------------------------------------------------------------------------
+# Small R-compatible helpers (NA = None for strings, NaN for numbers)
+# --------------------------------------------------------------------------------------
+
+def _eq(a: str | None, b: str | None) -> bool:
+    """``a == b`` where an NA operand gives NA, which every caller uses as FALSE."""
+    return a is not None and b is not None and a == b
+
+
+def _ne(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a != b
+
+
+def _nchar(a: str | None) -> float:
+    return math.nan if a is None else len(a)
+
+
+def _flip(a: str | None) -> str | None:
+    """``flip_alleles``: complement A<->T, C<->G on the upper-cased string."""
+    if a is None:
+        return None
+    return a.upper().translate(str.maketrans("ACGT", "TGCA"))
+
+
+def _palindromic(a1: str | None, a2: str | None) -> bool:
+    return (a1, a2) in {("T", "A"), ("A", "T"), ("G", "C"), ("C", "G")}
+
+
+def _is_na_num(x: float) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _recode_indels_22(A1, A2, B1, B2):
+    ncA1, ncA2, ncB1, ncB2 = _nchar(A1), _nchar(A2), _nchar(B1), _nchar(B2)
+    if ncA1 > ncA2 and _eq(B1, "I") and _eq(B2, "D"):
+        B1, B2 = A1, A2
+    if ncA1 < ncA2 and _eq(B1, "I") and _eq(B2, "D"):
+        B1, B2 = A2, A1
+    if ncA1 > ncA2 and _eq(B1, "D") and _eq(B2, "I"):
+        B1, B2 = A2, A1
+    if ncA1 < ncA2 and _eq(B1, "D") and _eq(B2, "I"):
+        B1, B2 = A1, A2
+    if ncB1 > ncB2 and _eq(A1, "I") and _eq(A2, "D"):
+        A1, A2 = B1, B2
+    if ncB1 < ncB2 and _eq(A1, "I") and _eq(A2, "D"):
+        A2, A1 = B1, B2
+    if ncB1 > ncB2 and _eq(A1, "D") and _eq(A2, "I"):
+        A2, A1 = B1, B2
+    if ncB1 < ncB2 and _eq(A1, "D") and _eq(A2, "I"):
+        A1, A2 = B1, B2
+    keep = True
+    if ncA1 > 1 and ncA1 == ncA2 and (_eq(B1, "D") or _eq(B1, "I")):
+        keep = False
+    if ncB1 > 1 and ncB1 == ncB2 and (_eq(A1, "D") or _eq(A1, "I")):
+        keep = False
+    if _eq(A1, A2):
+        keep = False
+    if _eq(B1, B2):
+        keep = False
+    return A1, A2, B1, B2, keep
+
+
+def _recode_indels_21(A1, A2, B1):
+    ncA1, ncA2 = _nchar(A1), _nchar(A2)
+    B2 = None
+    if ncA1 > ncA2 and _eq(B1, "I"):
+        B1, B2 = A1, A2
+    if ncA1 < ncA2 and _eq(B1, "I"):
+        B1, B2 = A2, A1
+    if ncA1 > ncA2 and _eq(B1, "D"):
+        B1, B2 = A2, A1
+    if ncA1 < ncA2 and _eq(B1, "D"):
+        B1, B2 = A1, A2
+    keep = True
+    if _eq(A1, "I") and _eq(A2, "D"):
+        keep = False
+    if _eq(A1, "D") and _eq(A2, "I"):
+        keep = False
+    if ncA1 > 1 and ncA1 == ncA2 and (_eq(B1, "D") or _eq(B1, "I")):
+        keep = False
+    if _eq(A1, A2):
+        keep = False
+    return A1, A2, B1, B2, keep
+
+
+# --------------------------------------------------------------------------------------
+# The four allele cases (one row at a time; R's code is element-wise throughout)
+# --------------------------------------------------------------------------------------
+
+def _fmt(x: float) -> str:
+    return "missing" if _is_na_num(x) else f"{x:.4g}"
+
+
+def _alle(a: str | None, b: Any = ...) -> str:
+    a = "NA" if a is None else a
+    return a if b is ... else f"{a}/{'NA' if b is None else b}"
+
+
+def _harmonise_22(r: dict, tol: float, action: int, log: dict) -> dict:
+    A1, A2, B1, B2 = r["A1"], r["A2"], r["B1"], r["B2"]
+    bA, bB, fA, fB = r["bA"], r["bB"], r["fA"], r["fB"]
+    indel = _nchar(A1) > 1 or _nchar(A2) > 1 or _eq(A1, "D") or _eq(A1, "I")
+    keep = True
+    if indel:
+        A1, A2, B1, B2, keep = _recode_indels_22(A1, A2, B1, B2)
+    if _eq(A1, B2) and _eq(A2, B1):
+        log["switched_alleles"] += 1
+        B1, B2 = B2, B1
+        bB, fB = -bB, 1 - fB
+    status1 = _eq(A1, B1) and _eq(A2, B2)
+    pal = _palindromic(A1, A2)
+    if not pal and not status1:
+        log["flipped_alleles_basic"] += 1
+        B1, B2 = _flip(B1), _flip(B2)
+    if _eq(A1, B2) and _eq(A2, B1):
+        B1, B2 = B2, B1
+        bB, fB = -bB, 1 - fB
+    status1 = _eq(A1, B1) and _eq(A2, B2)
+    remove = not status1
+    indel_unresolved = indel and not keep
+    if indel_unresolved:
+        remove = True
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = 0.5 if _is_na_num(fA) else fA
+    tfB = 0.5 if _is_na_num(fB) else fB
+    ambA = minf < tfA < maxf
+    ambB = minf < tfB < maxf
+    if action == 2:
+        status2 = ((tfA < 0.5 and tfB > 0.5) or (tfA > 0.5 and tfB < 0.5)) and pal
+        if status2 and not remove:
+            log["flipped_alleles_palindrome"] += 1
+            bB, fB = -bB, 1 - fB
+    ambiguous = (ambA or ambB) and pal
+
+    # reasons (not part of TwoSampleMR)
+    o = r["orig"]
+    if indel_unresolved:
+        why_remove = (f"indel alleles cannot be matched {_alle(o[0], o[1])} vs "
+                      f"{_alle(o[2], o[3])}")
+    else:
+        why_remove = f"incompatible alleles {_alle(o[0], o[1])} vs {_alle(o[2], o[3])}"
+    inside = []
+    for name, f, tf in (("eaf.exposure", r["fA"], tfA), ("eaf.outcome", r["fB"], tfB)):
+        if minf < tf < maxf:
+            inside.append(f"{name} missing, taken as 0.5" if _is_na_num(f) else f"{name} {_fmt(f)}")
+    why_ambiguous = (f"palindromic with ambiguous allele frequency ({', '.join(inside)}, "
+                     f"inside {minf:g}-{maxf:g})")
+    return dict(A1=A1, A2=A2, B1=B1, B2=B2, bA=bA, bB=bB, fA=fA, fB=fB, remove=remove,
+                palindromic=pal, ambiguous=ambiguous, why_remove=why_remove,
+                why_ambiguous=why_ambiguous,
+                why_palindromic=f"palindromic {_alle(A1, A2)} (action 3 drops palindromic SNPs)")
+
+
+def _freq_text(fA: float, fB: float) -> str:
+    return f"eaf.exposure {_fmt(fA)}, eaf.outcome {_fmt(fB)}"
+
+
+def _harmonise_21(r: dict, tol: float, action: int, log: dict) -> dict:
+    A1, A2, B1 = r["A1"], r["A2"], r["B1"]
+    B2 = None
+    bA, bB, fA, fB = r["bA"], r["bB"], r["fA"], r["fB"]
+    ambiguous = False
+    pal = _palindromic(A1, A2)
+    remove = pal
+    indel = _nchar(A1) > 1 or _nchar(A2) > 1 or _eq(A1, "D") or _eq(A1, "I")
+    indel_unresolved = False
+    if indel:
+        A1, A2, B1, B2, keep = _recode_indels_21(A1, A2, B1)
+        if not keep:
+            remove = indel_unresolved = True
+    status1 = _eq(A1, B1)
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = 0.5 if _is_na_num(fA) else fA
+    tfB = 0.5 if _is_na_num(fB) else fB
+    fs1 = (tfA < minf and tfB < minf) or (tfA > maxf and tfB > maxf)
+    if status1 and not fs1:
+        ambiguous = True
+    if status1:
+        B2 = A2
+    to_swap = _eq(A2, B1)
+    if to_swap:
+        log["switched_alleles"] += 1
+    fs2 = (tfA < minf and tfB > maxf) or (tfA > maxf and tfB < minf)
+    if to_swap and not fs2:
+        ambiguous = True
+    if to_swap:
+        B2, B1 = B1, A1
+        bB, fB = -bB, 1 - fB
+    to_flip = _ne(A1, B1) and _ne(A2, B1)
+    if to_flip:
+        log["flipped_alleles_no_oa"] += 1
+        ambiguous = True
+        B1 = _flip(B1)
+    if _eq(A1, B1):
+        B2 = A2
+    if _eq(A2, B1):
+        B2, B1 = B1, A1
+        bB, fB = -bB, 1 - fB
+    o = r["orig"]
+    return _one_allele_result(A1, A2, B1, B2, bA, bB, fA, fB, remove, pal, ambiguous,
+                              indel_unresolved, to_flip, o, "outcome", r)
+
+
+def _harmonise_12(r: dict, tol: float, action: int, log: dict) -> dict:
+    A1, B1, B2 = r["A1"], r["B1"], r["B2"]
+    A2 = None
+    bA, bB, fA, fB = r["bA"], r["bB"], r["fA"], r["fB"]
+    ambiguous = False
+    pal = _palindromic(B1, B2)
+    remove = pal
+    indel = _nchar(B1) > 1 or _nchar(B2) > 1 or _eq(B1, "D") or _eq(B1, "I")
+    indel_unresolved = False
+    if indel:
+        # TwoSampleMR calls recode_indels_21(A1, B1, B2) here (not recode_indels_12)
+        # and unpacks the result as A1, A2, B1, B2: reproduced as is.
+        A1, A2, B1, B2, keep = _recode_indels_21(A1, B1, B2)
+        if not keep:
+            remove = indel_unresolved = True
+    status1 = _eq(A1, B1)
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = 0.5 if _is_na_num(fA) else fA
+    tfB = 0.5 if _is_na_num(fB) else fB
+    fs1 = (tfA < minf and tfB < minf) or (tfA > maxf and tfB > maxf)
+    if status1 and not fs1:
+        ambiguous = True
+    if status1:
+        A2 = B2
+    to_swap = _eq(A1, B2)
+    if to_swap:
+        log["switched_alleles"] += 1
+    fs2 = (tfA < minf and tfB > maxf) or (tfA > maxf and tfB < minf)
+    if to_swap and not fs2:
+        ambiguous = True
+    if to_swap:
+        A2, A1 = A1, B1
+        bA, fA = -bA, 1 - fA
+    to_flip = _ne(A1, B1) and _ne(A1, B2)
+    if to_flip:
+        log["flipped_alleles_no_oa"] += 1
+        ambiguous = True
+        A1 = _flip(A1)
+    if _eq(A1, B1):
+        A2 = B2
+    if _eq(B2, A1):
+        B2, B1 = B1, A1
+        bB, fB = -bB, 1 - fB
+    o = r["orig"]
+    return _one_allele_result(A1, A2, B1, B2, bA, bB, fA, fB, remove, pal, ambiguous,
+                              indel_unresolved, to_flip, o, "exposure", r)
+
+
+def _one_allele_result(A1, A2, B1, B2, bA, bB, fA, fB, remove, pal, ambiguous,
+                       indel_unresolved, to_flip, o, side, r) -> dict:
+    given = f"{_alle(o[0], o[1])} vs {_alle(o[2], o[3])}"
+    if indel_unresolved:
+        why_remove = f"indel alleles cannot be matched {given}"
+    else:
+        why_remove = f"palindromic alleles {given} and the {side} gives only one allele"
+    if pal:
+        why_ambiguous = f"palindromic alleles {given} and the {side} gives only one allele"
+    elif to_flip:
+        why_ambiguous = (f"the {side} gives only one allele, matching neither allele of the "
+                         f"other data set ({given})")
+    else:
+        why_ambiguous = (f"the {side} gives only one allele and the allele frequencies do not "
+                         f"confirm the match ({_freq_text(r['fA'], r['fB'])})")
+    return dict(A1=A1, A2=A2, B1=B1, B2=B2, bA=bA, bB=bB, fA=fA, fB=fB, remove=remove,
+                palindromic=pal, ambiguous=ambiguous or pal, why_remove=why_remove,
+                why_ambiguous=why_ambiguous,
+                why_palindromic=f"palindromic {given} (action 3 drops palindromic SNPs)")
+
+
+def _harmonise_11(r: dict, tol: float, action: int, log: dict) -> dict:
+    A1, B1 = r["A1"], r["B1"]
+    bA, bB, fA, fB = r["bA"], r["bB"], r["fA"], r["fB"]
+    status1 = _eq(A1, B1)
+    remove = not status1
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = 0.5 if _is_na_num(fA) else fA
+    tfB = 0.5 if _is_na_num(fB) else fB
+    fs1 = (tfA < minf and tfB < minf) or (tfA > maxf and tfB > maxf)
+    ambiguous = status1 and not fs1
+    o = r["orig"]
+    return dict(A1=A1, A2=None, B1=B1, B2=None, bA=bA, bB=bB, fA=fA, fB=fB, remove=remove,
+                palindromic=False, ambiguous=ambiguous,
+                why_remove=(f"effect alleles differ ({_alle(o[0])} vs {_alle(o[2])}) and "
+                            f"neither data set gives the other allele"),
+                why_ambiguous=("neither data set gives the other allele and the allele "
+                               f"frequencies do not confirm the match "
+                               f"({_freq_text(r['fA'], r['fB'])})"),
+                why_palindromic="")
+
+
+_CASES = {
+    "2-2": (_harmonise_22, ["switched_alleles", "flipped_alleles_basic", "flipped_alleles_palindrome"]),
+    "2-1": (_harmonise_21, ["switched_alleles", "flipped_alleles_no_oa"]),
+    "1-2": (_harmonise_12, ["switched_alleles", "flipped_alleles_no_oa"]),
+    "1-1": (_harmonise_11, []),
+}
+# Order of the rows of the log (R: rbind.fill(d22, d21, d12, d11)).
+_LOG_CASE_ORDER = ["2-2", "2-1", "1-2", "1-1"]
+# Order of the data rows before merge() re-sorts them (R: rbind(d21, d22, d12, d11)).
+_DATA_CASE_ORDER = ["2-1", "2-2", "1-2", "1-1"]
+
+
+# --------------------------------------------------------------------------------------
+# Input checks and cleanup
+# --------------------------------------------------------------------------------------
+
+def _check_required(df: pd.DataFrame, role: str, path) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"the {role} data must be a table (DataFrame), got {type(df).__name__}", path)
+    required = ["SNP"] + [p + role for p in ("id.", "", "beta.", "se.", "effect_allele.", "other_allele.")]
+    for col in required:
+        if col not in df.columns:
+            raise InputError(f"required column '{col}' is missing from the {role} data "
+                             f"(needs {', '.join(required)})", path, None, col)
+    for col in ("SNP", "id." + role):
+        vals = df[col]
+        bad = vals.isna().to_numpy() | (vals.astype(str).str.strip() == "").to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise InputError(f"missing value in '{col}'", path, row, col)
+
+
+def _to_numeric(values: pd.Series, col: str, path, rows: np.ndarray) -> np.ndarray:
+    """``as.numeric`` as harmonise_cleanup_variables uses it, but text is an error."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty(len(values), dtype=float)
+    for k, v in enumerate(values.tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            out[k] = np.nan
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            raise InputError(f"expected a number, got {v!r}", path, int(rows[k]) + 1, col)
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            out[k] = float(v)
+            continue
+        s = str(v).strip()
+        if s in _NA_TOKENS:
+            out[k] = np.nan
+            continue
+        try:
+            out[k] = float(s)
+        except ValueError:
+            raise InputError(f"expected a number, got {str(v)!r}", path, int(rows[k]) + 1, col) from None
+    return out
+
+
+def _allele(v: Any) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v).upper()
+
+
+# --------------------------------------------------------------------------------------
+# The public functions
+# --------------------------------------------------------------------------------------
+
+def _normalise_action(action, outcome_ids: list) -> dict:
+    if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
+        acts = [int(action)] * len(outcome_ids)
+    elif isinstance(action, Sequence) and not isinstance(action, str):
+        acts = list(action)
+        if len(acts) == 1:
+            acts = acts * len(outcome_ids)
+        elif len(acts) != len(outcome_ids):
+            raise ParameterError(
+                "action must be one value (used for all outcomes) or one value per id.outcome "
+                f"({len(outcome_ids)}), got {len(acts)}")
+    else:
+        raise ParameterError(f"action must be 1, 2 or 3, got {action!r}")
+    for a in acts:
+        if isinstance(a, bool) or a not in (1, 2, 3):
+            raise ParameterError(f"action must be 1, 2 or 3, got {a!r}")
+    return {oid: int(a) for oid, a in zip(outcome_ids, acts)}
+
+
+def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
+                    exposure_path=None, outcome_path=None):
+    """Return (harmonised DataFrame, log rows, dropped rows without effect allele, merged ids)."""
+    if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
+        raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
+    _check_required(exposure, "exposure", exposure_path)
+    _check_required(outcome, "outcome", outcome_path)
+    exposure = exposure.copy()
+    outcome = outcome.copy()
+    if "eaf.exposure" not in exposure.columns:
+        exposure["eaf.exposure"] = np.nan
+    if "eaf.outcome" not in outcome.columns:
+        outcome["eaf.outcome"] = np.nan
+
+    # merge(outcome_dat, exposure_dat, by = "SNP")
+    xi, yi = _r_merge_pairs(outcome["SNP"].astype(str).tolist(),
+                            exposure["SNP"].astype(str).tolist())
+    ocols = [c for c in outcome.columns if c != "SNP"]
+    ecols = [c for c in exposure.columns if c != "SNP"]
+    common = set(ocols) & set(ecols)
+    oren = {c: (c + ".x" if c in common else c) for c in ocols}
+    eren = {c: (c + ".y" if c in common else c) for c in ecols}
+    left = outcome.iloc[xi].reset_index(drop=True)
+    right = exposure.iloc[yi].reset_index(drop=True)
+    res = pd.concat([left[["SNP"]].astype(object).map(str),
+                     left[ocols].rename(columns=oren),
+                     right[ecols].rename(columns=eren)], axis=1)
+    # 0-based rows in the inputs, for error messages and exclusions
+    src_o = np.asarray(xi, dtype=np.int64)
+    src_e = np.asarray(yi, dtype=np.int64)
+    if len(res) == 0:
+        # R returns the empty merge as is; the harmonise columns are added (empty) so
+        # that callers can rely on them.
+        other = [c for c in res.columns if c not in _HARM_COLS and c != "SNP"]
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
+                              ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]
+                              + other + ["action", "mr_keep", "mr_keep_reason"]})
+        return empty, [], [], res
+
+    for c in ("id.exposure", "id.outcome"):
+        if c not in res.columns:
+            raise InputError(f"column '{c}' appears in both inputs; it must be in its own one only",
+                             None, None, c)
+    res["id.exposure"] = res["id.exposure"].astype(object).map(str)
+    res["id.outcome"] = res["id.outcome"].astype(object).map(str)
+
+    # harmonise_cleanup_variables
+    for col, path, src in (("beta.exposure", exposure_path, src_e), ("se.exposure", exposure_path, src_e),
+                           ("eaf.exposure", exposure_path, src_e), ("beta.outcome", outcome_path, src_o),
+                           ("se.outcome", outcome_path, src_o), ("eaf.outcome", outcome_path, src_o)):
+        res[col] = _to_numeric(res[col], col, path, src)
+    for col in ("effect_allele.exposure", "other_allele.exposure",
+                "effect_allele.outcome", "other_allele.outcome"):
+        res[col] = pd.Series([_allele(v) for v in res[col].tolist()], dtype=object)
+    res["other_allele.outcome"] = pd.Series(
+        [None if v == "" else v for v in res["other_allele.outcome"].tolist()], dtype=object)
+
+    # merge(res.tab, data.frame(id.outcome = unique(id.outcome), action), by = "id.outcome")
+    outcome_ids = list(dict.fromkeys(res["id.outcome"].tolist()))
+    acts = _normalise_action(action, outcome_ids)
+    d_ids = pd.Series(outcome_ids, dtype=object)
+    mx, my = _r_merge_pairs(res["id.outcome"].tolist(), d_ids.tolist())
+    res = res.iloc[mx].reset_index(drop=True)
+    src_o, src_e = src_o[mx], src_e[mx]
+    res.insert(0, "id.outcome", res.pop("id.outcome"))
+    res["action"] = [acts[d_ids.iloc[k]] for k in my]
+    res["_src_o"] = src_o
+    res["_src_e"] = src_e
+
+    # combinations in order of first appearance
+    combs = list(dict.fromkeys(zip(res["id.exposure"].tolist(), res["id.outcome"].tolist())))
+    n_candidates = exposure["id.exposure"].astype(object).map(str).value_counts()
+
+    pieces: list[pd.DataFrame] = []
+    log_rows: list[dict] = []
+    dropped: list[dict] = []
+    for ide, ido in combs:
+        x = res[(res["id.exposure"] == ide) & (res["id.outcome"] == ido)].reset_index(drop=True)
+        act = int(x["action"].iloc[0])
+        piece, logs, drop = _harmonise_pair(x, tolerance, act)
+        n_cand = int(n_candidates.get(ide, 0))
+        keep = piece["mr_keep"].to_numpy(dtype=bool)
+        proxy = _proxy_count(piece)
+        for lg in logs:
+            lg["candidate_variants"] = n_cand
+            lg["variants_absent_from_reference"] = n_cand - len(piece)
+            lg["total_variants"] = len(piece)
+            lg["total_variants_for_mr"] = int(keep.sum())
+            lg["proxy_variants"] = proxy
+        pieces.append(piece)
+        log_rows.extend(logs)
+        dropped.extend(drop)
+    out = pd.concat(pieces, ignore_index=True, sort=False) if pieces else res.iloc[0:0]
+    if "samplesize.outcome" not in out.columns:
+        out["samplesize.outcome"] = np.nan
+    out["mr_keep_reason"] = out.pop("mr_keep_reason")
+    return out, log_rows, dropped, res
+
+
+def _proxy_count(piece: pd.DataFrame) -> int:
+    """``ifelse(is.null(x$proxy.outcome), 0, sum(x$proxy.outcome, na.rm=TRUE))`` ($ partial-matches)."""
+    col = None
+    if "proxy.outcome" in piece.columns:
+        col = "proxy.outcome"
+    else:
+        cands = [c for c in piece.columns if str(c).startswith("proxy.outcome")]
+        if len(cands) == 1:
+            col = cands[0]
+    if col is None:
+        return 0
+    v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
+    return int(np.nansum(v.to_numpy(dtype=float)))
+
+
+def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
+    """TwoSampleMR's ``harmonise(dat, tolerance, action)`` for one exposure-outcome pair."""
+    snp = x["SNP"].tolist()
+    counts: dict[str, int] = {}
+    keys = []
+    for s in snp:
+        counts[s] = counts.get(s, 0) + 1
+        keys.append(f"{s}_{counts[s]}")
+    A1 = x["effect_allele.exposure"].tolist()
+    A2 = x["other_allele.exposure"].tolist()
+    B1 = x["effect_allele.outcome"].tolist()
+    B2 = x["other_allele.outcome"].tolist()
+    bA = x["beta.exposure"].to_numpy(dtype=float)
+    bB = x["beta.outcome"].to_numpy(dtype=float)
+    fA = x["eaf.exposure"].to_numpy(dtype=float)
+    fB = x["eaf.outcome"].to_numpy(dtype=float)
+
+    case_of: list[str | None] = []
+    for a1, a2, b1, b2 in zip(A1, A2, B1, B2):
+        if a1 is None or b1 is None:
+            case_of.append(None)
+        else:
+            case_of.append(("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1"))
+
+    logs_by_case: dict[str, dict] = {}
+    results: dict[int, dict] = {}
+    for case in _LOG_CASE_ORDER:
+        rows = [k for k, c in enumerate(case_of) if c == case]
+        if not rows:
+            continue
+        fn, counters = _CASES[case]
+        lg = {"alleles": case, **{c: 0 for c in counters}}
+        for k in rows:
+            r = dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=float(bA[k]), bB=float(bB[k]),
+                     fA=float(fA[k]), fB=float(fB[k]), orig=(A1[k], A2[k], B1[k], B2[k]))
+            results[k] = fn(r, tol, action, lg)
+        if case == "2-2" and action != 2:
+            lg["flipped_alleles_palindrome"] = 0
+        logs_by_case[case] = lg
+
+    dropped = []
+    for k, c in enumerate(case_of):
+        if c is None:
+            miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
+                    if v is None]
+            dropped.append({"snp": snp[k], "id_exposure": x["id.exposure"].iloc[k],
+                            "id_outcome": x["id.outcome"].iloc[k],
+                            "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
+                            "_src_e": int(x["_src_e"].iloc[k])})
+
+    # rbind(d21, d22, d12, d11) then merge(d, dat, by = "SNP" (with _k suffix)): sorted by key
+    data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
+    data_rows.sort(key=lambda k: r_collation_key(keys[k]))  # stable, keys are unique
+    dat_cols = [c for c in x.columns if c not in _HARM_COLS and c not in ("SNP", "_src_o", "_src_e")]
+
+    rows_out = []
+    for k in data_rows:
+        h = results[k]
+        rows_out.append({
+            "SNP": snp[k],
+            "effect_allele.exposure": h["A1"], "other_allele.exposure": h["A2"],
+            "effect_allele.outcome": h["B1"], "other_allele.outcome": h["B2"],
+            "beta.exposure": h["bA"], "beta.outcome": h["bB"],
+            "eaf.exposure": h["fA"], "eaf.outcome": h["fB"],
+            "remove": bool(h["remove"]), "palindromic": bool(h["palindromic"]),
+            "ambiguous": bool(h["ambiguous"]),
+        })
+    piece = pd.DataFrame(rows_out, columns=["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"])
+    for c in ("SNP", "effect_allele.exposure", "other_allele.exposure",
+              "effect_allele.outcome", "other_allele.outcome"):
+        piece[c] = piece[c].astype(object)
+    sub = x.iloc[data_rows].reset_index(drop=True)
+    for c in dat_cols:
+        piece[c] = sub[c].to_numpy() if not isinstance(sub[c].dtype, pd.CategoricalDtype) else sub[c].values
+    remove = piece["remove"].to_numpy(dtype=bool)
+    amb = piece["ambiguous"].to_numpy(dtype=bool)
+    pal = piece["palindromic"].to_numpy(dtype=bool)
+    if action == 3:
+        mr_keep = ~(pal | remove | amb)
+    elif action == 2:
+        mr_keep = ~(remove | amb)
+    else:
+        mr_keep = ~remove
+    # harmonise_data: mr_keep FALSE where any of beta/se (exposure, outcome) is NA
+    missing = np.zeros(len(piece), dtype=bool)
+    miss_text = [[] for _ in range(len(piece))]
+    for c in _MR_COLS:
+        col = pd.to_numeric(piece[c], errors="coerce").to_numpy(dtype=float)
+        na = np.isnan(col)
+        missing |= na
+        for k in np.flatnonzero(na):
+            miss_text[k].append(c)
+    mr_keep = mr_keep & ~missing
+    piece["mr_keep"] = mr_keep
+
+    reasons: list[str | None] = []
+    for i, k in enumerate(data_rows):
+        h = results[k]
+        parts = []
+        if remove[i]:
+            parts.append(h["why_remove"])
+        if action == 3 and pal[i]:
+            if not remove[i] or "palindromic" not in h["why_remove"]:
+                parts.append(h["why_palindromic"])
+        elif action in (2, 3) and amb[i]:
+            if not (remove[i] and h["why_remove"] == h["why_ambiguous"]):
+                parts.append(h["why_ambiguous"])
+        if miss_text[i]:
+            parts.append("missing " + ", ".join(miss_text[i]))
+        reasons.append("; ".join(parts) if parts and not mr_keep[i] else None)
+    piece["mr_keep_reason"] = pd.Series(reasons, dtype=object)
+
+    # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
+    logs = []
+    for case in _LOG_CASE_ORDER:
+        if case in logs_by_case:
+            logs.append({"id.exposure": x["id.exposure"].iloc[0], "id.outcome": x["id.outcome"].iloc[0],
+                         **logs_by_case[case]})
+    for lg in logs:
+        lg["incompatible_alleles"] = int(remove.sum())
+        if action in (2, 3):
+            lg["ambiguous_alleles"] = int(amb.sum())
+    return piece, logs, dropped
+
+
+def harmonise(exposure: pd.DataFrame, outcome: pd.DataFrame, action: int | Sequence[int] = 2,
+              tolerance: float = 0.08, *, exposure_path=None, outcome_path=None) -> pd.DataFrame:
+    """Harmonise exposure and outcome effects to the same allele (TwoSampleMR ``harmonise_data``).
+
+    Parameters
+    ----------
+    exposure, outcome : DataFrame
+        TwoSampleMR-format tables. Required: ``SNP``, ``id.<role>``, ``<role>``,
+        ``beta.<role>``, ``se.<role>``, ``effect_allele.<role>``,
+        ``other_allele.<role>`` (values may be missing); ``eaf.<role>`` is used when
+        present. All other columns are carried through.
+    action : int or sequence of int
+        1 (alleles assumed on the forward strand), 2 (infer the strand of
+        palindromic SNPs from allele frequencies; default) or 3 (drop all
+        palindromic SNPs). A sequence gives one action per ``id.outcome`` in order
+        of first appearance after the merge.
+    tolerance : float
+        Half-width of the ambiguous allele-frequency band around 0.5 (0.08: an
+        eaf strictly between 0.42 and 0.58 is ambiguous). TwoSampleMR fixes 0.08.
+    exposure_path, outcome_path : str, optional
+        File names used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        TwoSampleMR's columns and row order (``SNP``, the harmonised alleles, betas
+        and eafs, ``remove``, ``palindromic``, ``ambiguous``, the other input columns,
+        ``action``, ``mr_keep``), plus ``mr_keep_reason`` (None when kept). The log
+        (TwoSampleMR's ``attr(dat, "log")``) is in ``.attrs["harmonise_log"]``;
+        :func:`harmonise_log` returns it as a DataFrame.
+
+    Raises
+    ------
+    InputError
+        A required column is missing, a SNP or id is missing, or a beta, se or eaf
+        is text that is not a number (``NA``, ``NR`` and empty are missing values).
+    ParameterError
+        ``action`` or ``tolerance`` out of range.
+    """
+    out, log_rows, _, _ = _harmonise_core(exposure, outcome, action, tolerance,
+                                          exposure_path, outcome_path)
+    out.attrs[LOG_ATTR] = log_rows
+    return out
+
+
+def harmonise_log(harmonised: pd.DataFrame) -> pd.DataFrame:
+    """TwoSampleMR's ``attr(dat, "log")`` of a :func:`harmonise` result, as a DataFrame.
+
+    One row per exposure-outcome pair and allele case ("2-2", "2-1", "1-2", "1-1"):
+    ``id.exposure, id.outcome, alleles, switched_alleles, flipped_alleles_basic,
+    flipped_alleles_palindrome`` (2-2) / ``flipped_alleles_no_oa`` (2-1, 1-2),
+    ``incompatible_alleles, ambiguous_alleles`` (actions 2 and 3),
+    ``candidate_variants, variants_absent_from_reference, total_variants,
+    total_variants_for_mr, proxy_variants``. Columns a row lacks are NA, as with
+    ``plyr::rbind.fill``.
+    """
+    return pd.DataFrame(list(harmonised.attrs.get(LOG_ATTR, [])))
+
+
+def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
+                              action: int | Sequence[int] = 2, tolerance: float = 0.08, *,
+                              include_outcome_only: bool = True, exposure_path=None,
+                              outcome_path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`harmonise`, plus a table of every SNP that does not reach the analysis.
+
+    Returns
+    -------
+    (harmonised, exclusions)
+        ``harmonised`` as from :func:`harmonise`. ``exclusions`` has the columns
+        ``snp, id_exposure, id_outcome, step, reason`` (step is "harmonise"), one row
+        per SNP and exposure-outcome pair that is lost:
+
+        * exposure SNPs of ``id.exposure`` with no row for ``id.outcome`` in the
+          outcome data: "absent from outcome data" (every pair of an exposure id with
+          an outcome id counts, even one that shares no SNP);
+        * rows without an effect allele, which TwoSampleMR drops silently;
+        * harmonised rows with ``mr_keep`` FALSE, with their ``mr_keep_reason``;
+        * with ``include_outcome_only``, outcome SNPs found in no exposure at all:
+          "absent from exposure data (outcome only)", ``id_exposure`` None.
+
+        Within a pair: absent SNPs in exposure input order, then dropped rows, then
+        not-kept rows in harmonised order; outcome-only SNPs come last.
+    """
+    out, log_rows, dropped, _ = _harmonise_core(exposure, outcome, action, tolerance,
+                                                exposure_path, outcome_path)
+    out.attrs[LOG_ATTR] = log_rows
+
+    exp_ids = exposure["id.exposure"].astype(object).map(str)
+    out_ids = outcome["id.outcome"].astype(object).map(str)
+    exp_snp = exposure["SNP"].astype(object).map(str)
+    out_snp = outcome["SNP"].astype(object).map(str)
+    out_by_id = {oid: set(out_snp[out_ids == oid]) for oid in dict.fromkeys(out_ids)}
+
+    rows: list[dict] = []
+    for ide in dict.fromkeys(exp_ids):
+        snps_e = exp_snp[exp_ids == ide].tolist()
+        for ido, oset in out_by_id.items():
+            for s in snps_e:
+                if s not in oset:
+                    rows.append({"snp": s, "id_exposure": ide, "id_outcome": ido,
+                                 "step": "harmonise", "reason": "absent from outcome data"})
+            for d in dropped:
+                if d["id_exposure"] == ide and d["id_outcome"] == ido:
+                    rows.append({"snp": d["snp"], "id_exposure": ide, "id_outcome": ido,
+                                 "step": "harmonise", "reason": d["reason"]})
+            if len(out):
+                sel = ((out["id.exposure"].astype(object).map(str) == ide)
+                       & (out["id.outcome"].astype(object).map(str) == ido)
+                       & ~out["mr_keep"].astype(bool))
+                for s, reason in zip(out.loc[sel, "SNP"].tolist(), out.loc[sel, "mr_keep_reason"].tolist()):
+                    rows.append({"snp": s, "id_exposure": ide, "id_outcome": ido,
+                                 "step": "harmonise", "reason": reason})
+    if include_outcome_only:
+        all_exp = set(exp_snp)
+        for s, ido in zip(out_snp.tolist(), out_ids.tolist()):
+            if s not in all_exp:
+                rows.append({"snp": s, "id_exposure": None, "id_outcome": ido,
+                             "step": "harmonise", "reason": "absent from exposure data (outcome only)"})
+    excl = pd.DataFrame(rows, columns=EXCLUSION_COLUMNS)
+    for c in EXCLUSION_COLUMNS:
+        excl[c] = excl[c].astype(object)
+    return out, excl
