@@ -285,7 +285,10 @@ class MRAnalysis:
         ``{(id_exposure, id_outcome): result or {"error": reason}}`` from
         :func:`mrbook.presso.mr_presso` (empty when not requested).
     strength : DataFrame or None
-        Per-SNP instrument strength (F statistic, R²) from :mod:`mrbook.strength`.
+        Per-SNP instrument strength (F statistic, R²) from
+        :func:`mrbook.strength.instrument_strength_table`.
+    strength_summary : DataFrame or None
+        Per pair: mean/min/max F, I²GX, total R².
     settings : dict
         Methods, seed, nboot, rng and PRESSO settings used.
     """
@@ -299,6 +302,7 @@ class MRAnalysis:
     directionality: pd.DataFrame | None = None
     presso: dict = field(default_factory=dict)
     strength: pd.DataFrame | None = None
+    strength_summary: pd.DataFrame | None = None
     settings: dict = field(default_factory=dict)
 
 
@@ -339,9 +343,10 @@ def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000
     except (ImportError, KeyError, ValueError):
         out.directionality = None
     try:
-        from .strength import instrument_strength
+        from .strength import instrument_strength_table
 
-        out.strength = instrument_strength(dat)
+        tables = instrument_strength_table(dat)
+        out.strength, out.strength_summary = tables["per_snp"], tables["summary"]
     except (ImportError, KeyError, ValueError):
         out.strength = None
     if presso:

@@ -118,6 +118,41 @@ def _as_rng(rng) -> BootstrapRNG:
     return rng
 
 
+def _r_first_of_permutations(rng, size: int, n_draws: int) -> np.ndarray:
+    """First elements of ``n_draws`` successive R permutations ``sample.int(size)``.
+
+    Equal to ``[rng.sample(size, size)[0] for _ in range(n_draws)]`` on R's
+    generator, stream position included, but much faster. R's ``do_sample``
+    draws ``R_unif_index(n)`` for ``n = size, size-1, ..., 1``; with
+    ``Sample_kind = "Rejection"`` and ``n <= 2^15`` each try consumes one
+    ``unif_rand()``: ``v = floor(65536 u) & (2^ceil(log2 n) - 1)``, accepted when
+    ``v < n``. The first pick of a permutation is its first element (the
+    swapping only affects later picks, which MR-PRESSO discards). Uniforms are
+    requested in blocks no larger than the number of picks still to make, so the
+    stream is never read past the last pick.
+    """
+    # state r = picks made in the current permutation; it draws R_unif_index(size - r)
+    ns = [size - r for r in range(size)]
+    masks = [(1 << math.ceil(math.log2(n))) - 1 for n in ns]
+    first: list[int] = []
+    total = n_draws * size
+    c = 0  # picks made so far
+    r = 0
+    while c < total:
+        block = np.floor(np.asarray(rng.unif_rand(total - c)) * 65536.0).astype(np.int64)
+        for v in block.tolist():
+            v &= masks[r]
+            if v < ns[r]:
+                if r == 0:
+                    first.append(v)
+                r += 1
+                c += 1
+                if r == size:
+                    r = 0
+    out = np.asarray(first, dtype=np.int64)
+    return out
+
+
 def _first_of_permutations(rng: BootstrapRNG, pool: np.ndarray, n_draws: int) -> np.ndarray:
     """``replicate(n_draws, sample(pool)[1])`` with R's semantics (0-based result).
 
@@ -136,6 +171,8 @@ def _first_of_permutations(rng: BootstrapRNG, pool: np.ndarray, n_draws: int) ->
         values = pool
     size = values.size
     if getattr(rng, "kind", None) == "r":
+        if size <= 32768 and hasattr(rng, "unif_rand"):
+            return values[_r_first_of_permutations(rng, size, n_draws)]
         first = np.empty(n_draws, dtype=np.int64)
         for i in range(n_draws):
             first[i] = int(rng.sample(size, size)[0])
