@@ -19,8 +19,8 @@ class InputError(MRBookError):
     path : str or Path, optional
         The file the value came from.
     row : int, optional
-        1-based data row (the header is row 0), as a spreadsheet user counts
-        data lines.
+        1-based data row: the first line after the header is row 1 (header and
+        comment lines are not counted).
     column : str, optional
         Column name.
 

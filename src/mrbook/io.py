@@ -1,7 +1,7 @@
 """Reading and validating TwoSampleMR-format tables.
 
-Row numbers in every error count lines of the file as a spreadsheet or an
-editor shows them: the header is row 1, the first data line row 2.
+Row numbers in every error count data rows from 1 (the header is not
+counted), the same convention as :mod:`mrbook.readers`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _ALLELE = re.compile(r"^(?:[ACGT]+|[ID])$")
 _TRUE = {"TRUE", "True", "true", "T", "1"}
 _FALSE = {"FALSE", "False", "false", "F", "0"}
 
-FIRST_DATA_ROW = 2
+FIRST_DATA_ROW = 1
 
 
 def _open_text(path: Path):
@@ -72,7 +72,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise InputError(f"has {len(r)} fields, the header has {len(header)}", path, i)
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
-        raise InputError(f"duplicated column name(s) {', '.join(dup)}", path, 1)
+        raise InputError(f"duplicated column name(s) {', '.join(dup)} in the header", path,
+                         column=dup[0])
     df = pd.DataFrame(body, columns=header, dtype=object)
     df.index = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(df))  # file rows
     df.attrs["path"] = str(path)
@@ -170,7 +171,7 @@ def coerce_tsmr(raw: pd.DataFrame, path=None, required=REQUIRED_HARMONISED) -> p
     if missing:
         raise InputError(
             f"missing required column(s) {', '.join(missing)}; a TwoSampleMR-format table needs "
-            f"{', '.join(required)}", path, 1, missing[0])
+            f"{', '.join(required)}", path, column=missing[0])
     df = raw.copy()
     snp = df["SNP"].astype(str).str.strip()
     empty = _is_na(df["SNP"])
