@@ -1,0 +1,784 @@
+"""LD reference panels (PLINK 1 binary filesets) and LD clumping as plink 1.9 does it.
+
+A panel is a PLINK 1 binary fileset ``PREFIX.bed`` / ``.bim`` / ``.fam`` in SNP-major
+mode; :func:`read_panel` memory-maps the ``.bed`` with numpy so a large reference
+(1000 Genomes EUR) costs no more memory than the variants actually touched.
+
+:func:`clump` is the LD-clumping step of an MR instrument selection
+(TwoSampleMR's ``clump_data`` / ieugwasr's ``ld_clump_local``). It runs
+``plink1.9 --clump`` when the program is installed and the project's own
+implementation otherwise; both select the same SNPs because the Python engine
+follows plink 1.9's ``clump_reports()`` step by step:
+
+* index candidates are the SNPs with P <= ``p1``, taken in increasing P (ties in
+  the order of the ``.bim``); a SNP already clumped into an earlier clump is skipped;
+* every other SNP of the input on the same chromosome within ``kb`` kilobases
+  (``|bp - bp_index| < 1000 * kb``) that is not yet clumped joins the clump when
+  its r² with the index SNP exceeds ``r2`` (strictly);
+* r² is **not** the squared genotype correlation: plink 1.9's ``--clump`` phases
+  the two SNPs with the two-locus EM of ``em_phase_hethet`` (the maximum-likelihood
+  haplotype frequencies of the 3x3 genotype table, solved as a cubic) and reports
+  ``D² / (p1 (1-p1) q1 (1-q1))`` from those haplotype frequencies, founders only,
+  missing genotypes dropped pair by pair. :func:`plink_clump_r2` reproduces that
+  computation (including plink's numerical tolerances);
+* input SNPs that are not in the panel are dropped (plink warns "top variant IDs
+  missing from main dataset"), and so are SNPs with P > ``p1`` that no index SNP
+  clumps (ieugwasr keeps only the index SNPs of ``.clumped``).
+
+References
+----------
+Purcell S, et al. PLINK: a tool set for whole-genome association and
+population-based linkage analyses. Am J Hum Genet 2007;81:559-75.
+doi:10.1086/519795
+Chang CC, et al. Second-generation PLINK: rising to the challenge of larger and
+richer datasets. GigaScience 2015;4:7. doi:10.1186/s13742-015-0047-8
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, MRBookError, ParameterError
+
+#: first three bytes of a SNP-major PLINK 1 .bed file
+BED_MAGIC = b"\x6c\x1b\x01"
+
+# plink 1.9's floating point tolerances (plink_common.h): 2^-30, 2^-35, 2^-44
+_EPSILON = 0.000000000931322574615478515625
+_SMALLISH_EPSILON = 0.00000000002910383045673370361328125
+_SMALL_EPSILON = 0.00000000000005684341886080801486968994140625
+_PI = 3.1415926535897932
+
+#: .bed 2-bit code -> number of A2 alleles (00 hom A1, 01 missing, 10 het, 11 hom A2)
+_CODE_TO_GENO = np.array([0, -1, 1, 2], dtype=np.int8)
+_SHIFTS = np.array([0, 2, 4, 6], dtype=np.uint8)
+#: number of A2 alleles + 1 (missing -1 -> 0) -> .bed 2-bit code
+_GENO_TO_CODE = np.array([1, 0, 2, 3], dtype=np.uint8)
+
+ENGINES = ("auto", "plink", "python")
+
+
+# --------------------------------------------------------------------------- panel I/O
+
+@dataclass(frozen=True)
+class Panel:
+    """A PLINK 1 binary fileset, the ``.bed`` memory-mapped.
+
+    Attributes
+    ----------
+    prefix : Path
+        Path without the ``.bed``/``.bim``/``.fam`` suffix.
+    bim : DataFrame
+        ``chr`` (str), ``rsid``, ``cm``, ``pos`` (int64), ``a1``, ``a2``; one row per
+        variant in file order.
+    fam : DataFrame
+        ``fid``, ``iid``, ``pat``, ``mat``, ``sex``, ``pheno`` (all str).
+    bed : numpy.memmap
+        ``(n_variants, ceil(n_samples / 4))`` uint8, the genotype bytes after the
+        three magic bytes.
+    """
+
+    prefix: Path
+    bim: pd.DataFrame
+    fam: pd.DataFrame
+    bed: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.fam)
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.bim)
+
+    @property
+    def founders(self) -> np.ndarray:
+        """Boolean mask of founders (both parental IDs ``0``), the samples plink uses for LD."""
+        return ((self.fam["pat"] == "0") & (self.fam["mat"] == "0")).to_numpy()
+
+    def index_of(self, rsids) -> np.ndarray:
+        """Row of each ID in the ``.bim`` (first occurrence), -1 when absent."""
+        lookup = _id_lookup(self)
+        return np.array([lookup.get(str(r), -1) for r in rsids], dtype=np.int64)
+
+    def genotypes(self, idx, founders_only: bool = True) -> np.ndarray:
+        """Genotypes of variants ``idx`` as an int8 ``(len(idx), n)`` array.
+
+        Values are the number of A2 alleles (0, 1, 2) and -1 for a missing call;
+        columns are the samples (founders only by default, as plink's LD does).
+        """
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        raw = np.asarray(self.bed[idx])
+        codes = (raw[:, :, None] >> _SHIFTS) & 3
+        geno = _CODE_TO_GENO[codes.reshape(len(idx), -1)[:, : self.n_samples]]
+        if founders_only:
+            geno = geno[:, self.founders]
+        return geno
+
+
+_LOOKUPS: dict[int, dict] = {}
+
+
+def _id_lookup(panel: Panel) -> dict:
+    key = id(panel.bim)
+    lk = _LOOKUPS.get(key)
+    if lk is None or len(lk) > panel.n_variants:
+        ids = panel.bim["rsid"].tolist()
+        lk = {}
+        for i, r in enumerate(ids):
+            lk.setdefault(r, i)
+        _LOOKUPS.clear()  # keep one panel's lookup at a time
+        _LOOKUPS[key] = lk
+    return lk
+
+
+def _read_table(path: Path, names: list[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError("file not found (a PLINK fileset needs .bed, .bim and .fam)", path)
+    try:
+        df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=str,
+                         engine="python" if path.stat().st_size == 0 else "c")
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame({n: pd.Series(dtype=str) for n in names})
+    except Exception as exc:  # malformed text
+        raise InputError(f"cannot read as a PLINK table: {exc}", path) from exc
+    if df.isna().any().any():
+        row = int(np.where(df.isna().any(axis=1))[0][0]) + 1
+        raise InputError(f"expected {len(names)} whitespace-separated columns", path, row)
+    return df
+
+
+def read_panel(prefix: str | Path) -> Panel:
+    """Open a PLINK 1 binary fileset (SNP-major ``.bed``), memory-mapping the genotypes.
+
+    Parameters
+    ----------
+    prefix : str or Path
+        Path of the fileset without suffix (``PREFIX.bed``, ``PREFIX.bim``,
+        ``PREFIX.fam``); a path ending in ``.bed``/``.bim``/``.fam`` is accepted.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    InputError
+        A file is missing, the ``.bed`` is not SNP-major PLINK 1 binary, or its size
+        does not match the ``.bim`` and ``.fam``.
+    """
+    prefix = Path(prefix)
+    if prefix.suffix in (".bed", ".bim", ".fam"):
+        prefix = prefix.with_suffix("")
+    bim = _read_table(Path(f"{prefix}.bim"), ["chr", "rsid", "cm", "pos", "a1", "a2"])
+    fam = _read_table(Path(f"{prefix}.fam"), ["fid", "iid", "pat", "mat", "sex", "pheno"])
+    try:
+        bim["pos"] = bim["pos"].astype(np.int64)
+    except ValueError as exc:
+        raise InputError(f"base-pair positions must be integers ({exc})",
+                         f"{prefix}.bim", column="pos") from exc
+    bim = bim.astype({c: object for c in ("chr", "rsid", "cm", "a1", "a2")})
+    bed_path = Path(f"{prefix}.bed")
+    if not bed_path.is_file():
+        raise InputError("file not found (a PLINK fileset needs .bed, .bim and .fam)", bed_path)
+    with open(bed_path, "rb") as fh:
+        magic = fh.read(3)
+    if magic != BED_MAGIC:
+        raise InputError("not a SNP-major PLINK 1 .bed file (bad magic bytes)", bed_path)
+    bpv = (len(fam) + 3) // 4
+    expected = 3 + bpv * len(bim)
+    size = bed_path.stat().st_size
+    if size != expected:
+        raise InputError(f"size {size} bytes does not match {len(bim)} variants x "
+                         f"{len(fam)} samples ({expected} bytes expected)", bed_path)
+    if len(bim) and bpv:
+        bed = np.memmap(bed_path, dtype=np.uint8, mode="r", offset=3, shape=(len(bim), bpv))
+    else:
+        bed = np.zeros((len(bim), bpv), dtype=np.uint8)
+    return Panel(prefix=prefix, bim=bim, fam=fam, bed=bed)
+
+
+def encode_bed(genotypes: np.ndarray) -> bytes:
+    """SNP-major PLINK 1 ``.bed`` bytes (magic included) of a genotype matrix.
+
+    Parameters
+    ----------
+    genotypes : array of int, shape (n_variants, n_samples)
+        Number of A2 alleles (0, 1, 2); -1 for a missing call.
+    """
+    g = np.asarray(genotypes)
+    if g.ndim != 2:
+        raise ValueError("genotypes must be a 2-D (variants x samples) array")
+    n_var, n = g.shape
+    if g.size and (g.min() < -1 or g.max() > 2):
+        raise ValueError("genotypes must be 0, 1, 2 or -1 (missing)")
+    codes = np.zeros((n_var, 4 * ((n + 3) // 4)), dtype=np.uint8)
+    codes[:, :n] = _GENO_TO_CODE[g.astype(np.int64) + 1]
+    c = codes.reshape(n_var, -1, 4)
+    packed = (c[:, :, 0] | (c[:, :, 1] << 2) | (c[:, :, 2] << 4) | (c[:, :, 3] << 6)).astype(np.uint8)
+    return BED_MAGIC + packed.tobytes()
+
+
+def write_panel(prefix: str | Path, genotypes: np.ndarray, bim: pd.DataFrame,
+                fam: pd.DataFrame) -> dict[str, Path]:
+    """Write a PLINK 1 binary fileset (SNP-major ``.bed``, ``.bim``, ``.fam``).
+
+    Parameters
+    ----------
+    prefix : str or Path
+        Output path without suffix.
+    genotypes : array, shape (n_variants, n_samples)
+        Number of A2 alleles per sample (0/1/2, -1 missing).
+    bim : DataFrame
+        ``chr``, ``rsid``, ``cm``, ``pos``, ``a1``, ``a2`` in variant order.
+    fam : DataFrame
+        ``fid``, ``iid``, ``pat``, ``mat``, ``sex``, ``pheno`` in sample order.
+
+    Returns
+    -------
+    dict
+        ``{"bed": path, "bim": path, "fam": path}``.
+    """
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    g = np.asarray(genotypes)
+    if g.shape != (len(bim), len(fam)):
+        raise ValueError(f"genotypes shape {g.shape} != ({len(bim)}, {len(fam)})")
+    paths = {k: Path(f"{prefix}.{k}") for k in ("bed", "bim", "fam")}
+    paths["bed"].write_bytes(encode_bed(g))
+    cols = [np.asarray(bim[c].astype(str), dtype=object)
+            for c in ("chr", "rsid", "cm", "pos", "a1", "a2")]
+    paths["bim"].write_text("".join("\t".join(row) + "\n" for row in zip(*cols)))
+    cols = [np.asarray(fam[c].astype(str), dtype=object)
+            for c in ("fid", "iid", "pat", "mat", "sex", "pheno")]
+    paths["fam"].write_text("".join(" ".join(row) + "\n" for row in zip(*cols)))
+    return paths
+
+
+# --------------------------------------------------------------------------- plink's r²
+
+def _log(x: float) -> float:
+    if x > 0:
+        return math.log(x)
+    return -math.inf if x == 0 else math.nan
+
+
+def _acos(x: float) -> float:
+    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
+
+
+def _cubic_real_roots(a: float, b: float, c: float) -> list[float]:
+    """Real roots of x³ + a x² + b x + c, ascending (plink 1.9's ``cubic_real_roots``)."""
+    a2 = a * a
+    qq = (a2 - 3 * b) * (1.0 / 9.0)
+    rr = (2 * a2 * a - 9 * a * b + 27 * c) * (1.0 / 54.0)
+    r2 = rr * rr
+    q3 = qq * qq * qq
+    adiv3 = a * (1.0 / 3.0)
+    if r2 < q3:
+        sq = math.sqrt(qq)
+        dxx = _acos(rr / (qq * sq)) * (1.0 / 3.0)
+        sq *= -2
+        s = [sq * math.cos(dxx) - adiv3,
+             sq * math.cos(dxx + (2.0 * _PI / 3.0)) - adiv3,
+             sq * math.cos(dxx - (2.0 * _PI / 3.0)) - adiv3]
+        # the same swaps as plink (NaN-safe: comparisons with NaN are false)
+        if s[0] > s[1]:
+            dxx = s[0]
+            s[0] = s[1]
+            if dxx > s[2]:
+                s[1] = s[2]
+                s[2] = dxx
+            else:
+                s[1] = dxx
+            if s[0] > s[1]:
+                dxx = s[0]
+                s[0] = s[1]
+                s[1] = dxx
+        elif s[1] > s[2]:
+            dxx = s[1]
+            s[1] = s[2]
+            s[2] = dxx
+        if s[1] - s[0] < _EPSILON:
+            s[1] = s[2]
+            return s[:1] if s[1] - s[0] < _EPSILON else s[:2]
+        return s[:2] if s[2] - s[1] < _EPSILON else s[:3]
+    dxx = -math.pow(abs(rr) + math.sqrt(r2 - q3), 1.0 / 3.0)
+    if dxx == 0.0:
+        return [-adiv3]
+    if rr < 0.0:
+        dxx = -dxx
+    sq = qq / dxx
+    s0 = dxx + sq - adiv3
+    if abs(dxx - sq) >= (_EPSILON * 8):
+        return [s0]
+    if dxx >= 0.0:
+        return [-dxx - adiv3, s0]
+    return [s0, -dxx - adiv3]
+
+
+def _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half, incr) -> float:
+    f11 += incr
+    f22 += incr
+    f12 += half - incr
+    f21 += half - incr
+    ln = center * _log(f11 * f22 + f12 * f21)
+    if k11 != 0.0:
+        ln += k11 * _log(f11)
+    if k12 != 0.0:
+        ln += k12 * _log(f12)
+    if k21 != 0.0:
+        ln += k21 * _log(f21)
+    if k22 != 0.0:
+        ln += k22 * _log(f22)
+    return ln
+
+
+def _em_phase_hethet(k11: float, k12: float, k21: float, k22: float, center_ct: int):
+    """plink 1.9's two-locus EM: (freq1x, freq2x, freqx1, freqx2, freq11) or None."""
+    center = float(center_ct)
+    twice_tot = k11 + k12 + k21 + k22 + 2 * center
+    if twice_tot == 0.0:
+        return None
+    recip = 1.0 / twice_tot
+    f11 = k11 * recip
+    f12 = k12 * recip
+    f21 = k21 * recip
+    f22 = k22 * recip
+    prod_1122 = f11 * f22
+    prod_1221 = f12 * f21
+    half = center * recip
+    freq1x = f11 + f12 + half
+    freq2x = 1.0 - freq1x
+    freqx1 = f11 + f21 + half
+    freqx2 = 1.0 - freqx1
+    if center_ct:
+        start = 0
+        if (prod_1122 != 0.0) or (prod_1221 != 0.0):
+            sols = _cubic_real_roots(
+                0.5 * (f11 + f22 - f12 - f21 - 3 * half),
+                0.5 * (prod_1122 + prod_1221 + half * (f12 + f21 - f11 - f22 + half)),
+                -0.5 * half * prod_1122)
+            end = len(sols)
+            while end and sols[end - 1] > half + _SMALLISH_EPSILON:
+                end -= 1
+            while start < end and sols[start] < -_SMALLISH_EPSILON:
+                start += 1
+            if start == end:
+                start, end = 0, 2
+                sols = [0.0, half]
+            else:
+                if sols[start] < 0:
+                    sols[start] = 0.0
+                if sols[end - 1] > half:
+                    sols[end - 1] = half
+        else:
+            if (f22 + _SMALLISH_EPSILON < half + f21) and (f21 + _SMALLISH_EPSILON < half + f22):
+                sols = [0.0, (half + f21 - f22) * 0.5, half]
+            else:
+                sols = [0.0, half]
+            end = len(sols)
+        best_sol = sols[start]
+        if end > start + 1:
+            best_lnlike = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
+                                       best_sol)
+            for idx in range(start + 1, end):
+                cur = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
+                                   sols[idx])
+                if cur > best_lnlike:
+                    # plink keeps comparing against the first solution's likelihood
+                    best_sol = sols[idx]
+        f11 += best_sol
+    elif prod_1122 == 0.0 and prod_1221 == 0.0:
+        return None
+    return freq1x, freq2x, freqx1, freqx2, f11
+
+
+def plink_clump_r2(counts) -> float:
+    """Signed r² of two SNPs from their 3x3 genotype table, exactly as ``plink --clump``.
+
+    Parameters
+    ----------
+    counts : sequence of 9 ints
+        ``counts[3*i + j]``: samples with ``i`` copies of A2 at the index SNP and ``j``
+        at the other SNP (missing calls left out).
+
+    Returns
+    -------
+    float
+        ``D |D| / (p1 (1 - p1) q1 (1 - q1))`` from the EM haplotype frequencies: the
+        sign is that of D for the A1-A1 haplotype; ``nan`` when a SNP is monomorphic.
+
+    Notes
+    -----
+    Haplotype counts known without phasing are
+    ``k11 = 2 n00 + n01 + n10`` (and symmetric), the double heterozygotes are
+    split by the maximum-likelihood root of plink's cubic (``em_phase_hethet``);
+    ``|D| < 2^-44`` gives 0.
+
+    Examples
+    --------
+    >>> round(plink_clump_r2([30, 0, 0, 0, 40, 0, 0, 0, 30]), 6)
+    1.0
+    """
+    c = [int(x) for x in counts]
+    k11 = float(2 * c[0] + c[1] + c[3])
+    k12 = float(2 * c[2] + c[1] + c[5])
+    k21 = float(2 * c[6] + c[3] + c[7])
+    k22 = float(2 * c[8] + c[5] + c[7])
+    res = _em_phase_hethet(k11, k12, k21, k22, c[4])
+    if res is None:
+        return math.nan
+    freq1x, freq2x, freqx1, freqx2, freq11 = res
+    expected = freqx1 * freq1x
+    dxx = freq11 - expected
+    r2 = abs(dxx)
+    if r2 >= _SMALL_EPSILON:
+        return r2 * dxx / (expected * freq2x * freqx2)
+    return 0.0
+
+
+def _table_counts(gi: np.ndarray, gw: np.ndarray) -> np.ndarray:
+    """3x3 genotype tables of one SNP ``gi`` (n,) against each row of ``gw`` (m, n)."""
+    out = np.zeros((gw.shape[0], 9), dtype=np.int64)
+    for i in range(3):
+        sub = gw[:, gi == i]
+        for j in range(3):
+            out[:, 3 * i + j] = (sub == j).sum(axis=1)
+    return out
+
+
+def _minor_oriented(geno: np.ndarray) -> np.ndarray:
+    """Swap 0 and 2 where A1 is the major allele (plink 1.9 makes A1 the minor allele)."""
+    g = geno.copy()
+    valid = g >= 0
+    a2 = np.where(valid, g, 0).sum(axis=1)
+    a1 = 2 * valid.sum(axis=1) - a2
+    rev = a1 > a2
+    if rev.any():
+        sub = g[rev]
+        sub = np.where(sub >= 0, 2 - sub, sub).astype(np.int8)
+        g[rev] = sub
+    return g
+
+
+def r2_with(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
+    """Signed plink ``--clump`` r² between panel variant ``index`` and each of ``others``.
+
+    ``orient_minor=False`` keeps the ``.bim`` alleles, so a positive value means the
+    A1 alleles are in phase; ``True`` orients as plink 1.9 does by default.
+    """
+    others = np.atleast_1d(np.asarray(others, dtype=np.int64))
+    if not len(others):
+        return np.zeros(0)
+    g = panel.genotypes(np.concatenate([[index], others]))
+    if orient_minor:
+        g = _minor_oriented(g)
+    counts = _table_counts(g[0], g[1:])
+    return np.array([plink_clump_r2(row) for row in counts])
+
+
+def r2_between(panel: Panel, rsid_a: str, rsid_b: str) -> float:
+    """Signed plink ``--clump`` r² of two panel SNPs (``nan`` if either is absent)."""
+    ia, ib = panel.index_of([rsid_a, rsid_b])
+    if ia < 0 or ib < 0:
+        return math.nan
+    return float(r2_with(panel, int(ia), [int(ib)])[0])
+
+
+# --------------------------------------------------------------------------- clumping
+
+class ClumpResult(NamedTuple):
+    """What :func:`clump` returns: the kept SNPs and every dropped SNP with its reason."""
+
+    kept: list
+    exclusions: pd.DataFrame
+
+
+EXCLUSION_COLUMNS = ["snp", "step", "reason", "index_snp", "r2"]
+
+
+def find_plink() -> str | None:
+    """Path of a plink 1.9 executable (``$MRBOOK_PLINK``, ``plink1.9``, ``plink``) or None."""
+    env = os.environ.get("MRBOOK_PLINK")
+    if env:
+        return env if shutil.which(env) or Path(env).is_file() else None
+    exe = shutil.which("plink1.9")
+    if exe:
+        return exe
+    exe = shutil.which("plink")
+    if exe:
+        try:
+            ver = subprocess.run([exe, "--version"], capture_output=True, text=True,
+                                 timeout=20).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if "v1.9" in ver:
+            return exe
+    return None
+
+
+def resolve_engine(engine: str = "auto") -> str:
+    """``"plink"`` or ``"python"``: the engine :func:`clump` will use."""
+    if engine not in ENGINES:
+        raise ParameterError(f"unknown clumping engine {engine!r}; known: {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "plink" if find_plink() else "python"
+    if engine == "plink" and not find_plink():
+        raise ParameterError("clumping engine 'plink' requested but plink 1.9 is not installed "
+                             "(Debian/Ubuntu: apt-get install plink1.9; or set MRBOOK_PLINK)")
+    return engine
+
+
+def _normalise_input(snps) -> pd.DataFrame:
+    if isinstance(snps, pd.DataFrame):
+        df = snps
+    else:
+        df = pd.DataFrame(list(snps), columns=["rsid", "p"])
+    cols = {c.lower(): c for c in df.columns}
+    id_col = next((cols[c] for c in ("rsid", "snp", "variant") if c in cols), None)
+    p_col = next((cols[c] for c in ("p", "pval", "pval.exposure", "p_value") if c in cols), None)
+    if id_col is None or p_col is None:
+        raise InputError("clumping needs columns rsid (or SNP) and p (or pval)")
+    out = pd.DataFrame({"rsid": df[id_col].astype(str).to_numpy(),
+                        "p": pd.to_numeric(df[p_col], errors="coerce").to_numpy(dtype=float)})
+    if out["p"].isna().any():
+        bad = out.loc[out["p"].isna(), "rsid"].iloc[0]
+        raise InputError(f"P-value of {bad} is missing or not a number", column=p_col)
+    if (out["p"] < 0).any() or (out["p"] > 1).any():
+        bad = out.loc[(out["p"] < 0) | (out["p"] > 1), "rsid"].iloc[0]
+        raise InputError(f"P-value of {bad} is outside [0, 1]", column=p_col)
+    # one entry per SNP, its smallest P (plink sorts a SNP listed twice by its best P)
+    out = out.sort_values("p", kind="stable").drop_duplicates("rsid").reset_index(drop=True)
+    return out
+
+
+def _bp_radius(kb: float) -> int:
+    if not (kb >= 0):
+        raise ParameterError(f"clumping window kb must be >= 0, got {kb}")
+    return max(int(kb * 1000 * (1 + _SMALL_EPSILON)) - 1, 0)
+
+
+def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float):
+    """plink 1.9's greedy clumping. Returns (kept rsids, {clumped rsid: (index, r²)})."""
+    idx = panel.index_of(df["rsid"])
+    present = idx >= 0
+    d = df[present].copy()
+    d["vidx"] = idx[present]
+    d = d.sort_values("vidx", kind="stable").reset_index(drop=True)
+    chrom = panel.bim["chr"].to_numpy()[d["vidx"].to_numpy()]
+    pos = panel.bim["pos"].to_numpy()[d["vidx"].to_numpy()]
+    d["chr"] = chrom
+    d["pos"] = pos
+    radius = _bp_radius(kb)
+    order = d.index[d["p"] <= p1]
+    order = sorted(order, key=lambda i: (d.at[i, "p"], d.at[i, "vidx"]))
+    clumped = np.zeros(len(d), dtype=bool)
+    assigned: dict[str, tuple[str, float]] = {}
+    kept: list[str] = []
+    by_chrom = {c: np.where(chrom == c)[0] for c in pd.unique(chrom)}
+    for i in order:
+        if clumped[i]:
+            continue
+        rs = d.at[i, "rsid"]
+        kept.append(rs)
+        rows = by_chrom[chrom[i]]
+        near = rows[(np.abs(pos[rows].astype(np.int64) - int(pos[i])) <= radius)
+                    & (rows != i) & ~clumped[rows]]
+        if not len(near):
+            continue
+        g = _minor_oriented(panel.genotypes(np.concatenate([[d.at[i, "vidx"]],
+                                                            d["vidx"].to_numpy()[near]])))
+        counts = _table_counts(g[0], g[1:])
+        for k, row in zip(near, counts):
+            val = plink_clump_r2(row)
+            if abs(val) > r2:  # NaN compares false, as in plink
+                clumped[k] = True
+                assigned.setdefault(d.at[k, "rsid"], (rs, abs(val)))
+    return kept, assigned
+
+
+def _plink_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float, p2: float,
+                 exe: str):
+    """Run ``plink1.9 --clump``; returns (kept rsids in clump order, {member: index})."""
+    with tempfile.TemporaryDirectory(prefix="mrbook-clump-") as tmp:
+        assoc = Path(tmp) / "input.assoc"
+        assoc.write_text("SNP P\n" + "".join(f"{r} {p!r}\n" for r, p in
+                                             zip(df["rsid"], df["p"])))
+        out = Path(tmp) / "clump"
+        cmd = [exe, "--bfile", str(panel.prefix), "--clump", str(assoc),
+               "--clump-p1", repr(float(p1)), "--clump-p2", repr(float(p2)),
+               "--clump-r2", repr(float(r2)), "--clump-kb", repr(float(kb)),
+               "--allow-extra-chr", "--out", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = Path(f"{out}.log")
+            msg = log.read_text() if log.is_file() else proc.stdout + proc.stderr
+            err = [ln for ln in msg.splitlines() if ln.lower().startswith("error")]
+            raise MRBookError(f"plink1.9 --clump failed: {err[0] if err else msg.strip()[-200:]}")
+        clumped = Path(f"{out}.clumped")
+        if not clumped.is_file():
+            return [], {}
+        tab = pd.read_csv(clumped, sep=r"\s+", dtype=str)
+    kept = tab["SNP"].tolist()
+    members: dict[str, str] = {}
+    for index, sp2 in zip(tab["SNP"], tab["SP2"]):
+        if sp2 == "NONE":
+            continue
+        for item in sp2.split(","):
+            name = item.rsplit("(", 1)[0]
+            if name and name != index:
+                members.setdefault(name, index)
+    return kept, members
+
+
+def clump(snps, panel, r2: float = 0.01, kb: float = 10000, p1: float = 5e-8,
+          p2: float = 1.0, engine: str = "auto") -> ClumpResult:
+    """LD-clump SNPs against a reference panel, as ``plink1.9 --clump``.
+
+    Parameters
+    ----------
+    snps : DataFrame or iterable of (rsid, p)
+        SNP IDs (column ``rsid`` or ``SNP``) and P-values (``p`` or ``pval``).
+    panel : str, Path or Panel
+        PLINK 1 binary fileset prefix (or an opened :class:`Panel`).
+    r2 : float
+        A SNP joins an index SNP's clump when r² > ``r2`` (0.01: TwoSampleMR's
+        ``clump_r2`` in the study).
+    kb : float
+        Window radius in kilobases (10000: TwoSampleMR's default ``clump_kb``).
+    p1 : float
+        Largest P of an index SNP (5e-8).
+    p2 : float
+        Largest P of a SNP listed in a clump (plink's ``SP2``; it does not change
+        which SNPs are kept).
+    engine : {"auto", "plink", "python"}
+        ``auto`` runs plink 1.9 when installed, the Python implementation otherwise.
+
+    Returns
+    -------
+    ClumpResult
+        ``kept``: the index SNPs, in increasing P; ``exclusions``: one row per dropped
+        SNP with columns ``snp``, ``step`` (``"clumping"``), ``reason`` (e.g.
+        ``"in LD with rs123 (r²=0.412)"``), ``index_snp`` and ``r2``.
+        ``exclusions.attrs["engine"]`` names the engine used.
+
+    Notes
+    -----
+    r² is plink's EM haplotype r² (see :func:`plink_clump_r2`), computed on the
+    panel's founders; the window keeps ``|bp - bp_index| <= 1000 * kb - 1``.
+
+    Examples
+    --------
+    >>> kept, dropped = clump(table, "ref/EUR", engine="python")  # doctest: +SKIP
+    """
+    df = _normalise_input(snps)
+    if not isinstance(panel, Panel):
+        panel = read_panel(panel)
+    for name, val in (("r2", r2), ("p1", p1), ("p2", p2)):
+        if not isinstance(val, (int, float)) or math.isnan(val):
+            raise ParameterError(f"clumping {name} must be a number, got {val!r}")
+    used = resolve_engine(engine)
+    in_panel = panel.index_of(df["rsid"]) >= 0
+    if used == "plink":
+        kept, members = _plink_clump(df, panel, r2, kb, p1, p2, find_plink())
+        reasons = {}
+        if members:
+            by_index: dict[str, list[str]] = {}
+            for m, ix in members.items():
+                by_index.setdefault(ix, []).append(m)
+            for ix, ms in by_index.items():
+                vals = r2_with(panel, int(panel.index_of([ix])[0]), panel.index_of(ms),
+                               orient_minor=True)
+                for m, v in zip(ms, vals):
+                    reasons[m] = (ix, abs(float(v)))
+    else:
+        kept, reasons = _python_clump(df, panel, r2, kb, p1)
+    kept_set = set(kept)
+    rows = []
+    for rs, p, ok in zip(df["rsid"], df["p"], in_panel):
+        if rs in kept_set:
+            continue
+        if not ok:
+            rows.append((rs, "clumping", "not in the LD reference panel (plink drops SNPs "
+                                          "missing from the panel)", None, math.nan))
+        elif rs in reasons:
+            ix, val = reasons[rs]
+            rows.append((rs, "clumping", f"in LD with {ix} (r²={val:.3f})", ix, val))
+        elif p > p1:
+            rows.append((rs, "clumping", f"P={p:.3g} above clump_p1={p1:g}: not an index SNP",
+                         None, math.nan))
+        else:  # pragma: no cover - plink kept/clumped everything else
+            rows.append((rs, "clumping", "not kept by plink --clump", None, math.nan))
+    excl = pd.DataFrame(rows, columns=EXCLUSION_COLUMNS)
+    excl["r2"] = excl["r2"].astype(float)
+    excl.attrs["engine"] = used
+    return ClumpResult(kept=list(kept), exclusions=excl)
+
+
+def find_proxies(panel: Panel, targets, available=None, r2_min: float = 0.8,
+                 kb: float = 500, best_only: bool = True) -> pd.DataFrame:
+    """LD proxies of target SNPs in the panel (plink ``--clump`` r² >= ``r2_min``).
+
+    Parameters
+    ----------
+    panel : Panel
+    targets : iterable of str
+        SNPs to replace.
+    available : iterable of str, optional
+        SNPs a proxy may be drawn from (e.g. those present in the outcome file);
+        default every panel SNP.
+    r2_min : float
+        Smallest r² of an acceptable proxy (0.8, as OpenGWAS).
+    kb : float
+        Search radius in kilobases.
+    best_only : bool
+        One row per target (its best proxy) instead of every candidate.
+
+    Returns
+    -------
+    DataFrame
+        ``target``, ``proxy``, ``r2`` (unsigned), ``phase`` (+1 when the A1 alleles
+        are in phase, -1 otherwise), ``target_a1``, ``target_a2``, ``proxy_a1``,
+        ``proxy_a2``, ``distance``; per target ordered by decreasing r², then
+        distance. Targets with no proxy (or absent from the panel) have no row.
+    """
+    rows = []
+    chrom = panel.bim["chr"].to_numpy()
+    pos = panel.bim["pos"].to_numpy().astype(np.int64)
+    ids = panel.bim["rsid"].to_numpy()
+    avail = np.ones(len(ids), dtype=bool) if available is None else \
+        np.isin(ids, np.array(sorted({str(a) for a in available}), dtype=object))
+    radius = _bp_radius(kb)
+    a1 = panel.bim["a1"].to_numpy()
+    a2 = panel.bim["a2"].to_numpy()
+    for t in targets:
+        ti = int(panel.index_of([t])[0])
+        if ti < 0:
+            continue
+        cand = np.where((chrom == chrom[ti]) & avail & (np.abs(pos - pos[ti]) <= radius))[0]
+        cand = cand[cand != ti]
+        if not len(cand):
+            continue
+        vals = r2_with(panel, ti, cand)
+        ok = np.flatnonzero(np.abs(vals) >= r2_min)
+        if not len(ok):
+            continue
+        dist = np.abs(pos[cand] - pos[ti])
+        ranked = sorted(ok, key=lambda k: (-abs(vals[k]), dist[k], cand[k]))
+        for k in ranked[:1] if best_only else ranked:
+            j = cand[k]
+            rows.append((t, ids[j], abs(float(vals[k])), 1 if vals[k] > 0 else -1,
+                         a1[ti], a2[ti], a1[j], a2[j], int(dist[k])))
+    return pd.DataFrame(rows, columns=["target", "proxy", "r2", "phase", "target_a1",
+                                       "target_a2", "proxy_a1", "proxy_a2", "distance"])
