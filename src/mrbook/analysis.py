@@ -16,15 +16,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .estimators import METHODS, Params, resolve_methods
+from .estimators import METHODS, Params, basic, resolve_methods
 from .estimators._stats import p_normal
 from .rng import make_rng
 
 PAIR_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome"]
 
+#: pandas >= 3 always copies on write, so a shallow copy is a safe copy
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
 
 def _with_ids(dat: pd.DataFrame) -> pd.DataFrame:
-    dat = dat.copy()
+    # a shallow copy: adding columns to it never touches the caller's frame, and
+    # every frame iter_pairs yields is a new one (groupby / boolean indexing / copy)
+    dat = dat.copy(deep=False)
     for role in ("exposure", "outcome"):
         if f"id.{role}" not in dat.columns:
             dat[f"id.{role}"] = role
@@ -42,10 +47,44 @@ def iter_pairs(dat: pd.DataFrame, keep_only: bool = True) -> Iterator[tuple[dict
     pair's ``mr_keep`` rows (all rows if ``keep_only`` is False), in data order.
     """
     dat = _with_ids(dat)
-    for (ide, ido), rows in dat.groupby(["id.exposure", "id.outcome"], sort=True):
+    single = _single_pair(dat)
+    if single is not None:  # the usual case: skip groupby, which costs ~1.5 ms per call
+        ide, ido = single
+        groups = [((ide, ido), dat)]
+    else:
+        groups = dat.groupby(["id.exposure", "id.outcome"], sort=True)
+    for (ide, ido), rows in groups:
         pair = {"id_exposure": str(ide), "id_outcome": str(ido),
                 "exposure": str(rows["exposure"].iloc[0]), "outcome": str(rows["outcome"].iloc[0])}
-        yield pair, (rows[rows["mr_keep"].astype(bool)] if keep_only else rows)
+        if rows is not dat:  # a groupby group: already a new frame
+            yield pair, (rows[rows["mr_keep"].astype(bool)] if keep_only else rows)
+            continue
+        keep = rows["mr_keep"].astype(bool)
+        if _COPY_ON_WRITE and (not keep_only or keep.all()):
+            yield pair, rows.copy(deep=False)  # copy-on-write: as good as a copy, and free
+        else:
+            yield pair, (rows[keep] if keep_only else rows.copy())
+
+
+def _single_pair(dat: pd.DataFrame):
+    """``(id.exposure, id.outcome)`` if every row has that same non-missing pair, else None.
+
+    Then groupby would give one group holding every row in data order; anything
+    unusual (missing or incomparable ids, no rows) returns None and takes groupby's path.
+    """
+    if len(dat) == 0:
+        return None
+    keys = []
+    for col in ("id.exposure", "id.outcome"):
+        v = dat[col].to_numpy(dtype=object)
+        first = v[0]
+        try:
+            if pd.isna(first) or not bool((v == first).all()):
+                return None
+        except (TypeError, ValueError):
+            return None
+        keys.append(first)
+    return tuple(keys)
 
 
 def _vectors(rows: pd.DataFrame):
@@ -206,6 +245,60 @@ def _samplesize(rows: pd.DataFrame) -> float:
     return np.nan
 
 
+def _snp_table(parts: list[tuple]) -> pd.DataFrame:
+    """The SNP_COLUMNS table from ``(pair, samplesize, snps, b, se, pval)`` blocks.
+
+    Built column by column (a list of per-row dicts costs ~1 ms for 80 rows);
+    the values and dtypes are those of ``pd.DataFrame(list_of_row_dicts)``.
+    """
+    if not parts:
+        return pd.DataFrame([], columns=SNP_COLUMNS)
+    cols: dict[str, list] = {c: [] for c in SNP_COLUMNS}
+    for pair, n, snps, b, se, pval in parts:
+        m = len(snps)
+        for c in PAIR_COLUMNS:
+            cols[c].extend([pair[c]] * m)
+        cols["samplesize"].extend([n] * m)
+        cols["snp"].extend(snps)
+        cols["b"].extend(np.asarray(b, dtype=float).tolist())
+        cols["se"].extend(np.asarray(se, dtype=float).tolist())
+        cols["pval"].extend(np.asarray(pval, dtype=float).tolist())
+    return pd.DataFrame(cols, columns=SNP_COLUMNS)
+
+
+#: rows of the (rows x k-1) leave-one-out matrices processed together
+_LOO_BLOCK_ELEMENTS = 1 << 20
+
+
+def _ivw_leave_one_out(bx, by, sy):
+    """``mr_ivw``'s b, se and pval without each SNP in turn, for all SNPs at once.
+
+    Row i of the index matrix lists the SNPs other than i in data order, so each
+    row of ``bx[idx]`` is the array ``mr_ivw`` would get. Every sum runs along the
+    contiguous last axis, which numpy reduces row by row with the same pairwise
+    summation as a 1-d sum, and the element-wise operations are those of
+    :func:`mrbook.estimators.basic.mr_ivw` in the same order: the results are
+    bit-identical to calling it k times (~50 times faster for k = 79).
+    """
+    k = bx.size
+    b_out, se_out, p_out = np.empty(k), np.empty(k), np.empty(k)
+    step = max(1, _LOO_BLOCK_ELEMENTS // max(1, k - 1))
+    j = np.arange(k - 1)
+    for start in range(0, k, step):
+        i = np.arange(start, min(k, start + step))
+        idx = j[None, :] + (j[None, :] >= i[:, None])  # all SNPs but i, in order
+        X, Y, S = bx[idx], by[idx], sy[idx]
+        W = 1.0 / S**2
+        sxx = np.sum(W * X * X, axis=1)
+        b = np.sum(W * X * Y, axis=1) / sxx
+        se_fe = np.sqrt(1.0 / sxx)
+        q = np.sum(W * (Y - b[:, None] * X) ** 2, axis=1)
+        sigma = np.sqrt(q / (k - 2))
+        se = se_fe * np.where(sigma > 1.0, sigma, 1.0)  # max(1.0, sigma), NaN -> 1 as max()
+        b_out[i], se_out[i], p_out[i] = b, se, p_normal(b / se)
+    return b_out, se_out, p_out
+
+
 def leaveoneout(dat: pd.DataFrame, method: str = "mr_ivw") -> pd.DataFrame:
     """Leave-one-out analysis (TwoSampleMR's ``mr_leaveoneout``).
 
@@ -219,21 +312,27 @@ def leaveoneout(dat: pd.DataFrame, method: str = "mr_ivw") -> pd.DataFrame:
         id_exposure, id_outcome, exposure, outcome, samplesize, snp, b, se, pval.
     """
     f = METHODS[method].func
-    out = []
+    parts = []
     for pair, rows in iter_pairs(dat):
         bx, by, sx, sy = _vectors(rows)
         k = len(rows)
         n = _samplesize(rows)
         snps = rows["SNP"].tolist()
         if k > 2:
-            for i in range(k):
-                m = np.arange(k) != i
-                res = f(bx[m], by[m], sx[m], sy[m], Params(), None)
-                out.append(dict(pair, samplesize=n, snp=snps[i], b=res["b"], se=res["se"],
-                                pval=res["pval"]))
+            if f is basic.mr_ivw:
+                parts.append((pair, n, snps, *_ivw_leave_one_out(bx, by, sy)))
+            else:
+                res = []
+                for i in range(k):
+                    m = np.arange(k) != i
+                    res.append(f(bx[m], by[m], sx[m], sy[m], Params(), None))
+                parts.append((pair, n, snps, [r["b"] for r in res], [r["se"] for r in res],
+                              [r["pval"] for r in res]))
         res = f(bx, by, sx, sy, Params(), None)
-        out.append(dict(pair, samplesize=n, snp="All", b=res["b"], se=res["se"], pval=res["pval"]))
-    return pd.DataFrame(out, columns=SNP_COLUMNS)
+        parts.append((pair, n, ["All"], [res["b"]], [res["se"]], [res["pval"]]))
+    return _snp_table(parts)
+
+
 
 
 def singlesnp(dat: pd.DataFrame, all_methods=("mr_ivw", "mr_egger_regression")) -> pd.DataFrame:
@@ -251,19 +350,27 @@ def singlesnp(dat: pd.DataFrame, all_methods=("mr_ivw", "mr_egger_regression")) 
         id_exposure, id_outcome, exposure, outcome, samplesize, snp, b, se, pval.
     """
     wald = METHODS["mr_wald_ratio"].func
-    out = []
+    parts = []
     for pair, rows in iter_pairs(dat):
         bx, by, sx, sy = _vectors(rows)
         n = _samplesize(rows)
-        for i, snp in enumerate(rows["SNP"]):
-            res = wald(bx[i:i + 1], by[i:i + 1], sx[i:i + 1], sy[i:i + 1])
-            out.append(dict(pair, samplesize=n, snp=snp, b=res["b"], se=res["se"], pval=res["pval"]))
+        snps = rows["SNP"].tolist()
+        if wald is basic.mr_wald_ratio:
+            # mr_wald_ratio element-wise: by/bx, sy/|bx| and the normal p of their ratio
+            b = by / bx
+            se = sy / np.abs(bx)
+            parts.append((pair, n, snps, b, se, p_normal(b / se)))
+        else:
+            res = [wald(bx[i:i + 1], by[i:i + 1], sx[i:i + 1], sy[i:i + 1])
+                   for i in range(len(snps))]
+            parts.append((pair, n, snps, [r["b"] for r in res], [r["se"] for r in res],
+                          [r["pval"] for r in res]))
         for key in all_methods:
             spec = METHODS[key]
             res = spec.func(bx, by, sx, sy, Params(), None)
-            out.append(dict(pair, samplesize=n, snp=f"All - {spec.name}", b=res["b"], se=res["se"],
-                            pval=res["pval"]))
-    return pd.DataFrame(out, columns=SNP_COLUMNS)
+            parts.append((pair, n, [f"All - {spec.name}"], [res["b"]], [res["se"]],
+                          [res["pval"]]))
+    return _snp_table(parts)
 
 
 @dataclass

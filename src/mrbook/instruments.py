@@ -349,8 +349,8 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
                        confounder_table=None, confounder_traits=(),
                        confounder_p: float = 5e-8, steiger: bool = False,
                        proxies: bool = True, proxy_r2: float = 0.8, proxy_kb: float = 500,
-                       clump_engine: str = "auto", demo_seed: int | None = None,
-                       cache_dir=None) -> Instruments:
+                       clump_engine: str = "auto", clump: bool = True,
+                       demo_seed: int | None = None, cache_dir=None) -> Instruments:
     """Select and harmonise the instruments of one exposure-outcome pair.
 
     Parameters
@@ -385,6 +385,10 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         from the outcome.
     clump_engine : {"auto", "plink", "python"}
         See :func:`mrbook.ld.clump`.
+    clump : bool
+        False skips LD clumping, for an exposure file that already holds
+        independent instruments (for example a TwoSampleMR ``clump_data`` output);
+        the summary records that clumping was not done here.
     demo_seed : int, optional
         Seed of the demo study (default :data:`mrbook.demo.DEFAULT_SEED`).
     cache_dir : str or Path, optional
@@ -430,7 +434,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     # LD reference
     panel = None
     ld_desc = None
-    if ld_ref is not None:
+    if ld_ref is not None and ld_ref != "":
         panel = ld_mod.read_panel(ld_ref)
         ld_desc = str(ld_ref)
     elif demo_folder is not None:
@@ -465,7 +469,10 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     exp = exp.assign(p_eff=effective_p(exp)).sort_values(["p_eff", "rsid"], kind="stable")
     exp = exp.drop_duplicates("rsid").reset_index(drop=True)
     hits_n = int(len(exp))
-    if engine_used == "opengwas":
+    if not clump:
+        kept = exp["rsid"].tolist()
+        engine_used = "none (clump=False: the exposure's SNPs were taken as independent)"
+    elif engine_used == "opengwas":
         kept = exp["rsid"].tolist()
     elif panel is not None:
         res = ld_mod.clump(exp[["rsid", "p_eff"]].rename(columns={"p_eff": "p"}), panel,

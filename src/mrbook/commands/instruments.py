@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
                         "sources, the OpenGWAS server for OpenGWAS exposures)")
     p.add_argument("--clump-engine", choices=["auto", "plink", "python"], default="auto",
                    help="plink 1.9 when installed (auto), or force one engine")
+    p.add_argument("--no-clump", dest="clump", action="store_false",
+                   help="skip LD clumping (the exposure file already holds independent "
+                        "instruments)")
     p.add_argument("--palindromes", type=int, choices=[1, 2, 3], default=2,
                    help="TwoSampleMR harmonisation action (2: drop ambiguous palindromes)")
     p.add_argument("--confounders", default=None,
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         palindrome_action=args.palindromes, confounder_table=conf,
         confounder_traits=args.confounder_traits, confounder_p=args.confounder_p,
         steiger=args.steiger, proxies=args.proxies, clump_engine=args.clump_engine,
-        demo_seed=args.demo_seed)
+        clump=args.clump, demo_seed=args.demo_seed)
     paths = write_instruments(ins, args.out)
     s = ins.summary
     tag = " (SIMULATED demo data)" if s["simulated"] else ""

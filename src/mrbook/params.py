@@ -1,0 +1,335 @@
+"""Run parameters of the book: one schema, checked before anything is computed.
+
+A run of the book is described by one YAML file (``params/<analysis>.yaml``)
+whose keys are the notebooks' parameters (the cell tagged ``parameters``).
+:data:`SCHEMA` lists every parameter with its type, default and meaning;
+:func:`validate` checks a mapping of values against it and raises
+:class:`~mrbook.errors.ParameterError` naming the first wrong parameter, so
+that ``mrbook build`` stops before any computation and a notebook stops in its
+first cell.
+
+Data sources are strings of one of three kinds:
+
+``demo:<trait>``
+    The simulated offline demo study (:data:`DEMO_TRAITS`).
+a file path
+    Summary statistics on disk (any format :mod:`mrbook.instruments` reads);
+    relative paths are taken from the project root (:func:`project_root`).
+an OpenGWAS ID
+    For example ``ebi-a-GCST90018862``; fetched (and cached) by
+    :mod:`mrbook.opengwas`, whose token is read from the environment only and is
+    never a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ParameterError
+
+#: traits of the simulated demo study (SPEC section 4)
+DEMO_TRAITS = ("hypothyroidism", "hyperthyroidism", "hashimoto", "osteoporosis")
+#: OpenGWAS study IDs: <batch>-<letter>-<id>, e.g. ebi-a-GCST90018862, finn-b-M13_OSTEOPOROSIS,
+#: ieu-a-2, ukb-b-19953 (every OpenGWAS batch is a word and one letter)
+OPENGWAS_ID = re.compile(r"^[a-z]+-[a-z]-[A-Za-z0-9_.-]+$")
+#: the five methods of the paper, TwoSampleMR keys in registry order
+PAPER_METHODS = ["mr_egger_regression", "mr_weighted_median", "mr_ivw", "mr_simple_mode",
+                 "mr_weighted_mode"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One run parameter.
+
+    Attributes
+    ----------
+    name : str
+        Name (the variable in the notebooks' parameters cell and the YAML key).
+    type : type
+        Python type of the value (``float`` accepts an int; ``int`` refuses a bool).
+    default : object
+        Default value (the paper's setting on the demo data).
+    help : str
+        One line shown by ``papermill --help-notebook`` and in the run-parameter card.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+def _p(name, typ, default, help_):
+    return Param(name, typ, default, help_)
+
+
+#: every parameter of the book, in the order the run-parameter card shows them
+SCHEMA: dict[str, Param] = {p.name: p for p in [
+    _p("exposures", dict, {"Hypothyroidism": "demo:hypothyroidism",
+                           "Hyperthyroidism": "demo:hyperthyroidism",
+                           "Hashimoto thyroiditis": "demo:hashimoto"},
+       "trait name → data source of each forward-MR exposure (the reverse MR uses them as outcomes)"),
+    _p("outcome_trait", str, "Osteoporosis", "name of the forward-MR outcome"),
+    _p("outcome_source", str, "demo:osteoporosis",
+       "data source of the outcome (the reverse MR uses it as exposure)"),
+    _p("ld_ref", str, "",
+       "PLINK fileset prefix for LD clumping and proxies; empty: the demo panel or OpenGWAS"),
+    _p("clump", bool, True,
+       "LD-clump the exposure SNPs (false when the exposure file holds clumped instruments)"),
+    _p("confounder_table", str, "",
+       "SNP-trait association table (GWAS Catalog TSV); empty: the demo's table for demo data"),
+    _p("p_threshold", float, 5e-8, "P-value threshold for instruments"),
+    _p("clump_r2", float, 0.01, "LD clumping r² threshold"),
+    _p("clump_kb", int, 10000, "LD clumping window (kb)"),
+    _p("palindrome_action", int, 2,
+       "palindromic SNPs: 1 assume forward strand, 2 drop ambiguous ones, 3 drop all"),
+    _p("confounder_traits", list, ["body mass index", "smoking", "vitamin d", "type 2 diabetes",
+                                   "rheumatoid arthritis"],
+       "risk factors of the outcome: SNPs associated with them are excluded (PhenoScanner step)"),
+    _p("methods", list, list(PAPER_METHODS), "MR methods (TwoSampleMR keys)"),
+    _p("nboot", int, 1000, "bootstrap replicates for median and mode standard errors"),
+    _p("seed", int, 1234, "random seed of every stochastic step"),
+    _p("presso_n_distribution", int, 1000, "MR-PRESSO simulations (0 skips MR-PRESSO)"),
+    _p("output_dir", str, "book/data",
+       "folder for the tables (CSV); relative to the project root"),
+]}
+
+
+def project_root() -> Path:
+    """The project's root folder, from which relative paths are resolved.
+
+    ``$MRBOOK_ROOT`` if set; else the first folder upwards from the working
+    directory that holds ``book/_config.yml``; else the one upwards from this
+    package's source (an editable install); else the working directory. One
+    helper for every path avoids papermill's relative-path surprises (the
+    working directory of an executed notebook is the notebook's folder).
+    """
+    env = os.environ.get("MRBOOK_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
+        for d in (start, *start.parents):
+            if (d / "book" / "_config.yml").is_file():
+                return d
+    return Path.cwd().resolve()
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """An absolute path; relative ones are taken from :func:`project_root`."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+def source_kind(source: str) -> str:
+    """Kind of a data source: ``"demo"``, ``"file"`` or ``"opengwas"``.
+
+    Raises
+    ------
+    ParameterError
+        If it is none of them (an unknown demo trait, a path that does not
+        exist, or a string that is neither a path nor an OpenGWAS ID).
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise ParameterError(f"a data source must be a non-empty string, got {source!r}")
+    if source.startswith("demo:"):
+        trait = source[5:]
+        if trait not in DEMO_TRAITS:
+            raise ParameterError(f"unknown demo trait {trait!r} in data source {source!r}; "
+                                 f"known: {', '.join('demo:' + t for t in DEMO_TRAITS)}")
+        return "demo"
+    looks_like_path = any(ch in source for ch in "/\\") or "." in Path(source).name
+    if resolve_path(source).is_file():
+        return "file"
+    if OPENGWAS_ID.match(source) and not looks_like_path:
+        return "opengwas"
+    if looks_like_path:
+        raise ParameterError(f"data source file not found: {source!r} "
+                             f"(relative paths are taken from {project_root()})")
+    raise ParameterError(f"unknown data source {source!r}: expected demo:<trait> "
+                         f"({', '.join(DEMO_TRAITS)}), an existing file, or an OpenGWAS ID "
+                         "such as ebi-a-GCST90018862")
+
+
+def _type_name(t: type) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", int: "an integer",
+            float: "a number", bool: "true or false"}.get(t, f"a {t.__name__}")
+
+
+def _check_type(name: str, value, typ: type):
+    ok = isinstance(value, typ)
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if typ in (int, float) and isinstance(value, bool):
+        ok = False
+    if typ is list and isinstance(value, tuple):
+        value, ok = list(value), True
+    if not ok:
+        raise ParameterError(f"parameter {name!r} must be {_type_name(typ)}, "
+                             f"got {type(value).__name__} {value!r}")
+    return value
+
+
+def _fail(name: str, message: str):
+    raise ParameterError(f"parameter {name!r}: {message}")
+
+
+def validate(values: Mapping[str, Any], *, partial: bool = False) -> dict:
+    """Check run parameters against :data:`SCHEMA`.
+
+    Parameters
+    ----------
+    values : mapping
+        Parameter name → value (from a YAML file or a notebook's namespace).
+    partial : bool
+        If False (default) missing parameters take their defaults; if True only
+        the given ones are checked and returned.
+
+    Returns
+    -------
+    dict
+        The validated values (ints widened to float where a number is expected),
+        in :data:`SCHEMA` order.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first unknown or wrong parameter: wrong type, value out of
+        range, unknown method or unknown data source.
+
+    Examples
+    --------
+    >>> validate({"p_threshold": 1e-6})["p_threshold"]
+    1e-06
+    >>> validate({"seed": "1"})
+    Traceback (most recent call last):
+    ...
+    mrbook.errors.ParameterError: parameter 'seed' must be an integer, got str '1'
+    """
+    unknown = [k for k in values if k not in SCHEMA]
+    if unknown:
+        raise ParameterError(f"unknown parameter {unknown[0]!r}; known parameters: "
+                             f"{', '.join(SCHEMA)}")
+    out = {}
+    for name, spec in SCHEMA.items():
+        if name not in values:
+            if partial:
+                continue
+            value = spec.default
+        else:
+            value = values[name]
+        out[name] = _check_type(name, value, spec.type)
+    _check_values(out)
+    return out
+
+
+def _check_values(v: dict) -> None:
+    if "exposures" in v:
+        if not v["exposures"]:
+            _fail("exposures", "give at least one exposure (trait name: data source)")
+        for trait, src in v["exposures"].items():
+            if not isinstance(trait, str) or not trait.strip():
+                _fail("exposures", f"trait names must be non-empty strings, got {trait!r}")
+            try:
+                source_kind(src)
+            except ParameterError as exc:
+                _fail("exposures", f"{trait}: {exc}")
+    if "outcome_trait" in v and not v["outcome_trait"].strip():
+        _fail("outcome_trait", "must not be empty")
+    if "outcome_source" in v:
+        try:
+            source_kind(v["outcome_source"])
+        except ParameterError as exc:
+            _fail("outcome_source", str(exc))
+    if v.get("ld_ref"):
+        prefix = resolve_path(v["ld_ref"])
+        missing = [ext for ext in (".bed", ".bim", ".fam")
+                   if not prefix.with_name(prefix.name + ext).is_file()]
+        if missing:
+            _fail("ld_ref", f"no PLINK fileset at {v['ld_ref']!r} (missing {', '.join(missing)})")
+    if v.get("confounder_table"):
+        if not resolve_path(v["confounder_table"]).is_file():
+            _fail("confounder_table", f"file not found: {v['confounder_table']!r}")
+        if "confounder_traits" in v and not v["confounder_traits"]:
+            _fail("confounder_traits", "a confounder_table needs the traits to look up "
+                                       "(e.g. [body mass index, smoking])")
+    if "p_threshold" in v and not (0 < v["p_threshold"] < 1):
+        _fail("p_threshold", f"must be between 0 and 1, got {v['p_threshold']!r}")
+    if "clump_r2" in v and not (0 < v["clump_r2"] <= 1):
+        _fail("clump_r2", f"must be in (0, 1], got {v['clump_r2']!r}")
+    if "clump_kb" in v and v["clump_kb"] <= 0:
+        _fail("clump_kb", f"must be a positive number of kb, got {v['clump_kb']!r}")
+    if "palindrome_action" in v and v["palindrome_action"] not in (1, 2, 3):
+        _fail("palindrome_action", f"must be 1, 2 or 3, got {v['palindrome_action']!r}")
+    if "confounder_traits" in v:
+        for t in v["confounder_traits"]:
+            if not isinstance(t, str):
+                _fail("confounder_traits", f"must be a list of trait names, got {t!r}")
+    if "methods" in v:
+        if not v["methods"]:
+            _fail("methods", "give at least one MR method")
+        from .estimators import resolve_methods  # the registry; imported when needed
+        try:
+            resolve_methods(v["methods"])
+        except ParameterError as exc:
+            _fail("methods", str(exc))
+    if "nboot" in v and v["nboot"] < 1:
+        _fail("nboot", f"must be at least 1, got {v['nboot']!r}")
+    if "presso_n_distribution" in v and 0 < v["presso_n_distribution"] < 10 \
+            or v.get("presso_n_distribution", 0) < 0:
+        _fail("presso_n_distribution",
+              f"must be 0 (skip MR-PRESSO) or at least 10, got {v['presso_n_distribution']!r}")
+    if "seed" in v and v["seed"] < 0:
+        _fail("seed", f"must be a non-negative integer, got {v['seed']!r}")
+    if "output_dir" in v and not v["output_dir"].strip():
+        _fail("output_dir", "must not be empty")
+    for name in ("p_threshold", "clump_r2"):
+        if name in v and not math.isfinite(v[name]):
+            _fail(name, "must be finite")
+
+
+def defaults() -> dict:
+    """Every parameter's default value (a fresh copy)."""
+    import copy
+    return {name: copy.deepcopy(p.default) for name, p in SCHEMA.items()}
+
+
+def from_namespace(namespace: Mapping[str, Any]) -> dict:
+    """Validate the parameters a notebook defines (the names of :data:`SCHEMA` in it).
+
+    Used in a notebook's first cell after the parameters cell, as
+    ``run = params.from_namespace(globals())``; the names it does not define
+    are not included.
+    """
+    return validate({k: namespace[k] for k in SCHEMA if k in namespace}, partial=True)
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """Read and validate a parameter file (``params/<analysis>.yaml``).
+
+    Raises
+    ------
+    ParameterError
+        If the file is missing or not a YAML mapping, or a parameter is wrong.
+    """
+    import yaml
+
+    p = resolve_path(path)
+    if not p.is_file():
+        raise ParameterError(f"parameter file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: expected a mapping of parameter: value")
+    try:
+        return validate(data, partial=True)
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from None

@@ -1,0 +1,279 @@
+"""The built book in a real browser: every figure drew, tables are there, nothing left localhost.
+
+Builds the book (``mrbook build`` on ``params/paper.yaml``, the offline demo), serves
+``_build/html`` from a local HTTP server and opens every page in headless Chromium
+through the DevTools protocol. Chromium resolves no host name but 127.0.0.1
+(``--host-resolver-rules``), and every request the pages make is recorded, so a
+page that needs the network fails twice: its figure does not draw and the request
+is listed.
+
+Per page it checks: each plotly figure the executed notebook produced is a
+``.plotly-graph-div`` holding a rendered ``svg.main-svg``; every table the notebook
+showed is present; math (if any) was typeset by the local MathJax; no JavaScript
+exception was thrown; every request went to the local server.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
+                             shutil.which("google-chrome")) if p), None)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")]
+
+websocket = pytest.importorskip("websocket", reason="websocket-client (a jupyter_server dependency)")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 - silence the access log
+        pass
+
+
+def serve(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (random port) in a thread; returns (server, base URL)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol (one page target)."""
+
+    def __init__(self):
+        self.profile = Path(tempfile.mkdtemp(prefix="mrbook-chromium-"))
+        args = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--no-first-run", "--no-default-browser-check",
+                "--disable-extensions", "--disable-component-update", "--disable-sync",
+                "--disable-features=Translate,OptimizationHints,MediaRouter",
+                f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--window-size=1280,900", "about:blank"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.time() + 30
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        port = int(port_file.read_text().splitlines()[0])
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
+        page = next(t for t in targets if t.get("type") == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30,
+                                              suppress_origin=True)
+        self._id = 0
+        self.events: list[dict] = []
+        for domain in ("Page", "Network", "Runtime"):
+            self.call(f"{domain}.enable")
+
+    def call(self, method: str, **params):
+        self._id += 1
+        my_id = self._id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def pump(self, seconds: float) -> None:
+        """Collect events for a while."""
+        end = time.time() + seconds
+        self.ws.settimeout(0.1)
+        try:
+            while time.time() < end:
+                try:
+                    msg = json.loads(self.ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
+                if "method" in msg:
+                    self.events.append(msg)
+        finally:
+            self.ws.settimeout(30)
+
+    def evaluate(self, expression: str):
+        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                        awaitPromise=True)
+        return res.get("result", {}).get("value")
+
+    def open(self, url: str, ready: str, timeout: float = 30.0):
+        """Navigate, wait for the load event, then until ``ready`` (JS) is true."""
+        self.events.clear()
+        self.call("Page.navigate", url=url)
+        end = time.time() + timeout
+        loaded = False
+        while time.time() < end and not loaded:
+            self.pump(0.2)
+            loaded = any(e["method"] == "Page.loadEventFired" for e in self.events)
+        while time.time() < end:
+            if self.evaluate(ready):
+                break
+            self.pump(0.2)
+        self.pump(0.3)
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events
+                if e["method"] == "Network.requestWillBeSent"]
+
+    def exceptions(self) -> list[str]:
+        out = []
+        for e in self.events:
+            if e["method"] == "Runtime.exceptionThrown":
+                d = e["params"]["exceptionDetails"]
+                out.append(d.get("exception", {}).get("description") or d.get("text", ""))
+        return out
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001
+            pass
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+PAGE_STATE = """(() => {
+  const divs = [...document.querySelectorAll('.plotly-graph-div')];
+  return {
+    figures: divs.length,
+    drawn: divs.filter(d => d.querySelector('svg.main-svg')).length,
+    traces: divs.map(d => (d.data || []).length),
+    tables: document.querySelectorAll('table.mrbook-table').length,
+    csv_links: [...document.querySelectorAll('a')].filter(a => /\\.csv$/.test(a.getAttribute('href') || '')).length,
+    math_source: document.querySelectorAll('.math').length,
+    math_rendered: document.querySelectorAll('mjx-container').length,
+    title: document.title,
+  };
+})()"""
+
+READY = """(() => {
+  const divs = [...document.querySelectorAll('.plotly-graph-div')];
+  const figs = divs.every(d => d.querySelector('svg.main-svg'));
+  const math = document.querySelectorAll('.math').length === 0
+               || document.querySelectorAll('mjx-container').length > 0;
+  return figs && math;
+})()"""
+
+
+def expected_outputs(notebook: Path) -> dict:
+    """Figures and tables an executed notebook shows (what its page must contain)."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    figures = tables = 0
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "remove-cell" in tags or "remove-output" in tags:
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.plotly.v1+json" in data:
+                figures += 1
+            md = data.get("text/markdown", "")
+            if isinstance(md, list):
+                md = "".join(md)
+            tables += md.count('class="dataframe mrbook-table"')
+    return {"figures": figures, "tables": tables}
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    """The book built from params/paper.yaml into a temporary folder."""
+    out = tmp_path_factory.mktemp("html") / "html"
+    env = dict(os.environ)
+    env.pop("OPENGWAS_JWT", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mrbook.cli", "build", "--params", "params/paper.yaml",
+         "--out", str(out), "--no-progress", "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
+
+
+# ----------------------------------------------------------------------------- tests
+
+def test_every_page_renders_offline(built_book, browser):
+    server, base = serve(built_book)
+    try:
+        pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.glob("*.html"))
+        assert "index.html" in pages and "02_forward_mr.html" in pages
+        problems, seen = [], {}
+        for page in pages:
+            browser.open(base + page, READY)
+            state = browser.evaluate(PAGE_STATE)
+            seen[page] = state
+            nb = ROOT / "book" / (Path(page).stem + ".ipynb")
+            if nb.is_file():
+                want = expected_outputs(nb)
+                if state["figures"] != want["figures"]:
+                    problems.append(f"{page}: {state['figures']} figure divs, the notebook made "
+                                    f"{want['figures']}")
+                if state["tables"] < want["tables"]:
+                    problems.append(f"{page}: {state['tables']} tables, the notebook showed "
+                                    f"{want['tables']}")
+            if state["drawn"] != state["figures"]:
+                problems.append(f"{page}: only {state['drawn']} of {state['figures']} figures drew")
+            if state["math_source"] and not state["math_rendered"]:
+                problems.append(f"{page}: math was not typeset (MathJax did not load)")
+            remote = [u for u in browser.requests()
+                      if not u.startswith((base, "data:", "blob:", "about:"))]
+            if remote:
+                problems.append(f"{page}: requests left localhost: {remote[:5]}")
+            errors = browser.exceptions()
+            if errors:
+                problems.append(f"{page}: JavaScript errors: {errors[:3]}")
+        assert not problems, "\n".join(problems)
+        # the analysis pages show figures and tables; the methods page typesets math
+        for page in ("02_forward_mr.html", "03_reverse_mr.html", "04_sensitivity.html"):
+            assert seen[page]["figures"] > 0 and seen[page]["drawn"] == seen[page]["figures"], page
+            assert seen[page]["tables"] > 0, page
+        assert seen["01_methods.html"]["math_rendered"] > 0
+        assert seen["01_methods.html"]["csv_links"] >= seen["01_methods.html"]["tables"] - 1
+    finally:
+        server.shutdown()
+
+
+def test_csv_downloads_resolve(built_book):
+    """Every CSV link of every page points to a file of the built book."""
+    import re
+
+    missing = []
+    for page in built_book.glob("*.html"):
+        for href in re.findall(r'href="([^"]+\.csv)"', page.read_text(encoding="utf-8")):
+            if not (page.parent / href).is_file():
+                missing.append(f"{page.name}: {href}")
+    assert not missing, missing
