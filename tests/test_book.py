@@ -99,7 +99,7 @@ def test_every_parameter_file_is_valid():
 
 
 def test_book_configuration():
-    cfg = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert cfg["execute"]["execute_notebooks"] == "off"
     assert cfg["only_build_toc_files"] is True
     assert "mrbook.book" in cfg["sphinx"]["extra_extensions"]

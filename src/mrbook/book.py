@@ -4,7 +4,7 @@ The pipeline (:func:`build`), run by ``mrbook build``:
 
 1. read and validate the parameter file (:func:`mrbook.params.load_yaml`); a wrong
    parameter stops the run here, before anything is computed;
-2. execute each notebook of ``notebooks/`` listed in ``book/_toc.yml`` with
+2. execute each notebook of ``notebooks/`` listed in ``_toc.yml`` with
    papermill (progress bar on) into ``book/`` (build products, git-ignored),
    passing each notebook the parameters it declares; the parameter cells are
    then tagged ``remove-cell`` (every page shows its parameters as a "Run
@@ -16,7 +16,7 @@ The pipeline (:func:`build`), run by ``mrbook build``:
    OpenGWAS token appears nowhere, plotly.js and MathJax are served locally.
 
 This module is also a Sphinx extension (``extra_extensions: [mrbook.book]`` in
-``book/_config.yml``), which makes the book work offline: it serves the
+``_config.yml``), which makes the book work offline: it serves the
 plotly.js that ships with the installed plotly package once from ``_static/``,
 copies a local MathJax 3 (from the ``sphinx-mathjax-offline`` package) into
 ``_static/mathjax``, and drops remote assets (sphinx-thebe's CDN loader) from
@@ -80,7 +80,7 @@ def toc_notebooks(book_dir: Path) -> list[str]:
     """Names (stems) of the pages in ``_toc.yml`` that are notebooks of ``notebooks/``."""
     import yaml
 
-    toc = yaml.safe_load((book_dir / "_toc.yml").read_text(encoding="utf-8"))
+    toc = yaml.safe_load((book_dir.parent / "_toc.yml").read_text(encoding="utf-8"))
     files: list[str] = []
 
     def walk(node):
@@ -188,7 +188,9 @@ def render(book_dir: Path, html_dir: Path, *, quiet: bool = False) -> None:
 
         tmp = Path(tempfile.mkdtemp(prefix="mrbook-build-"))
         path_output = tmp
-    cmd = _jupyter_book() + ["build", str(book_dir), "--path-output", str(path_output),
+    root = book_dir.parent
+    cmd = _jupyter_book() + ["build", str(book_dir), "--config", str(root / "_config.yml"),
+                             "--toc", str(root / "_toc.yml"), "--path-output", str(path_output),
                              "--builder", "html", "-W", "-n", "--keep-going", "--all"]
     env = dict(os.environ, PYTHONHASHSEED="0")
     proc = subprocess.run(cmd, cwd=str(book_dir.parent), env=env, text=True,
@@ -294,7 +296,7 @@ def build(params_file: str | os.PathLike | None = "params/paper.yaml",
     result = BuildResult(html_dir=out)
     names = toc_notebooks(book_dir)
     if not names:
-        raise MRBookError(f"{book_dir / '_toc.yml'} lists no notebook of {root / 'notebooks'}")
+        raise MRBookError(f"{root / '_toc.yml'} lists no notebook of {root / 'notebooks'}")
     if execute:
         # every build computes afresh: the analysis cache only spares the pages of one
         # build from analysing the same direction twice

@@ -104,7 +104,7 @@ def project_root() -> Path:
     """The project's root folder, from which relative paths are resolved.
 
     ``$MRBOOK_ROOT`` if set; else the first folder upwards from the working
-    directory that holds ``book/_config.yml``; else the one upwards from this
+    directory that holds ``_config.yml`` and ``book/``; else the one upwards from this
     package's source (an editable install); else the working directory. One
     helper for every path avoids papermill's relative-path surprises (the
     working directory of an executed notebook is the notebook's folder).
@@ -114,7 +114,7 @@ def project_root() -> Path:
         return Path(env).resolve()
     for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
         for d in (start, *start.parents):
-            if (d / "book" / "_config.yml").is_file():
+            if (d / "_config.yml").is_file() and (d / "book").is_dir():
                 return d
     return Path.cwd().resolve()
 
