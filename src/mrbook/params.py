@@ -94,6 +94,8 @@ SCHEMA: dict[str, Param] = {p.name: p for p in [
     _p("methods", list, list(PAPER_METHODS), "MR methods (TwoSampleMR keys)"),
     _p("nboot", int, 1000, "bootstrap replicates for median and mode standard errors"),
     _p("seed", int, 1234, "random seed of every stochastic step"),
+    _p("rng", str, "numpy",
+       "bootstrap generator: numpy, or r for R's own Mersenne-Twister (TwoSampleMR's SEs to the digit)"),
     _p("presso_n_distribution", int, 1000, "MR-PRESSO simulations (0 skips MR-PRESSO)"),
     _p("output_dir", str, "book/data",
        "folder for the tables (CSV); relative to the project root"),
@@ -263,6 +265,8 @@ def _check_values(v: dict) -> None:
         _fail("clump_r2", f"must be in (0, 1], got {v['clump_r2']!r}")
     if "clump_kb" in v and v["clump_kb"] <= 0:
         _fail("clump_kb", f"must be a positive number of kb, got {v['clump_kb']!r}")
+    if "rng" in v and v["rng"] not in ("numpy", "r"):
+        raise ParameterError(f"parameter 'rng' must be 'numpy' or 'r', got {v['rng']!r}")
     if "palindrome_action" in v and v["palindrome_action"] not in (1, 2, 3):
         _fail("palindrome_action", f"must be 1, 2 or 3, got {v['palindrome_action']!r}")
     if "confounder_traits" in v:

@@ -187,7 +187,7 @@ def _rename(df: pd.DataFrame | None, pair: Pair) -> pd.DataFrame | None:
 
 #: run parameters that change the results (``output_dir`` does not)
 _RESULT_PARAMETERS = ("ld_ref", "clump", "confounder_table", "p_threshold", "clump_r2", "clump_kb",
-                      "palindrome_action", "confounder_traits", "methods", "nboot", "seed",
+                      "palindrome_action", "confounder_traits", "methods", "nboot", "seed", "rng",
                       "presso_n_distribution")
 
 
@@ -292,6 +292,7 @@ def _analyse_pairs(pair_list: list[Pair], run: Mapping[str, Any]) -> DirectionRe
         dat["exposure"] = pair.exposure
         dat["outcome"] = pair.outcome
         ana = analyse(dat, methods=run["methods"], seed=run["seed"], nboot=run["nboot"],
+                      rng=run.get("rng", "numpy"),
                       presso=run.get("presso_n_distribution", 0) > 0,
                       n_distribution=run.get("presso_n_distribution", 1000))
         res.instruments[pair.label] = inst
