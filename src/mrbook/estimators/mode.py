@@ -278,7 +278,7 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     B1 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se1, nboot)).reshape(k, nboot).T
     B2 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se2, nboot)).reshape(k, nboot).T
     boot = np.empty((nboot, 5))
-    for s in range(0, nboot, _CHUNK):          # blocks of rows keep temporaries in cache
+    for s in range(0, nboot, _CHUNK):          # blocks of replicates bound the temporaries
         sl = slice(s, s + _CHUNK)
         x1 = np.ascontiguousarray(B1[sl])
         batch = DensityBatch(x1, mode_bandwidth(x1, phi))
