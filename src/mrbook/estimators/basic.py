@@ -49,19 +49,23 @@ def mr_wald_ratio(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": 1}
 
 
-def _ivw_core(bx, by, sy):
-    """Weighted regression through the origin: b, fixed-effect se, sigma, Q, df."""
+def _ivw(bx, by, sy, se_rule) -> dict:
+    """Weighted regression through the origin; ``se_rule(se_fe, sigma)`` gives the SE.
+
+    Shared by the three IVW variants, which differ only in their standard error.
+    """
+    bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
+    k = bx.size
+    if k < 2:
+        return na_result(Q=np.nan, Q_df=np.nan, Q_pval=np.nan)
     w = 1.0 / sy**2
     sxx = np.sum(w * bx * bx)
     b = np.sum(w * bx * by) / sxx
     se_fe = np.sqrt(1.0 / sxx)
-    df = bx.size - 1
+    df = k - 1
     q = float(np.sum(w * (by - b * bx) ** 2))
-    sigma = np.sqrt(q / df) if df > 0 else np.nan
-    return b, se_fe, sigma, q, df
-
-
-def _ivw_result(b, se, q, df, k):
+    sigma = np.sqrt(q / df)
+    se = se_rule(se_fe, sigma)
     return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": k,
             "Q": q, "Q_df": df, "Q_pval": float(p_chisq(q, df))}
 
@@ -95,11 +99,7 @@ def mr_ivw(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     Burgess S, Butterworth A, Thompson SG (2013). Genet Epidemiol 37:658-665.
     doi:10.1002/gepi.21758
     """
-    bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
-    if bx.size < 2:
-        return na_result(Q=np.nan, Q_df=np.nan, Q_pval=np.nan)
-    b, se_fe, sigma, q, df = _ivw_core(bx, by, sy)
-    return _ivw_result(b, se_fe * max(1.0, sigma), q, df, bx.size)
+    return _ivw(bx, by, sy, lambda se_fe, sigma: se_fe * max(1.0, sigma))
 
 
 @register("mr_ivw_mre", "Inverse variance weighted (multiplicative random effects)", min_snps=2,
@@ -117,11 +117,7 @@ def mr_ivw_mre(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     ----------
     Bowden J et al. (2017). Stat Med 36:1783-1802. doi:10.1002/sim.7221
     """
-    bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
-    if bx.size < 2:
-        return na_result(Q=np.nan, Q_df=np.nan, Q_pval=np.nan)
-    b, se_fe, sigma, q, df = _ivw_core(bx, by, sy)
-    return _ivw_result(b, se_fe * sigma, q, df, bx.size)
+    return _ivw(bx, by, sy, lambda se_fe, sigma: se_fe * sigma)
 
 
 @register("mr_ivw_fe", "Inverse variance weighted (fixed effects)", min_snps=2, default=False,
@@ -139,11 +135,7 @@ def mr_ivw_fe(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     Burgess S, Butterworth A, Thompson SG (2013). Genet Epidemiol 37:658-665.
     doi:10.1002/gepi.21758
     """
-    bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
-    if bx.size < 2:
-        return na_result(Q=np.nan, Q_df=np.nan, Q_pval=np.nan)
-    b, se_fe, sigma, q, df = _ivw_core(bx, by, sy)
-    return _ivw_result(b, se_fe, q, df, bx.size)
+    return _ivw(bx, by, sy, lambda se_fe, sigma: se_fe)
 
 
 _EGGER_NA = dict(b_i=np.nan, se_i=np.nan, pval_i=np.nan, Q=np.nan, Q_df=np.nan, Q_pval=np.nan)
