@@ -215,7 +215,7 @@ def test_book_dependencies_are_declared():
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in deps}
-    needed = {"plotly", "papermill", "jupyter-book", "pyyaml", "sphinx-mathjax-offline"}
+    needed = {"plotly", "papermill", "jupyter-book", "pyyaml", "sphinx-mathjax-offline", "kaleido"}
     assert needed <= names, f"missing in pyproject.toml: {sorted(needed - names)}"
     env_file = ROOT / "environment.yml"
     if env_file.is_file():

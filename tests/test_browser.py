@@ -277,3 +277,24 @@ def test_csv_downloads_resolve(built_book):
             if not (page.parent / href).is_file():
                 missing.append(f"{page.name}: {href}")
     assert not missing, missing
+
+
+def test_figure_file_downloads_resolve(built_book):
+    """With export_figures on (params/paper.yaml), each figure links its SVG and PNG file."""
+    import re
+
+    import yaml
+
+    if not yaml.safe_load((ROOT / "params" / "paper.yaml").read_text()).get("export_figures"):
+        pytest.skip("params/paper.yaml has export_figures: false")
+    missing, counts = [], {}
+    for page in built_book.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        for ext in ("svg", "png"):
+            hrefs = re.findall(rf'href="(_downloads/[^"]+\.{ext})"', text)
+            counts[(page.name, ext)] = len(hrefs)
+            missing += [f"{page.name}: {h}" for h in hrefs if not (page.parent / h).is_file()]
+    assert not missing, missing
+    for name in ("02_forward_mr", "03_reverse_mr", "04_sensitivity"):
+        want = expected_outputs(ROOT / "book" / f"{name}.ipynb")["figures"]
+        assert counts[(f"{name}.html", "svg")] == counts[(f"{name}.html", "png")] == want, name

@@ -14,13 +14,25 @@ in every figure. Hover labels show the SNP and its numbers.
 
 The functions compute nothing but the 95% confidence limits
 (:math:`b \\pm 1.96\\,se`) that they draw.
+
+:func:`export_figures` writes figures as static SVG and PNG files with kaleido
+(a headless Chromium: Debian's ``chromium`` package by default), all of them
+through one browser.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from .errors import MRBookError
 
 #: Okabe & Ito (2008) colour-blind-safe palette (black first).
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
@@ -393,3 +405,269 @@ def is_empty(fig: go.Figure) -> bool:
     """Whether ``fig`` is a labelled empty figure from this module."""
     meta = fig.layout.meta
     return isinstance(meta, dict) and bool(meta.get("empty"))
+
+
+# --------------------------------------------------------------------------------------
+# Static export (SVG, PNG) with kaleido and a headless Chromium
+# --------------------------------------------------------------------------------------
+
+#: Debian's Chromium (``apt-get install chromium``), which kaleido drives by default here
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+#: formats :func:`export_figures` writes
+EXPORT_FORMATS = ("svg", "png", "pdf", "jpeg", "webp")
+#: width (layout pixels) of exported figures that set none (kaleido's default)
+EXPORT_WIDTH = 700
+
+_NO_BROWSER = ("exporting figures as SVG/PNG needs a Chromium browser for kaleido and none was "
+               "found: install Debian's chromium (apt-get install chromium), or set BROWSER_PATH "
+               "to a Chrome/Chromium executable, or build without export "
+               "(export_figures: false in the parameter file)")
+
+
+def find_browser() -> str:
+    """The Chromium that kaleido will drive, pointing kaleido at it.
+
+    ``$BROWSER_PATH`` if set (kaleido's browser library, choreographer, reads
+    it); else Debian's ``/usr/bin/chromium``, which is then put in
+    ``$BROWSER_PATH``; else any Chrome or Chromium that choreographer finds on
+    the ``PATH`` or has downloaded itself.
+
+    Raises
+    ------
+    MRBookError
+        If there is no browser (saying to install Debian's ``chromium``).
+    """
+    env = os.environ.get("BROWSER_PATH")
+    if env:
+        if Path(env).is_file():
+            return env
+        raise MRBookError(f"BROWSER_PATH={env!r} is not a file; {_NO_BROWSER}")
+    if Path(DEBIAN_CHROMIUM).is_file():
+        os.environ["BROWSER_PATH"] = DEBIAN_CHROMIUM
+        return DEBIAN_CHROMIUM
+    try:
+        from choreographer.browsers.chromium import Chromium
+
+        found = Chromium.find_browser(skip_local=False)
+    except Exception:  # noqa: BLE001 - no kaleido, or nothing found: the same advice
+        found = None
+    if found and Path(found).is_file():
+        return str(found)
+    raise MRBookError(_NO_BROWSER)
+
+
+def figure_stem(key: str, fig: go.Figure | None = None) -> str:
+    """File name stem of an exported figure: the slug of its key (else of its title).
+
+    ``"Forest plot: Hypothyroidism → Osteoporosis"`` →
+    ``"forest-plot-hypothyroidism-osteoporosis"``.
+    """
+    text = str(key or "")
+    if not text.strip() and fig is not None:
+        text = fig.layout.title.text or ""
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-") or "figure"
+
+
+_SVG_UID = re.compile(r'id="defs-([0-9a-f]+)"')
+_SVG_REFS = re.compile(r'((?:\sid="|url\(#|href="#)[^")]*)')
+
+
+def _stable_svg(path: Path, stem: str) -> None:
+    """Replace the random id plotly.js gives each rendered figure by one derived from ``stem``.
+
+    plotly.js names the ``<defs>`` and clip paths of a figure after a random
+    ``_uid`` (``defs-8f3988``, ``url(#clip8f3988xyplot)``), so that two renderings of a
+    figure differ in those ids only; with this replacement the SVG is byte-identical.
+    """
+    text = path.read_text(encoding="utf-8")
+    m = _SVG_UID.search(text)
+    if not m:
+        return
+    uid = m.group(1)
+    new = hashlib.sha256(stem.encode()).hexdigest()[:len(uid)]
+    text = _SVG_REFS.sub(lambda ref: ref.group(1).replace(uid, new), text)
+    path.write_text(text, encoding="utf-8", newline="")
+
+
+class _KeptBrowser:
+    """One kaleido browser kept open for this process (``export_figures(keep_browser=True)``).
+
+    It lives in a daemon thread with its own event loop; every call waits with
+    a timeout (a dead browser is an error, not a hang), and the browser is
+    closed at exit. Starting kaleido's browser and loading plotly.js into it
+    takes about 2.5 s, which a notebook that exports figures in several cells
+    then pays once.
+    """
+
+    def __init__(self, browser: str):
+        import asyncio
+        import threading
+
+        self.browser = browser
+        self.kaleido = None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="mrbook-kaleido",
+                                       daemon=True)
+        self.thread.start()
+        try:
+            self._run(self._open(), timeout=120)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _open(self):
+        import kaleido
+
+        k = kaleido.Kaleido(path=self.browser, mathjax=False)
+        await k.open()
+        self.kaleido = k
+
+    def _run(self, coro, timeout: float):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def write(self, specs: list) -> Any:
+        return self._run(self.kaleido.write_fig_from_object(specs), timeout=60 + 30 * len(specs))
+
+    def close(self) -> None:
+        if self.kaleido is not None:
+            try:
+                self._run(self.kaleido.close(), timeout=30)
+            except Exception:  # noqa: BLE001 - closing a browser that is already gone
+                pass
+            self.kaleido = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+_kept: _KeptBrowser | None = None
+
+
+def _kept_browser(browser: str) -> _KeptBrowser:
+    global _kept
+    if _kept is None or _kept.browser != browser:
+        close_browser()
+        _kept = _KeptBrowser(browser)
+        import atexit
+
+        atexit.register(close_browser)
+    return _kept
+
+
+def close_browser() -> None:
+    """Close the browser :func:`export_figures` kept open (``keep_browser=True``), if any."""
+    global _kept
+    if _kept is not None:
+        kept, _kept = _kept, None
+        kept.close()
+
+
+def export_figures(figures: Mapping[str, go.Figure], folder: str | os.PathLike,
+                   formats: Iterable[str] = ("svg", "png"), scale: float = 2, *,
+                   keep_browser: bool = False) -> list[Path]:
+    """Write figures as static images (SVG and PNG) with kaleido, through one browser.
+
+    Parameters
+    ----------
+    figures : mapping of str to Figure
+        Key → figure; the key's slug (:func:`figure_stem`) names the files, the
+        figure's title when the key is empty.
+    folder : path
+        Output folder (created).
+    formats : iterable of str
+        Any of ``svg``, ``png``, ``pdf``, ``jpeg``, ``webp``.
+    scale : float
+        Pixel density of raster formats (PNG, JPEG, WebP): 2 gives a PNG twice
+        the figure's layout size (1400 px wide for the default 700). Vector
+        formats are written at scale 1 (their nominal size is the layout size).
+    keep_browser : bool
+        Keep kaleido's browser open for the next call of this process (closed
+        at exit or by :func:`close_browser`) instead of starting one per call;
+        the book's notebooks export their figures cell by cell this way.
+
+    Returns
+    -------
+    list of Path
+        The files written, figure by figure in the order of ``figures`` and
+        format by format in the order of ``formats``.
+
+    Raises
+    ------
+    MRBookError
+        If no Chromium is found (:func:`find_browser`) or kaleido fails.
+    ValueError
+        For an unknown format or two keys with the same slug.
+
+    Notes
+    -----
+    One kaleido browser renders every figure (kaleido's batch call, the one
+    ``plotly.io.write_images`` makes), so the browser starts once per call, or
+    once per process with ``keep_browser``.
+    MathJax is off (the figures hold no LaTeX; kaleido would load it from a CDN)
+    and plotly.js is the copy shipped with plotly, so nothing comes from the
+    network. Files are deterministic: the same figure gives the same PNG bytes,
+    and the same SVG bytes: traces without a ``uid`` get ``trace-<i>`` and the
+    random id plotly.js gives the figure's clip paths is replaced by one
+    derived from the file name.
+    """
+    formats = [{"jpg": "jpeg"}.get(str(f).lower(), str(f).lower()) for f in formats]
+    bad = [f for f in formats if f not in EXPORT_FORMATS]
+    if bad:
+        raise ValueError(f"unknown image format {bad[0]!r}; known: {', '.join(EXPORT_FORMATS)}")
+    folder = Path(folder)
+    items = [(figure_stem(key, fig), fig) for key, fig in figures.items()]
+    stems = [s for s, _ in items]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise ValueError(f"two figures would be written to the same file name {dup[0]!r}")
+    if not items or not formats:
+        return []
+    try:
+        import kaleido
+    except ImportError:
+        raise MRBookError("exporting figures needs the kaleido package "
+                          "(pip install 'kaleido>=1.0')") from None
+    browser = find_browser()
+    folder.mkdir(parents=True, exist_ok=True)
+    specs, paths = [], []
+    for stem, fig in items:
+        fig_dict = fig.to_dict() if hasattr(fig, "to_dict") else dict(fig)
+        # plotly.js names each trace's SVG group after its uid, random when unset
+        fig_dict["data"] = [dict(trace, uid=trace.get("uid") or f"trace-{i}")
+                            for i, trace in enumerate(fig_dict.get("data", []))]
+        for fmt in formats:
+            path = folder / f"{stem}.{'jpg' if fmt == 'jpeg' else fmt}"
+            opts = dict(format=fmt, scale=1 if fmt in ("svg", "pdf") else scale)
+            if not fig_dict.get("layout", {}).get("width"):
+                opts["width"] = EXPORT_WIDTH
+            specs.append(dict(fig=fig_dict, path=path, opts=opts))
+            paths.append(path)
+    try:
+        # kaleido's batch call (plotly.io.write_images makes the same one, but cannot turn
+        # MathJax off); kaleido 1.5 returns the figures' errors, early 1.x versions raised them
+        if keep_browser:
+            try:
+                errors = _kept_browser(browser).write(specs)
+            except Exception:
+                close_browser()  # a broken browser is not kept
+                raise
+        else:
+            errors = kaleido.write_fig_from_object_sync(
+                specs, kopts=dict(path=browser, mathjax=False))
+        errors = [e for e in (errors or ()) if isinstance(e, BaseException)]
+        if errors:
+            raise errors[0]
+    except Exception as exc:  # noqa: BLE001 - kaleido's and the browser's errors, as one line
+        name = type(exc).__name__
+        if name == "ChromeNotFoundError":
+            raise MRBookError(f"{_NO_BROWSER} ({exc})".replace("\n", " ")) from None
+        raise MRBookError(f"figure export with kaleido and {browser} failed: "
+                          f"{name}: {exc}".replace("\n", " ")) from None
+    missing = [p for p in paths if not p.is_file() or p.stat().st_size == 0]
+    if missing:
+        raise MRBookError(f"kaleido did not write {missing[0]}")
+    for path in paths:
+        if path.suffix == ".svg":
+            _stable_svg(path, path.stem)
+    return paths

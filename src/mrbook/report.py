@@ -14,7 +14,9 @@ them. There are three groups:
 * **Display** -- :func:`show_table` writes the table as CSV next to the page and
   shows it formatted with a download link; :func:`show_figure` shows a plotly
   figure that renders in the book (plotly.js from ``_static/``) and in JupyterLab
-  (plotly's mimetype), with SVG/PNG export; :func:`show_run_parameters` and
+  (plotly's mimetype), with SVG/PNG download buttons, and :func:`show_figures`
+  shows several, written first as SVG and PNG files with download links when
+  the ``export_figures`` parameter is on; :func:`show_run_parameters` and
   :func:`show_data_source` are the card and the note at the top of each page.
 
 Display bundles carry MyST markdown for the book and HTML for JupyterLab; the
@@ -893,9 +895,72 @@ def figure_bundle(fig, name: str) -> dict:
             "text/plain": f"<Figure: {title}>"}
 
 
-def show_figure(fig, name: str) -> None:
-    """Show a plotly figure in the book and in JupyterLab (see :func:`figure_bundle`)."""
-    _display(figure_bundle(fig, name))
+#: static image files written next to the CSVs when figures are exported, in link order
+FIGURE_FORMATS = ("svg", "png")
+
+
+def figure_files_bundle(paths: Iterable[Path]) -> dict:
+    """The display bundle of a figure's "Image files: SVG | PNG" download links.
+
+    As a table's CSV link: the links are relative to the working directory (the
+    page's folder), so the markdown becomes Sphinx downloads in the book and the
+    HTML works in JupyterLab.
+    """
+    paths = list(paths)
+    links = [(p.suffix.lstrip(".").upper(), _rel_link(p)) for p in paths]
+    md = "Image files: " + " | ".join(f"[{label}]({link})" for label, link in links)
+    htm = ('<p class="mrbook-figure-files">Image files: '
+           + " | ".join(f'<a href="{html.escape(link)}" download>{label}</a>'
+                        for label, link in links) + "</p>")
+    return {"text/markdown": md, "text/html": htm,
+            "text/plain": "Image files: " + ", ".join(p.name for p in paths)}
+
+
+def show_figures(figures, *, output_dir: str | os.PathLike | None = None,
+                 export: bool = False) -> None:
+    """Show plotly figures, and with ``export`` write them as SVG and PNG with links.
+
+    Parameters
+    ----------
+    figures : mapping or iterable of (name, Figure)
+        The figures in display order, by unique name (:func:`pair_figures`).
+    output_dir : path, optional
+        Folder of the image files (the ``output_dir`` run parameter, where the
+        CSVs go); needed with ``export``.
+    export : bool
+        The ``export_figures`` run parameter: write every figure as
+        ``<output_dir>/<name>.svg`` and ``.png`` (the name's slug) with
+        :func:`mrbook.plots.export_figures` (one browser, kept open for the
+        page's next figures) and
+        show "Image files: SVG | PNG" under each figure. Either way each figure
+        has its in-browser "Download SVG/PNG" buttons.
+    """
+    items = list(figures.items() if isinstance(figures, Mapping) else figures)
+    files: dict[str, list[Path]] = {}
+    if export:
+        if output_dir is None:
+            raise ValueError("show_figures(export=True) needs output_dir")
+        from .plots import export_figures, figure_stem
+
+        written = export_figures(dict(items), _out_dir(output_dir), formats=FIGURE_FORMATS,
+                                 keep_browser=True)
+        for name, fig in items:
+            stem = figure_stem(name, fig)
+            files[name] = [p for p in written if p.stem == stem]
+    for name, fig in items:
+        _display(figure_bundle(fig, name))
+        if files.get(name):
+            _display(figure_files_bundle(files[name]))
+
+
+def show_figure(fig, name: str, *, output_dir: str | os.PathLike | None = None,
+                export: bool = False) -> None:
+    """Show one plotly figure in the book and in JupyterLab (see :func:`figure_bundle`).
+
+    With ``export`` it is also written as SVG and PNG (see :func:`show_figures`,
+    which exports several figures through one browser).
+    """
+    show_figures([(name, fig)], output_dir=output_dir, export=export)
 
 
 def _param_value(value) -> str:
