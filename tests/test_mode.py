@@ -162,6 +162,25 @@ def test_each_call_consumes_the_stream():
     assert first["b"] == second["b"] and first["se"] != second["se"]
 
 
+@pytest.mark.parametrize("kind", ["numpy", "r"] if _rrng_available() else ["numpy"])
+def test_every_estimator_draws_b1_and_b2(kind):
+    """Each estimator advances the stream by mr_mode's 2 * nboot * k draws, whatever it uses."""
+    rng = np.random.default_rng(4)
+    bx = rng.uniform(0.05, 0.2, 12)
+    by = 0.3 * bx + rng.normal(0, 0.01, 12)
+    sx, sy = np.full(12, 0.01), np.full(12, 0.01)
+    after = []
+    for key in ("mr_simple_mode", "mr_weighted_mode", "mr_penalised_mode",
+                "mr_simple_mode_nome", "mr_weighted_mode_nome"):
+        stream = make_rng(5, kind)
+        METHODS[key].func(bx, by, sx, sy, Params(nboot=40), stream)
+        after.append(stream.rnorm(3).tolist())
+    stream = make_rng(5, kind)
+    mr_mode_all(bx, by, sx, sy, Params(nboot=40), stream)
+    after.append(stream.rnorm(3).tolist())
+    assert all(a == after[0] for a in after)
+
+
 # ----------------------------------------------------------------------------
 # R's sd / mad / bandwidth
 # ----------------------------------------------------------------------------

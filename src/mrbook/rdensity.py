@@ -68,9 +68,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
-__all__ = ["DensityBatch", "density", "density_mode", "r_seq", "bindist", "dnorm", "approx"]
+__all__ = ["DensityBatch", "density", "density_mode", "r_seq", "bindist", "dnorm", "approx",
+           "keep_heap"]
 
 #: ``M_1_SQRT_2PI`` of R's ``Rmath.h``.
 M_1_SQRT_2PI = 0.398942280401432677939946059934
@@ -333,6 +334,7 @@ _NEGLIGIBLE = 38.0     # kernel terms beyond this many bandwidths are < e^-722
 _UBUCKETS = np.array([2, 4, 8, 12, 16, 24, 32, 48, 64])   # dense window half-widths
 _AS = 0.25             # long runs: exact samples every floor(_AS / a) nodes
 _MAXCLIMB = 32         # at most this many candidate nodes per long run
+_SPANBUCKETS = np.array([1, 2, 3, 4, 6, 8, 12, 16])   # candidate-range window half-widths
 
 
 def _lagrange8_table(smax: int = 16) -> np.ndarray:
@@ -352,6 +354,53 @@ def _lagrange8_table(smax: int = 16) -> np.ndarray:
 
 _LAGRANGE8 = _lagrange8_table()
 
+#: the coarse smoothing kernel: a Gaussian of one bandwidth on the coarse grid
+_TAPS32 = np.exp(-0.5 * (np.arange(-_TAPS, _TAPS + 1, dtype=float) / _C) ** 2).astype(np.float32)
+#: coarse grids up to this length are smoothed by a sparse matrix product
+_MATMUL_MAX = 160
+_KERNELS: dict = {}
+_HEAP_KEPT = False
+
+
+def keep_heap() -> None:
+    """Let the C allocator keep a bootstrap's working memory for the next call.
+
+    A bootstrap of 1000 replicates needs a few MiB of temporaries. glibc's
+    ``malloc`` gives freed memory at the top of the heap back to the system as
+    soon as more than ``M_TRIM_THRESHOLD`` bytes are free there (128 KiB, or twice
+    the largest ``mmap()``-ed block freed so far), so every call would have the
+    kernel map and zero those pages again: about 2000 page faults, 5-10 ms per
+    call on the project's machine. Freeing one 16 MiB block once raises glibc's
+    dynamic thresholds (``mallopt(3)``: the mmap threshold follows the size of a
+    freed mmap()-ed block, the trim threshold is twice that), after which the
+    memory is reused. The block is never touched; other allocators ignore this.
+    Called once per process by the bootstrap estimators.
+    """
+    global _HEAP_KEPT
+    if not _HEAP_KEPT:
+        _HEAP_KEPT = True
+        np.empty(1 << 21)
+
+
+def _coarse_kernel(M: int):
+    """The banded Toeplitz matrix of :data:`_TAPS32` (``M`` x ``M``, sparse), or None.
+
+    ``T @ y`` equals ``convolve1d(y, _TAPS32, axis=0, mode="constant")`` (up to float32
+    rounding). A sparse product: no BLAS call, whose threads only cost time here.
+    """
+    if M > _MATMUL_MAX:
+        return None
+    T = _KERNELS.get(M)
+    if T is None:
+        # CSR by hand: row i holds columns max(0, i - _TAPS) .. min(M - 1, i + _TAPS)
+        cols = np.arange(M)[:, None] + np.arange(-_TAPS, _TAPS + 1)[None, :]
+        inside = (cols >= 0) & (cols < M)
+        data = np.broadcast_to(_TAPS32, cols.shape)[inside]
+        indptr = np.concatenate([[0], np.cumsum(inside.sum(axis=1))])
+        T = sparse.csr_matrix((data, cols[inside], indptr), shape=(M, M))
+        _KERNELS[M] = T
+    return T
+
 
 class DensityBatch:
     r"""Samples prepared for :meth:`mode`, the fast exact mode of R's ``density()``.
@@ -366,6 +415,8 @@ class DensityBatch:
         Finite samples, one per row.
     H : array_like, shape (m,)
         Bandwidths (> 0).
+    xmin, xmax : array_like, shape (m,), optional
+        The row minima and maxima, when the caller has them.
 
     Notes
     -----
@@ -375,8 +426,9 @@ class DensityBatch:
     in data units :math:`h' = h\delta/\kappa`. For each row and weighting:
 
     1. *Coarse stage* (:meth:`_runs`). The points are linearly binned on a grid of
-       spacing :math:`h'/2` and smoothed by a Gaussian of :math:`h'`
-       (``scipy.ndimage.convolve1d``, 3.5 bandwidths either side). This
+       spacing :math:`h'/2` and smoothed by a Gaussian of :math:`h'` (3.5
+       bandwidths either side; a sparse banded matrix product, ``convolve1d``
+       for grids longer than 160 nodes). This
        approximates :math:`D` to ~1.5 % of its maximum (plus :math:`a^2/8`, the
        binning roughness of :math:`D` itself), so R's maximum lies in a *high
        run*, a maximal set of consecutive coarse nodes with values at least
@@ -387,10 +439,13 @@ class DensityBatch:
     3. *Long runs* (flat tops, several peaks close together; :meth:`_dense`):
        :math:`D` is computed exactly every :math:`s \approx 0.25/a` nodes over the
        run and interpolated in between with a rigorous error bound; every node
-       that may exceed the higher neighbour of the highest node is a candidate.
-    4. *Climb* (:meth:`_climb`, :meth:`_window`): :math:`D` is computed exactly at
-       each candidate node and its neighbours (two either side for short runs),
-       moving uphill until a node is higher than both neighbours.
+       that may exceed the higher neighbour of the highest node is a candidate,
+       and :math:`D` is computed exactly from the first candidate's left
+       neighbour to the last one's right neighbour (:meth:`_span`).
+    4. *Climb* (:meth:`_climb`, :meth:`_window`): for short runs (and long runs
+       whose exact window peaks at its edge), :math:`D` is computed exactly at the
+       predicted node and two neighbours either side, moving uphill until a node
+       is higher than both neighbours.
     5. *Output grid* (:meth:`_interpolate`). ``which.max`` of R's interpolated
        output lies in an interval next to a node-level local maximum of
        :math:`D` (elsewhere interpolation is dominated by a neighbouring
@@ -404,13 +459,14 @@ class DensityBatch:
     FFT algorithm (:func:`_mode_exact`).
     """
 
-    def __init__(self, X, H):
+    def __init__(self, X, H, *, xmin=None, xmax=None):
         X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=float)))
         m, k = X.shape
         H = np.ascontiguousarray(np.broadcast_to(np.asarray(H, dtype=float), (m,)))
         self.X, self.H, self.m, self.k = X, H, m, k
         n = _N
-        xmin, xmax = X.min(axis=1), X.max(axis=1)
+        xmin = X.min(axis=1) if xmin is None else np.asarray(xmin, dtype=float)
+        xmax = X.max(axis=1) if xmax is None else np.asarray(xmax, dtype=float)
         frm = xmin - 3.0 * H
         to = xmax + 3.0 * H
         lo = frm - 4.0 * H
@@ -422,16 +478,17 @@ class DensityBatch:
         self.a = a
         self.a2 = a * a
         self.const = M_1_SQRT_2PI / H
-        self.q = np.exp(-0.5 * self.a2)
         self.hp = H * xdelta / kspace                      # bandwidth of D in x units
-        xpos = (X - lo[:, None]) / xdelta[:, None]
-        self.fl = np.floor(xpos)
-        self.fx = xpos - self.fl
+        xpos = X - lo[:, None]
+        xpos /= xdelta[:, None]                            # BinDist's xpos, exactly
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             ok = (a <= _A_MAX) & (H > 0) & np.isfinite(xdelta) & (xdelta > 0) & \
                 (np.floor((xmin - lo) / xdelta) >= 0) & (np.floor((xmax - lo) / xdelta) <= n - 2)
             delta = self.hp / _C
             M = np.ceil((to - frm) / delta) + 3.0
+            # coarse position (x - from) / delta + 1 from xpos (the coarse stage is approximate)
+            cscale = xdelta / delta
+            coff = (lo - frm) / delta + 1.0
         ok &= M <= _BLOCKS[-1]
         self.bad = ~ok
         self.blocks = []
@@ -442,53 +499,80 @@ class DensityBatch:
             if sel.size == 0:
                 continue
             Mmax = int(M[sel].max())
-            base = (np.arange(sel.size, dtype=float) * Mmax)[:, None]
-            pos = (X[sel] - frm[sel, None]) / delta[sel, None] + (base + 1.0)
+            allrows = sel.size == m
+            xp = xpos if allrows else xpos[sel]
+            # row r's coarse node j at r * Mmax + j
+            pos = xp * (cscale if allrows else cscale[sel])[:, None]
+            pos += ((coff if allrows else coff[sel]) +
+                    np.arange(sel.size, dtype=float) * Mmax)[:, None]
             cfl = np.floor(pos)
-            cf = pos - cfl
-            self.blocks.append((sel, Mmax, cfl.astype(np.intp).ravel(), cf, 1.0 - cf,
-                                frm[sel], delta[sel]))
-        d = np.arange(-_TAPS, _TAPS + 1, dtype=float)
-        self._taps = np.exp(-0.5 * (d / _C) ** 2).astype(np.float32)
+            cf = np.subtract(pos, cfl, out=pos)
+            self.blocks.append((sel, Mmax, cfl.astype(np.intp).ravel(), cf.ravel(), frm[sel],
+                                delta[sel], _coarse_kernel(Mmax)))
+        self.fl = np.floor(xpos)
+        self.fx = np.subtract(xpos, self.fl, out=xpos)
 
     def _wrows(self, W, rows):
         return W[rows] if W.shape[0] > 1 else W
 
     # -- stage 1: high runs of the coarse density -----------------------------------
     def _runs(self, W):
-        """High runs per row: (rows, short?, predicted x, node range lo/hi) and bad rows."""
+        """High runs per row: (rows, short?, predicted x, node range lo/hi) and bad rows.
+
+        The coarse density of a block is computed node-major, ``S[j, r]``.
+        """
         out = {"rows": [], "short": [], "x": [], "ilo": [], "ihi": []}
         bad = self.bad.copy()
-        for sel, Mmax, cidx, cf, cg, frm, delta in self.blocks:
-            Ws = self._wrows(W, sel)
-            size = sel.size * Mmax
-            Y = np.bincount(cidx, weights=(cg * Ws).ravel(), minlength=size + 1)
-            Y[1:] += np.bincount(cidx, weights=(cf * Ws).ravel(), minlength=size + 1)[:-1]
-            S = ndimage.convolve1d(Y[:size].reshape(sel.size, Mmax).astype(np.float32),
-                                   self._taps, axis=1, mode="constant")
-            thr = (1.0 - _ETA - 0.25 * self.a2[sel]) * S.max(axis=1)
-            hi = S >= thr[:, None]
-            hi[:, 0] = hi[:, -1] = False
-            edge = np.diff(hi.view(np.int8), axis=1)
-            r_st, j_st = np.nonzero(edge == 1)          # run starts at j_st + 1
-            r_en, j_en = np.nonzero(edge == -1)         # run ends at j_en
-            j_st = j_st + 1
-            nruns = np.bincount(r_st, minlength=sel.size)
+        uniform = W.shape[0] == 1 and bool(np.all(W == W[0, 0]))
+        for sel, Mmax, cidx, cf, frm, delta, T in self.blocks:
+            nr = sel.size
+            size = nr * Mmax
+            # linear binning: node j gets (1 - f) w, node j + 1 gets f w
+            if uniform:
+                Y = np.bincount(cidx, minlength=size).astype(float)
+                yf = np.bincount(cidx, weights=cf, minlength=size)
+                Y *= W[0, 0]
+                yf *= W[0, 0]
+            else:
+                Ws = np.broadcast_to(self._wrows(W, sel), (nr, self.k)).ravel()
+                Y = np.bincount(cidx, weights=Ws, minlength=size)
+                yf = np.bincount(cidx, weights=cf * Ws, minlength=size)
+            Y -= yf
+            Y[1:] += yf[:-1]
+            Y32 = Y.reshape(nr, Mmax).T.astype(np.float32, order="C")     # (Mmax, nr)
+            if T is not None:
+                S = T @ Y32
+            else:
+                S = ndimage.convolve1d(Y32, _TAPS32, axis=0, mode="constant")
+            thr = ((1.0 - _ETA - 0.25 * self.a2[sel]) * S.max(axis=0)).astype(np.float32)
+            hi = S >= thr
+            hi[0] = False
+            hi[-1] = False
+            edge = np.diff(hi.view(np.int8), axis=0)           # edge[j] = hi[j+1] - hi[j]
+            # run edges in row-major order: start (edge +1 at j: run from j + 1) and end
+            # (edge -1 at j: run to j) alternate in every row
+            je, re = np.divmod(np.flatnonzero(edge != 0), nr)
+            order = np.argsort(re * Mmax + je)
+            je, re = je[order], re[order]
+            r_st, j_st, j_en = re[0::2], je[0::2] + 1, je[1::2]
+            nruns = np.bincount(r_st, minlength=nr)
             nb = nruns > _MAXRUNS
-            # coarse local maxima inside runs
-            c = S[:, 1:-1]
-            pk = np.zeros(S.shape, dtype=bool)
-            pk[:, 1:-1] = (c > S[:, :-2]) & (c >= S[:, 2:]) & hi[:, 1:-1]
-            cpk = np.cumsum(pk, axis=1)
-            npk = cpk[r_st, j_en] - cpk[r_st, j_st - 1]
-            short = (j_en - j_st + 1 <= _SHORT) & (npk == 1)
-            # short runs: parabola through the coarse peak
-            # the peak of a short run: search its few nodes
-            span = np.arange(_SHORT)[None, :]
-            jj = np.minimum(j_st[:, None] + span, j_en[:, None])
-            jp = jj[np.arange(jj.shape[0]), np.argmax(S[r_st[:, None], jj], axis=1)]
+            ln = j_en - j_st + 1
+            # the peak of a run's first _SHORT nodes, and whether it is the run's only
+            # coarse local maximum (short runs: at most _SHORT nodes)
+            span = np.arange(_SHORT)[:, None]
+            jj = np.minimum(j_st[None, :] + span, j_en[None, :])   # (_SHORT, nruns)
+            Sj = S[jj, r_st[None, :]]
+            Sl = S[jj - 1, r_st[None, :]]
+            Sr = S[jj + 1, r_st[None, :]]
+            inrun = span < ln[None, :]
+            pk = (Sj > Sl) & (Sj >= Sr) & inrun
+            short = (ln <= _SHORT) & (np.count_nonzero(pk, axis=0) == 1)
+            ar = np.arange(r_st.size)
+            jp = jj[np.argmax(Sj, axis=0), ar]
             jp = np.clip(jp, 1, Mmax - 2)
-            s0, s1, s2 = S[r_st, jp - 1], S[r_st, jp], S[r_st, jp + 1]
+            s0, s1, s2 = S[jp - 1, r_st], S[jp, r_st], S[jp + 1, r_st]
+            s0, s1, s2 = (v.astype(float) for v in (s0, s1, s2))
             den = s0 - 2.0 * s1 + s2
             with np.errstate(divide="ignore", invalid="ignore"):
                 shift = np.clip(np.where(den < 0, 0.5 * (s0 - s2) / den, 0.0), -1.0, 1.0)
@@ -531,34 +615,44 @@ class DensityBatch:
         :math:`38 + asU` bandwidths away contribute below :math:`e^{-722}` and are
         dropped when a power could overflow (:math:`asU \le 15` is required).
         """
-        a2 = self.a2[rows]
-        v = self.fl[rows] - i0[:, None].astype(float)
-        t = a2[:, None] * v
-        E = np.exp(-0.5 * (t * v))
-        E *= self._wrows(W, rows)
-        sf = np.broadcast_to(np.asarray(s, dtype=float), (rows.size,))
+        nr = rows.size
+        allrows = nr == self.m and self._identity(rows)
+        if not allrows and nr >= 0.85 * self.m and np.isscalar(s) and s == 1 and \
+                nr > 1 and bool(np.all(rows[1:] > rows[:-1])):
+            # nearly every row, once each: computing all rows beats gathering them
+            full = np.full(self.m, _N // 2, dtype=np.intp)
+            full[rows] = i0
+            return self._window(W, np.arange(self.m), full, U)[rows]
+        a2 = self.a2 if allrows else self.a2[rows]
+        v = (self.fl if allrows else self.fl[rows]) - i0[:, None].astype(float)
+        th = v * (-0.5 * a2)[:, None]                    # -a^2 v / 2
+        E = th * v
+        np.exp(E, out=E)                                  # e^{-a^2 v^2 / 2}
+        E *= W if (allrows or W.shape[0] == 1) else W[rows]
+        sf = np.broadcast_to(np.asarray(s, dtype=float), (nr,))
+        strided = bool(np.any(sf != 1.0))
         span = U * sf
         if float((a2 * span).max(initial=0.0)) * (_N - 1) > 700.0:   # powers could overflow
-            cut = (_NEGLIGIBLE + self.a[rows] * span) ** 2 / a2
+            cut = (_NEGLIGIBLE + (self.a if allrows else self.a[rows]) * span) ** 2 / a2
             far = (v * v) > cut[:, None]
             E[far] = 0.0
-            t[far] = 0.0
-        AB = np.empty((2,) + E.shape)                    # A and B, stacked
+            th[far] = 0.0
+        AB = np.empty((2, nr, self.k))                    # A and B, stacked
         A, B = AB[0], AB[1]
-        np.multiply(E, self.fx[rows], out=B)
+        np.multiply(E, self.fx if allrows else self.fx[rows], out=B)
         np.subtract(E, B, out=A)
-        t *= -1.0
-        Ri = np.exp(t)                                    # e^{-a^2 v}
-        B *= Ri
-        if np.any(sf != 1.0):
-            t *= sf[:, None]
-            Rsi = np.exp(t)
+        th += th                                          # -a^2 v
+        if strided:
+            np.exp(th, out=E)                             # e^{-a^2 v}
+            B *= E
+            th *= sf[:, None]
+            Rsi = np.exp(th)                              # e^{-a^2 s v}
         else:
-            Rsi = Ri
-        Rs = np.exp(-t)
-        nr = rows.size
-        S = np.empty((2, nr, 2 * U + 1))                 # sums of A R^j and B R^j
-        S[:, :, U] = AB.sum(axis=2)
+            Rsi = np.exp(th, out=E)
+            B *= Rsi
+        Rs = np.reciprocal(Rsi, out=th)                   # e^{a^2 s v}
+        S = np.empty((2, 2 * U + 1, nr))                  # sums of A R^j and B R^j
+        np.einsum("sij->si", AB, out=S[:, U])
         P, N = Rs, Rsi
         for u in range(1, U + 1):
             if u == 2:
@@ -566,13 +660,19 @@ class DensityBatch:
             elif u > 2:
                 P *= Rs
                 N *= Rsi
-            S[:, :, U + u] = np.einsum("sij,ij->si", AB, P)
-            S[:, :, U - u] = np.einsum("sij,ij->si", AB, N)
-        SA, SB = S[0], S[1]
+            np.einsum("sij,ij->si", AB, P, out=S[:, U + u])
+            np.einsum("sij,ij->si", AB, N, out=S[:, U - u])
         j = np.arange(-U, U + 1, dtype=float)[None, :] * sf[:, None]
         lq = (-0.5 * a2)[:, None]
-        return self.const[rows][:, None] * (np.exp(lq * (j * j)) * SA
-                                            + np.exp(lq * ((j - 1.0) * (j - 1.0))) * SB)
+        const = self.const if allrows else self.const[rows]
+        return const[:, None] * (np.exp(lq * (j * j)) * S[0].T
+                                 + np.exp(lq * ((j - 1.0) * (j - 1.0))) * S[1].T)
+
+    @staticmethod
+    def _identity(rows) -> bool:
+        """Whether ``rows`` is ``0, 1, ..., m - 1`` (no gathering needed)."""
+        return bool(rows[0] == 0 and rows[-1] == rows.size - 1 and
+                    np.all(rows[1:] > rows[:-1])) if rows.size else True
 
     def _dense(self, W, rows, ilo, ihi, bad):
         r"""Candidate maximal nodes of long runs: exact samples every ``s`` nodes.
@@ -583,8 +683,8 @@ class DensityBatch:
         :math:`\max|D^{(8)}|\,s^8\,43.07/8! \le 0.234\,(as)^8 c\sum w` (Cramér's
         bound :math:`|He_8(x)|e^{-x^2/2} \le 1.0865\sqrt{8!}`), i.e. below
         :math:`6\times10^{-6}` of :math:`c\sum w`. Every node whose value may be within
-        twice that of the maximum is returned as a starting point for
-        :meth:`_climb`, which settles on exact values.
+        twice that of the maximum is a candidate; returns (rows, first candidate,
+        last candidate) per run, for :meth:`_span`, which settles on exact values.
         """
         n = _N
         a = self.a[rows]
@@ -598,7 +698,7 @@ class DensityBatch:
         Ub = np.maximum(Ub, need).astype(np.intp)
         wide = (a * st * Ub > _AU_MAX) | (2 * st * Ub + 3 > n)
         bad[rows[wide]] = True
-        out_r, out_i = [], []
+        out_r, out_lo, out_hi = [], [], []
         for U in np.unique(Ub[~wide]):
             U = int(U)
             sel = np.nonzero((Ub == U) & ~wide)[0]
@@ -636,13 +736,66 @@ class DensityBatch:
             ncand = np.count_nonzero(cand, axis=1)
             over = ncand > _MAXCLIMB
             bad[rr[over]] = True
-            cand[over] = False
-            ri, ji = np.nonzero(cand)
-            out_r.append(rr[ri])
-            out_i.append(np.clip(cc[ri] + np.broadcast_to(offs, V.shape)[ri, ji], 1, n - 2))
+            # the candidates' node range per run
+            node = np.clip(cc[:, None] + offs, 1, n - 2)
+            nmin = np.where(cand, node, n).min(axis=1)
+            nmax = np.where(cand, node, -1).max(axis=1)
+            keep = ~over
+            out_r.append(rr[keep])
+            out_lo.append(nmin[keep])
+            out_hi.append(nmax[keep])
         if not out_r:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-        return np.concatenate(out_r), np.concatenate(out_i).astype(np.intp)
+            z = np.zeros(0, dtype=np.intp)
+            return z, z, z
+        return (np.concatenate(out_r), np.concatenate(out_lo).astype(np.intp),
+                np.concatenate(out_hi).astype(np.intp))
+
+    def _span(self, W, rows, nlo, nhi, bad):
+        """Node-level local maxima of :math:`D` among the candidates ``nlo .. nhi`` of runs.
+
+        :math:`D` is computed exactly at nodes ``nlo - 1 .. nhi + 1`` (one window per
+        run). No node of the sampled range outside the candidates can exceed the
+        highest candidate, nor be a local maximum whose neighbourhood beats R's best
+        output value (see :meth:`_dense`), so when the window's maximum is inside it,
+        its inner local maxima are all that climbs from the candidates would
+        usefully find. Otherwise (or for wide ranges) the runs climb from every
+        node of their range (:meth:`_climb`).
+        Returns lists of (rows, i*, D[i*-1 : i*+2]).
+        """
+        n = _N
+        fr, fi, fd = [], [], []
+        U = (nhi - nlo + 3) // 2                         # window 2U + 1 >= nhi - nlo + 3 nodes
+        Ub = _SPANBUCKETS[np.minimum(np.searchsorted(_SPANBUCKETS, U), _SPANBUCKETS.size - 1)]
+        ok = (U <= _SPANBUCKETS[-1]) & (nlo - 1 >= 1) & (nlo - 1 + 2 * Ub <= n - 2)
+        retry = ~ok
+        for u in np.unique(Ub[ok]):
+            u = int(u)
+            sel = np.nonzero(ok & (Ub == u))[0]
+            rr = rows[sel]
+            c = nlo[sel] - 1 + u
+            D = self._window(W, rr, c, u)
+            jm = np.argmax(D, axis=1)
+            inner = (jm > 0) & (jm < 2 * u)
+            retry[sel[~inner]] = True
+            Di = D[inner]
+            mid = Di[:, 1:-1]
+            loc = (mid > Di[:, :-2]) & (mid >= Di[:, 2:])
+            ri, ji = np.nonzero(loc)
+            ji = ji + 1
+            fr.append(rr[inner][ri])
+            fi.append(c[inner][ri] + (ji - u))
+            fd.append(Di[ri[:, None], ji[:, None] + np.arange(-1, 2)[None, :]])
+        if retry.any():
+            idx = np.nonzero(retry)[0]
+            cnt = nhi[idx] - nlo[idx] + 1
+            rr = np.repeat(rows[idx], cnt)
+            start = np.repeat(nlo[idx] - np.cumsum(cnt) + cnt, cnt)
+            i0 = start + np.arange(rr.size)
+            r1, i1, d1 = self._climb(W, rr, i0, bad)
+            fr += r1
+            fi += i1
+            fd += d1
+        return fr, fi, fd
 
     def _climb(self, W, rows, i0, bad, U0: int = 1):
         """Move windows uphill until a node is higher than both neighbours.
@@ -702,9 +855,9 @@ class DensityBatch:
         # long runs: exact samples and interpolation over the run give the candidates
         rl = rows[~short]
         if rl.size:
-            rc, ic = self._dense(W, rl, ilo[~short], ihi[~short], bad)
+            rc, clo, chi = self._dense(W, rl, ilo[~short], ihi[~short], bad)
             if rc.size:
-                r1, i1, d1 = self._climb(W, rc, ic, bad)
+                r1, i1, d1 = self._span(W, rc, clo, chi, bad)
                 fr += r1
                 fi += i1
                 fd += d1

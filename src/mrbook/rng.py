@@ -62,7 +62,19 @@ class NumpyRNG:
         self._gen = np.random.default_rng(self.seed)
 
     def rnorm(self, n: int, mean=0.0, sd=1.0) -> np.ndarray:
-        return self._gen.normal(_recycle(mean, n), _recycle(sd, n))
+        # Generator.normal(loc, scale) computes loc + scale * standard_normal() draw by
+        # draw; drawing the standard normals in one call and scaling afterwards gives
+        # the same numbers (the same stream) without its slow per-element broadcasting
+        one = np.ndim(mean) == 0 and np.ndim(sd) == 0
+        sd = float(sd) if one else _recycle(sd, n)
+        if np.any(sd < 0):
+            raise ValueError("scale < 0")
+        z = self._gen.standard_normal(int(n))
+        if one and sd == 1.0 and float(mean) == 0.0:
+            return z                                  # 0 + 1 * z is z
+        z *= sd
+        z += float(mean) if one else _recycle(mean, n)
+        return z
 
     def runif(self, n: int) -> np.ndarray:
         return self._gen.random(n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..rdensity import keep_heap
 from ._registry import Params, register
 from ._stats import na_result, p_normal, r_sd
 
@@ -47,12 +48,17 @@ def weighted_median(b_iv, weights) -> float | np.ndarray:
     b = np.asarray(b_iv, dtype=float)
     one = b.ndim == 1
     b2 = np.atleast_2d(b)
-    w2 = np.broadcast_to(np.asarray(weights, dtype=float), b2.shape)
+    w = np.asarray(weights, dtype=float)
     # R's order() is stable; ties only matter for the observed estimates (bootstrap
     # draws are continuous), so the cheaper unstable sort serves the replicates
+    if not one:
+        b2 = np.ascontiguousarray(b2)           # rows contiguous for the row sorts
     order = np.argsort(b2, axis=1, kind="stable" if one else None)
     bs = np.take_along_axis(b2, order, axis=1)
-    ws = np.take_along_axis(w2, order, axis=1)
+    if w.ndim == 1 and w.shape[0] == b2.shape[1]:
+        ws = w[order]                           # one weight vector for every row
+    else:
+        ws = np.take_along_axis(np.broadcast_to(w, b2.shape), order, axis=1)
     cs = (np.cumsum(ws, axis=1) - 0.5 * ws) / ws.sum(axis=1, keepdims=True)
     below = (cs < 0.5).sum(axis=1) - 1  # cs is increasing, so this is max(which(cs < 0.5))
     rows = np.arange(b2.shape[0])
@@ -76,9 +82,12 @@ def weighted_median_bootstrap(bx, by, sx, sy, weights, nboot, rng) -> float:
     replicates, as TwoSampleMR's ``weighted_median_bootstrap``.
     """
     k = bx.size
-    bx_b = rng.rnorm(nboot * k, np.repeat(bx, nboot), np.repeat(sx, nboot)).reshape(k, nboot).T
-    by_b = rng.rnorm(nboot * k, np.repeat(by, nboot), np.repeat(sy, nboot)).reshape(k, nboot).T
-    med = weighted_median(by_b / bx_b, weights)
+    keep_heap()
+    bx_b = rng.rnorm(nboot * k, np.repeat(bx, nboot), np.repeat(sx, nboot))
+    by_b = rng.rnorm(nboot * k, np.repeat(by, nboot), np.repeat(sy, nboot))
+    # the ratios SNP-major (as drawn), then one row per replicate
+    ratio = np.divide(by_b, bx_b, out=by_b).reshape(k, nboot).T
+    med = weighted_median(ratio, weights)
     return float(r_sd(med))
 
 

@@ -56,9 +56,12 @@ Standard errors (R's ``boot()``)
         \mathrm{CI} = \hat\beta \mp \Phi^{-1}(1 - \alpha/2)\,\mathrm{se},\qquad
         p = 2\,P\big(t_{k-1} > |\hat\beta/\mathrm{se}|\big).
 
-Every one of the five registered estimators reruns the whole of :func:`mr_mode_all`,
-bootstrap included (consuming the random stream each time), and returns its row,
-exactly as TwoSampleMR's wrappers call ``mr_mode()``.
+Every one of the five registered estimators reruns :func:`mr_mode_all` as
+TwoSampleMR's wrappers call ``mr_mode()``: it makes all of ``mr_mode()``'s draws
+(``B1`` and ``B2``, so the random stream advances exactly as in R) and returns
+its row. Only the bootstrap densities of its own row are evaluated (``nboot``
+instead of ``5 * nboot``); a row does not depend on which other rows are
+computed, so it equals the corresponding row of :func:`mr_mode_all`.
 
 References
 ----------
@@ -79,7 +82,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..rdensity import DensityBatch, density_mode
+from ..rdensity import DensityBatch, density_mode, keep_heap
 from ._registry import Params, register
 from ._stats import na_result
 
@@ -93,8 +96,10 @@ _CITE = "Hartwig, Davey Smith & Bowden 2017, doi:10.1093/ije/dyx102"
 MODE_METHODS = ("Simple mode", "Weighted mode", "Penalised mode", "Simple mode (NOME)",
                 "Weighted mode (NOME)")
 
-#: bootstrap replicates processed together (bounded temporaries)
+#: bootstrap replicates processed together (bounded temporaries): at least
+#: ``_CHUNK``, more while a block holds at most ``_CHUNK_ELEMENTS`` draws
 _CHUNK = 500
+_CHUNK_ELEMENTS = 1 << 17
 
 #: ``mad()``'s consistency constant.
 MAD_CONSTANT = 1.4826
@@ -122,13 +127,21 @@ def r_sd_rows(X) -> np.ndarray:
     return np.sqrt(var)
 
 
-def _r_median_rows(X) -> np.ndarray:
-    """R's ``median()`` of each row (the mean of the two middle values for even n)."""
+def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
+    """R's ``median()`` of each row (the mean of the two middle values for even n).
+
+    ``inplace=True`` reorders the rows of ``X`` instead of copying it.
+    """
     n = X.shape[1]
     half = (n + 1) // 2
+    kth = half - 1 if n % 2 == 1 else (half - 1, half)
+    if inplace:
+        X.partition(kth, axis=1)
+        part = X
+    else:
+        part = np.partition(X, kth, axis=1)
     if n % 2 == 1:
-        return np.partition(X, half - 1, axis=1)[:, half - 1]
-    part = np.partition(X, (half - 1, half), axis=1)
+        return part[:, half - 1]
     # mean() of two doubles: a long-double sum divided by 2, rounded to double
     return ((part[:, half - 1].astype(np.longdouble) + part[:, half]) / 2).astype(float)
 
@@ -163,6 +176,29 @@ def mode_bandwidth(X, phi: float = 1.0) -> np.ndarray:
     X = np.atleast_2d(np.asarray(X, dtype=float))
     k = X.shape[1]
     s = 0.9 * np.minimum(r_sd_rows(X), r_mad_rows(X)) / (float(k) ** (1.0 / 5.0))
+    return np.maximum(1e-8, s * phi)
+
+
+def _boot_bandwidth(XT, X, phi: float) -> np.ndarray:
+    """:func:`mode_bandwidth` of bootstrap replicates, with the sd in double precision.
+
+    ``XT`` holds the replicates as columns (``k`` x ``m``, as drawn) and ``X`` as
+    rows (``m`` x ``k``). R accumulates ``sd()``'s sums in long double; here they
+    are double (two-pass, as R), which changes a bandwidth by at most a few units
+    in the last place (a few times 1e-16, relative) and costs a tenth of the
+    long-double arithmetic. The point estimates keep :func:`r_sd_rows`.
+    """
+    k = XT.shape[0]
+    mean = XT.sum(axis=0) / k
+    dev = XT - mean
+    mean += dev.sum(axis=0) / k
+    np.subtract(XT, mean, out=dev)
+    sd = np.sqrt(np.einsum("ij,ij->j", dev, dev) / (k - 1))
+    # mad(): as r_mad_rows, the second median in place (a row with a NaN has sd NaN)
+    dev = X - _r_median_rows(X)[:, None]
+    np.abs(dev, out=dev)
+    mad = MAD_CONSTANT * _r_median_rows(dev, inplace=True)
+    s = 0.9 * np.minimum(sd, mad) / (float(k) ** (1.0 / 5.0))
     return np.maximum(1e-8, s * phi)
 
 
@@ -206,6 +242,105 @@ def _qnorm_upper(alpha: float) -> float:
     return float(special.ndtri(1.0 - alpha / 2.0))
 
 
+def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
+    """The rows of ``mr_mode()`` named in ``methods`` (a subset of :data:`MODE_METHODS`).
+
+    Every call makes ``mr_mode()``'s draws, ``B1`` then ``B2`` (so the random
+    stream advances as in R), but evaluates only the bootstrap densities the
+    requested rows need: ``nboot`` for one row instead of ``5 * nboot``. A row's
+    values do not depend on which other rows are requested.
+    """
+    bx, by, sx, sy = _inputs(bx, by, sx, sy)
+    k = bx.size
+    if k < 3:
+        return []
+    if rng is None:
+        raise ValueError("mr_mode_all needs a random source (mrbook.rng.make_rng)")
+    phi, nboot, alpha, penk = float(params.phi), int(params.nboot), float(params.alpha), \
+        float(params.penk)
+    want = set(methods)
+    simple = "Simple mode" in want or "Simple mode (NOME)" in want
+    pen = "Penalised mode" in want
+    weighted = "Weighted mode" in want or pen
+
+    b_iv = by / bx
+    se1 = np.sqrt((sy * sy) / (bx * bx) + ((by * by) * (sx * sx)) / (bx ** 4))
+    se2 = sy / np.abs(bx)
+    w_simple = np.full(k, 1.0 / k)          # rep(1, k)^-2 / sum(rep(1, k)^-2)
+    w1 = _norm_weights(se1)
+    w2 = _norm_weights(se2)
+
+    # point estimates (R's FFT density, exactly), only those needed
+    h0 = mode_bandwidth(b_iv[None, :], phi)
+    names, ws = [], []
+    for name, w, need in (("s", w_simple, simple), ("w", w1, weighted),
+                          ("wn", w2, "Weighted mode (NOME)" in want)):
+        if need:
+            names.append(name)
+            ws.append(w)
+    est = dict(zip(names, density_mode(np.broadcast_to(b_iv, (len(ws), k)), np.stack(ws),
+                                       np.repeat(h0, len(ws)), exact=True))) if ws else {}
+    if pen:
+        w_pen = _penalised_weights(b_iv, se1, est["w"], penk)
+        est["p"] = density_mode(b_iv[None, :], w_pen[None, :], h0, exact=True)[0]
+
+    # bootstrap: B1 then B2, column-major nboot x k matrices (both drawn, always)
+    keep_heap()
+    B1 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se1, nboot)).reshape(k, nboot)
+    need2 = "Simple mode (NOME)" in want or "Weighted mode (NOME)" in want
+    if need2 or getattr(rng, "kind", None) != "numpy":
+        B2 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se2, nboot)).reshape(k, nboot)
+    else:
+        # numpy's generator draws nboot * k standard normals whatever the mean and sd:
+        # the same stream, without building the unused B2
+        rng.rnorm(nboot * k)
+        B2 = None
+    boot = {}
+    chunk = max(_CHUNK, _CHUNK_ELEMENTS // k)
+    for B, jobs in ((B1, (("Simple mode", simple, "s"), ("Weighted mode", weighted, "w"),
+                          ("Penalised mode", pen, "p"))),
+                    (B2, (("Simple mode (NOME)", "Simple mode (NOME)" in want, "s"),
+                          ("Weighted mode (NOME)", "Weighted mode (NOME)" in want, "wn")))):
+        jobs = [(name, key) for name, need, key in jobs if need]
+        if not jobs:
+            continue
+        for name, _ in jobs:
+            boot[name] = np.empty(nboot)
+        for s in range(0, nboot, chunk):       # blocks of replicates bound the temporaries
+            sl = slice(s, s + chunk)
+            xt = B[:, sl]                          # replicates as columns, as drawn
+            x = np.ascontiguousarray(xt.T)         # and as rows
+            batch = DensityBatch(x, _boot_bandwidth(xt, x, phi), xmin=xt.min(axis=0),
+                                 xmax=xt.max(axis=0))
+            b_wm = None
+            for name, key in jobs:
+                if key == "s":
+                    boot[name][sl] = batch.mode(w_simple)
+                elif key == "w":
+                    b_wm = batch.mode(w1)
+                    if name in want:
+                        boot[name][sl] = b_wm
+                elif key == "p":
+                    boot[name][sl] = batch.mode(_penalised_weights(x, se1, b_wm, penk))
+                else:
+                    boot[name][sl] = batch.mode(w2)
+
+    z = _qnorm_upper(alpha)
+    key_of = {"Simple mode": "s", "Weighted mode": "w", "Penalised mode": "p",
+              "Simple mode (NOME)": "s", "Weighted mode (NOME)": "wn"}
+    out = []
+    for name in MODE_METHODS:
+        if name not in want:
+            continue
+        b = float(est[key_of[name]])
+        se = float(r_mad_rows(boot[name][None, :])[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pval = float(2.0 * special.stdtr(k - 1, -np.abs(b / se)))
+        out.append({"method": name, "nsnp": k, "b": b, "se": se, "ci_low": b - z * se,
+                    "ci_upp": b + z * se, "pval": pval})
+    return out
+
+
 def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dict]:
     r"""TwoSampleMR's ``mr_mode(dat)``: all five mode-based estimates in one run.
 
@@ -229,7 +364,8 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     Notes
     -----
     See the module docstring for the formulas. The ``5 * nboot`` bootstrap
-    densities are evaluated together by :class:`mrbook.rdensity.DensityBatch`.
+    densities are evaluated by :class:`mrbook.rdensity.DensityBatch` (the
+    simple, weighted and penalised modes share one batch of ``B1`` replicates).
 
     Examples
     --------
@@ -250,60 +386,14 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     Hartwig FP, Davey Smith G, Bowden J (2017). Int J Epidemiol 46:1985-1998.
     doi:10.1093/ije/dyx102
     """
-    bx, by, sx, sy = _inputs(bx, by, sx, sy)
-    k = bx.size
-    if k < 3:
-        return []
-    if rng is None:
-        raise ValueError("mr_mode_all needs a random source (mrbook.rng.make_rng)")
-    phi, nboot, alpha, penk = float(params.phi), int(params.nboot), float(params.alpha), \
-        float(params.penk)
-
-    b_iv = by / bx
-    se1 = np.sqrt((sy * sy) / (bx * bx) + ((by * by) * (sx * sx)) / (bx ** 4))
-    se2 = sy / np.abs(bx)
-    w_simple = np.full(k, 1.0 / k)          # rep(1, k)^-2 / sum(rep(1, k)^-2)
-    w1 = _norm_weights(se1)
-    w2 = _norm_weights(se2)
-
-    # point estimates (R's FFT density, exactly)
-    h0 = mode_bandwidth(b_iv[None, :], phi)
-    X0 = np.broadcast_to(b_iv, (3, k))
-    b_s, b_w, b_wn = density_mode(X0, np.stack([w_simple, w1, w2]), np.repeat(h0, 3), exact=True)
-    w_pen = _penalised_weights(b_iv, se1, b_w, penk)
-    b_p = density_mode(b_iv[None, :], w_pen[None, :], h0, exact=True)[0]
-    b = np.array([b_s, b_w, b_p, b_s, b_wn])
-
-    # bootstrap: B1 then B2, column-major nboot x k matrices
-    B1 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se1, nboot)).reshape(k, nboot).T
-    B2 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se2, nboot)).reshape(k, nboot).T
-    boot = np.empty((nboot, 5))
-    for s in range(0, nboot, _CHUNK):          # blocks of replicates bound the temporaries
-        sl = slice(s, s + _CHUNK)
-        x1 = np.ascontiguousarray(B1[sl])
-        batch = DensityBatch(x1, mode_bandwidth(x1, phi))
-        boot[sl, 0] = batch.mode(w_simple)
-        boot[sl, 1] = batch.mode(w1)
-        boot[sl, 2] = batch.mode(_penalised_weights(x1, se1, boot[sl, 1], penk))
-        x2 = np.ascontiguousarray(B2[sl])
-        batch = DensityBatch(x2, mode_bandwidth(x2, phi))
-        boot[sl, 3] = batch.mode(w_simple)
-        boot[sl, 4] = batch.mode(w2)
-
-    se = r_mad_rows(np.ascontiguousarray(boot.T))
-    z = _qnorm_upper(alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pval = 2.0 * special.stdtr(k - 1, -np.abs(b / se))
-    return [{"method": name, "nsnp": k, "b": float(b[i]), "se": float(se[i]),
-             "ci_low": float(b[i] - z * se[i]), "ci_upp": float(b[i] + z * se[i]),
-             "pval": float(pval[i])} for i, name in enumerate(MODE_METHODS)]
+    return _mode_rows(bx, by, sx, sy, params, rng, MODE_METHODS)
 
 
 def _one(method: str, bx, by, sx, sy, params, rng) -> dict:
-    bx, by, sx, sy = _inputs(bx, by, sx, sy)
-    if bx.size < 3:
+    rows = _mode_rows(bx, by, sx, sy, params, rng, (method,))
+    if not rows:
         return na_result()
-    row = next(r for r in mr_mode_all(bx, by, sx, sy, params, rng) if r["method"] == method)
+    row = rows[0]
     return {"b": row["b"], "se": row["se"], "pval": row["pval"], "nsnp": row["nsnp"],
             "ci_low": row["ci_low"], "ci_upp": row["ci_upp"]}
 
@@ -313,9 +403,9 @@ def _one(method: str, bx, by, sx, sy, params, rng) -> dict:
 def mr_simple_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Simple mode: the mode of the unweighted density of the ratio estimates.
 
-    Runs the whole of :func:`mr_mode_all` (bootstrap included) and returns its
-    "Simple mode" row, as TwoSampleMR's ``mr_simple_mode`` does. SE: MAD of the
-    bootstrap modes; p from :math:`t_{k-1}`.
+    Returns :func:`mr_mode_all`'s "Simple mode" row (making all of its draws), as
+    TwoSampleMR's ``mr_simple_mode`` does. SE: MAD of the bootstrap modes; p from
+    :math:`t_{k-1}`.
 
     References
     ----------
@@ -329,7 +419,7 @@ def mr_simple_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
 def mr_weighted_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Weighted mode: density weights :math:`\propto s_{j,1}^{-2}` (second-order SEs).
 
-    Runs the whole of :func:`mr_mode_all` and returns its "Weighted mode" row.
+    Returns :func:`mr_mode_all`'s "Weighted mode" row (making all of its draws).
 
     References
     ----------
@@ -343,7 +433,7 @@ def mr_weighted_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dic
 def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Weighted mode under NOME: weights :math:`\propto (\sigma_{Yj}/\beta_{Xj})^{-2}`.
 
-    Runs the whole of :func:`mr_mode_all` and returns its "Weighted mode (NOME)" row.
+    Returns :func:`mr_mode_all`'s "Weighted mode (NOME)" row (making all of its draws).
 
     References
     ----------
@@ -357,8 +447,8 @@ def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -
 def mr_simple_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Simple mode with the NOME bootstrap (ratio estimates drawn with first-order SEs).
 
-    Same point estimate as the simple mode. Runs the whole of :func:`mr_mode_all`
-    and returns its "Simple mode (NOME)" row.
+    Same point estimate as the simple mode. Returns :func:`mr_mode_all`'s
+    "Simple mode (NOME)" row (making all of its draws).
 
     References
     ----------
@@ -373,8 +463,8 @@ def mr_penalised_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> di
     r"""Penalised mode: weighted mode with penalised weights (penalty constant ``penk``).
 
     :math:`w_j^* = s_{j,1}^{-2}\min\{1, k_p P(\chi^2_1 > s_{j,1}^{-2}(\hat\beta_j -
-    \hat\beta_{WM})^2)\}` against the weighted mode. Runs the whole of
-    :func:`mr_mode_all` and returns its "Penalised mode" row.
+    \hat\beta_{WM})^2)\}` against the weighted mode. Returns :func:`mr_mode_all`'s
+    "Penalised mode" row (making all of its draws).
 
     References
     ----------
