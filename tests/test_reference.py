@@ -7,10 +7,14 @@ The reference numbers were produced by the R run described in
 
 Tolerances: deterministic outputs to a relative 1e-10 (R accumulates sums in
 long double and fits ``lm`` by Householder QR; the closed forms here differ by
-~1e-15). Bootstrap standard errors with numpy's generator: the standard error of
-a standard deviation estimated from B = 1000 replicates is about
-1/sqrt(2(B-1)) = 2.2 % of it (normal replicates); we allow five of those, 12 %.
-With ``rng="r"`` (R's own generator) they must agree to 1e-10 as well.
+~1e-15). Bootstrap standard errors with numpy's generator are compared with R's,
+and both are random: the medians' SE is the standard deviation of B = 1000
+replicates, whose relative standard error is 1/sqrt(2(B-1)) = 2.2 %, so the
+ratio of two independent ones has a relative SD of about 3.2 %; the modes' SE is
+the MAD of the replicates, whose relative standard error is sqrt(1.36/B) = 3.7 %
+(asymptotic variance of the MAD under normality), 5.2 % for the ratio. We allow
+four of those: 13 % (medians) and 21 % (modes). With ``rng="r"`` (R's own
+generator) they must agree to 1e-10 as well.
 """
 
 from __future__ import annotations
@@ -30,8 +34,14 @@ from mrbook.rng import make_rng
 CASES = reference_cases()
 IDS = [c.name for c in CASES]
 REL = 1e-10
-MC_REL = 0.12
+MC_REL_SD = 0.13   # medians: SD of the bootstrap replicates
+MC_REL_MAD = 0.21  # modes: MAD of the bootstrap replicates
 STOCHASTIC_METHODS = {m.name for m in METHODS.values() if m.stochastic}
+
+
+def mc_rel(method: str) -> float:
+    """Monte-Carlo tolerance for a bootstrap SE (see the module docstring)."""
+    return MC_REL_MAD if "mode" in method.lower() else MC_REL_SD
 
 pytestmark = pytest.mark.skipif(not CASES, reason="../shared/reference is not beside this clone")
 
@@ -84,7 +94,7 @@ def test_mr_table(case):
         assert g["nsnp"] == r["nsnp"]
         assert close(g["b"], r["b"]), r["method"]
         if r["method"] in STOCHASTIC_METHODS:
-            assert close(g["se"], r["se"], MC_REL), (r["method"], g["se"], r["se"])
+            assert close(g["se"], r["se"], mc_rel(r["method"])), (r["method"], g["se"], r["se"])
         else:
             assert close(g["se"], r["se"]) and close(g["pval"], r["pval"]), r["method"]
     # methods that cannot run are reported with a reason, not silently dropped
@@ -125,7 +135,7 @@ def test_per_method_bootstrap_within_monte_carlo_error(case, key):
         if r is None or r.get("se") is None:
             continue
         res = METHODS[key].func(bx, by, sx, sy, Params(), make_rng(20240101))
-        assert close(res["se"], r["se"], MC_REL), (key, res["se"], r["se"])
+        assert close(res["se"], r["se"], mc_rel(key)), (key, res["se"], r["se"])
 
 
 def _rrng_available() -> bool:

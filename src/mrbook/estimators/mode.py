@@ -284,16 +284,15 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
         w_pen = _penalised_weights(b_iv, se1, est["w"], penk)
         est["p"] = density_mode(b_iv[None, :], w_pen[None, :], h0, exact=True)[0]
 
-    # bootstrap: B1 then B2, column-major nboot x k matrices (both drawn, always)
+    # bootstrap: B1 then B2, column-major nboot x k matrices. R's generator draws both
+    # always (its stream then advances exactly as in R); numpy's stream is mrbook's own,
+    # so it draws only what the requested rows use
     keep_heap()
     B1 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se1, nboot)).reshape(k, nboot)
     need2 = "Simple mode (NOME)" in want or "Weighted mode (NOME)" in want
     if need2 or getattr(rng, "kind", None) != "numpy":
         B2 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se2, nboot)).reshape(k, nboot)
     else:
-        # numpy's generator draws nboot * k standard normals whatever the mean and sd:
-        # the same stream, without building the unused B2
-        rng.rnorm(nboot * k)
         B2 = None
     boot = {}
     chunk = max(_CHUNK, _CHUNK_ELEMENTS // k)
