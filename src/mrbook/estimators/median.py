@@ -99,6 +99,13 @@ def _second_order_weights(bx, by, sx, sy):
     return 1.0 / (sy**2 / bx**2 + by**2 * sx**2 / bx**4)
 
 
+def _median_result(b_iv, w, bx, by, sx, sy, params: Params, rng) -> dict:
+    """Weighted median of ``b_iv`` with weights ``w``, its bootstrap SE and normal p."""
+    b = weighted_median(b_iv, w)
+    se = weighted_median_bootstrap(bx, by, sx, sy, w, params.nboot, rng)
+    return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": bx.size}
+
+
 @register("mr_simple_median", "Simple median", min_snps=3, default=False, stochastic=True,
           citation=_CITE)
 def mr_simple_median(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
@@ -117,10 +124,7 @@ def mr_simple_median(bx, by, sx, sy, params: Params = Params(), rng=None) -> dic
     k = bx.size
     if k < 3:
         return na_result()
-    w = np.full(k, 1.0 / k)
-    b = weighted_median(by / bx, w)
-    se = weighted_median_bootstrap(bx, by, sx, sy, w, params.nboot, rng)
-    return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": k}
+    return _median_result(by / bx, np.full(k, 1.0 / k), bx, by, sx, sy, params, rng)
 
 
 @register("mr_weighted_median", "Weighted median", min_snps=3, default=True, stochastic=True,
@@ -145,10 +149,8 @@ def mr_weighted_median(bx, by, sx, sy, params: Params = Params(), rng=None) -> d
     k = bx.size
     if k < 3:
         return na_result()
-    w = _second_order_weights(bx, by, sx, sy)
-    b = weighted_median(by / bx, w)
-    se = weighted_median_bootstrap(bx, by, sx, sy, w, params.nboot, rng)
-    return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": k}
+    return _median_result(by / bx, _second_order_weights(bx, by, sx, sy), bx, by, sx, sy,
+                          params, rng)
 
 
 @register("mr_penalised_weighted_median", "Penalised weighted median", min_snps=3, default=False,
@@ -177,6 +179,4 @@ def mr_penalised_weighted_median(bx, by, sx, sy, params: Params = Params(), rng=
     bwm = mr_weighted_median(bx, by, sx, sy, params, rng)
     penalty = stats.chi2.sf(w * (b_iv - bwm["b"]) ** 2, 1)
     pen_w = w * np.minimum(1.0, penalty * params.penk)
-    b = weighted_median(b_iv, pen_w)
-    se = weighted_median_bootstrap(bx, by, sx, sy, pen_w, params.nboot, rng)
-    return {"b": b, "se": se, "pval": float(p_normal(b / se)), "nsnp": k}
+    return _median_result(b_iv, pen_w, bx, by, sx, sy, params, rng)
