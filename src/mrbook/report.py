@@ -864,7 +864,9 @@ _EXPORT_JS = """
     };
     bar.appendChild(b);
   });
-  gd.parentNode.insertBefore(bar, gd.nextSibling);
+  // plotly's wrapper div has the figure's fixed height: put the buttons after it
+  var box = gd.closest('.mrbook-figure');
+  if (box) { box.appendChild(bar); } else { gd.parentNode.insertBefore(bar, gd.nextSibling); }
 })();
 """
 
