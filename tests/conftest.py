@@ -29,3 +29,14 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(SKIP_SHARED)
     return SHARED
+
+
+def rrng_available() -> bool:
+    """Whether R's generator (mrbook.rrng) can be made."""
+    from mrbook.rng import make_rng
+
+    try:
+        make_rng(1, "r")
+    except ImportError:
+        return False
+    return True

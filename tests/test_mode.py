@@ -28,6 +28,7 @@ import pytest
 from scipy import stats
 
 from conftest import load_reference, reference_cases
+from conftest import rrng_available as _rrng_available
 from mrbook import rdensity as rd
 from mrbook.estimators import METHODS, Params
 from mrbook.estimators.mode import (MODE_METHODS, mode_bandwidth, mr_mode_all, r_mad_rows,
@@ -41,12 +42,6 @@ MC_REL = 0.20
 COLS = ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome")
 
 
-def _rrng_available() -> bool:
-    try:
-        make_rng(1, "r")
-    except ImportError:
-        return False
-    return True
 
 
 def case_data(case) -> tuple[np.ndarray, ...]:
