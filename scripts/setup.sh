@@ -14,7 +14,7 @@ if [ -n "$missing" ]; then
     echo "setup: installing system packages:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get install -y -qq $missing >/dev/null
   else
     echo "setup: warning: $missing not installed and cannot apt-get install as non-root;" \
          "the browser test and plink clumping will be skipped (install: $APT_PACKAGES)" >&2
