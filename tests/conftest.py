@@ -40,3 +40,21 @@ def rrng_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """Cache root shared by the test modules: the demo study is generated once per session."""
+    from mrbook import demo
+
+    root = tmp_path_factory.getbasetemp() / "mrbook-cache"
+    demo.demo_dir(demo.DEFAULT_SEED, root=root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_folder(demo_root) -> Path:
+    """The generated demo study's folder (default seed)."""
+    from mrbook import demo
+
+    return demo.demo_dir(demo.DEFAULT_SEED, root=demo_root)

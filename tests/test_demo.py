@@ -41,19 +41,6 @@ SPEC_PALINDROMIC = {
 
 
 @pytest.fixture(scope="session")
-def demo_root(tmp_path_factory) -> Path:
-    """Cache root shared by the test modules: the demo is generated once per session."""
-    root = tmp_path_factory.getbasetemp() / "mrbook-cache"
-    demo.demo_dir(demo.DEFAULT_SEED, root=root)
-    return root
-
-
-@pytest.fixture(scope="session")
-def demo_folder(demo_root) -> Path:
-    return demo.demo_dir(demo.DEFAULT_SEED, root=demo_root)
-
-
-@pytest.fixture(scope="session")
 def manifest(demo_folder) -> dict:
     return demo.load_manifest(demo_folder)
 

@@ -37,20 +37,8 @@ THETA = {"hypothyroidism": 0.0926, "hyperthyroidism": 0.0853, "hashimoto": 0.174
 
 
 @pytest.fixture(scope="session")
-def cache(tmp_path_factory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "mrbook-cache"
-    demo.demo_dir(demo.DEFAULT_SEED, root=root)
-    return root
-
-
-@pytest.fixture(scope="session")
-def folder(cache) -> Path:
-    return demo.demo_dir(demo.DEFAULT_SEED, root=cache)
-
-
-@pytest.fixture(scope="session")
-def forward(cache):
-    return {t: select_instruments(f"demo:{t}", "demo:osteoporosis", cache_dir=cache)
+def forward(demo_root):
+    return {t: select_instruments(f"demo:{t}", "demo:osteoporosis", cache_dir=demo_root)
             for t in PAPER}
 
 
@@ -114,17 +102,17 @@ def test_forward_ivw_equals_the_published_ln_or(forward):
 
 
 @pytest.mark.parametrize("trait", list(PAPER))
-def test_reverse_mr_has_22_instruments(cache, trait):
-    s = select_instruments("demo:osteoporosis", f"demo:{trait}", cache_dir=cache).summary
+def test_reverse_mr_has_22_instruments(demo_root, trait):
+    s = select_instruments("demo:osteoporosis", f"demo:{trait}", cache_dir=demo_root).summary
     assert s["candidates"] == 22 and s["final"] == 22
     assert s["missing_in_outcome"] == s["palindromic"] == s["confounder"] == 0
     assert s["f_min"] > 10
 
 
-def test_decoy_associations_do_not_exclude(forward, folder):
+def test_decoy_associations_do_not_exclude(forward, demo_folder):
     """Non-confounder traits and confounder hits at 5e-8 < P stay; earlier steps win."""
-    man = demo.load_manifest(folder)
-    table = read_confounder_table(folder / man["files"]["confounders"])
+    man = demo.load_manifest(demo_folder)
+    table = read_confounder_table(demo_folder / man["files"]["confounders"])
     final = set(forward["hypothyroidism"].harmonised["SNP"])
     kept_rows = table[table["snp"].isin(final)]
     assert {"Height", "Hypothyroidism", "Body mass index"} <= set(kept_rows["trait"])
@@ -136,8 +124,8 @@ def test_decoy_associations_do_not_exclude(forward, folder):
     assert ex.loc[bmi_missing["snp"].iloc[0], "step"] == "missing_in_outcome"
 
 
-def test_confounder_step_settings(cache):
-    base = dict(cache_dir=cache)
+def test_confounder_step_settings(demo_root):
+    base = dict(cache_dir=demo_root)
     s = select_instruments("demo:hashimoto", "demo:osteoporosis", confounder_table=False,
                            **base).summary
     assert s["confounder"] == 0 and s["final"] == 13
@@ -165,12 +153,12 @@ def test_confounder_table_parsing(tmp_path):
         read_confounder_table(p)
 
 
-def test_engines_agree_through_the_pipeline(cache):
+def test_engines_agree_through_the_pipeline(demo_root):
     if ld.find_plink() is None:
         pytest.skip("plink 1.9 is not installed (apt-get install plink1.9)")
-    a = select_instruments("demo:hypothyroidism", "demo:osteoporosis", cache_dir=cache,
+    a = select_instruments("demo:hypothyroidism", "demo:osteoporosis", cache_dir=demo_root,
                            clump_engine="python")
-    b = select_instruments("demo:hypothyroidism", "demo:osteoporosis", cache_dir=cache,
+    b = select_instruments("demo:hypothyroidism", "demo:osteoporosis", cache_dir=demo_root,
                            clump_engine="plink")
     assert a.summary["settings"]["clump_engine"] == "python"
     assert b.summary["settings"]["clump_engine"] == "plink"
@@ -186,16 +174,16 @@ def _outcome_without(folder: Path, man: dict, drop: str, dest: Path) -> None:
         fh.writelines(lines)
 
 
-def test_ld_proxy_replaces_a_missing_snp(folder, cache, tmp_path):
-    man = demo.load_manifest(folder)
-    panel = ld.read_panel(folder / man["files"]["panel"])
+def test_ld_proxy_replaces_a_missing_snp(demo_folder, demo_root, tmp_path):
+    man = demo.load_manifest(demo_folder)
+    panel = ld.read_panel(demo_folder / man["files"]["panel"])
     final = man["design"]["hashimoto"]["final"]
     prox = ld.find_proxies(panel, final, r2_min=0.8, kb=500)
     assert len(prox), "the demo should have at least one lead with a strong proxy"
     target, proxy = prox["target"].iloc[0], prox["proxy"].iloc[0]
     out = tmp_path / "op_without_target.tsv.gz"
-    _outcome_without(folder, man, target, out)
-    ins = select_instruments("demo:hashimoto", out, cache_dir=cache)
+    _outcome_without(demo_folder, man, target, out)
+    ins = select_instruments("demo:hashimoto", out, cache_dir=demo_root)
     s = ins.summary
     # the demo's own missing SNP has no proxy; the removed lead is replaced by its proxy
     assert s["missing_in_outcome"] == 1 and s["proxies_used"] == 1
@@ -205,25 +193,25 @@ def test_ld_proxy_replaces_a_missing_snp(folder, cache, tmp_path):
     assert row["proxy_snp"] == proxy and row["proxy_r2"] >= 0.8
     h = ins.harmonised.set_index("SNP")
     # the proxy's association, mapped to the target's alleles: same sign as the truth
-    orig = select_instruments("demo:hashimoto", "demo:osteoporosis", cache_dir=cache)
+    orig = select_instruments("demo:hashimoto", "demo:osteoporosis", cache_dir=demo_root)
     b_true = orig.harmonised.set_index("SNP").loc[target, "beta.outcome"]
     assert target in h.index
     assert np.sign(h.loc[target, "beta.outcome"]) == np.sign(b_true) or \
         abs(b_true) < 2 * h.loc[target, "se.outcome"]
-    s2 = select_instruments("demo:hashimoto", out, cache_dir=cache, proxies=False).summary
+    s2 = select_instruments("demo:hashimoto", out, cache_dir=demo_root, proxies=False).summary
     assert s2["missing_in_outcome"] == 2 and s2["final"] == 9
     assert s["exposure"]["kind"] == "demo" and s["outcome"]["kind"] == "file"
 
 
-def test_steiger_option_runs(cache):
+def test_steiger_option_runs(demo_root):
     s = select_instruments("demo:hyperthyroidism", "demo:osteoporosis", steiger=True,
-                           cache_dir=cache).summary
+                           cache_dir=demo_root).summary
     assert s["settings"]["steiger"] is True
     assert s["final"] == 15 - s["steiger_removed"]
 
 
-def test_cli_writes_the_three_files(cache, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MRBOOK_CACHE", str(cache))
+def test_cli_writes_the_three_files(demo_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MRBOOK_CACHE", str(demo_root))
     out = tmp_path / "ins"
     rc = main(["instruments", "--exposure", "demo:hyperthyroidism", "--outcome",
                "demo:osteoporosis", "--out", str(out), "--p", "5e-8", "--r2", "0.01",
@@ -250,8 +238,8 @@ def test_cli_writes_the_three_files(cache, tmp_path, monkeypatch, capsys):
     assert ivw["b"] == pytest.approx(THETA["hyperthyroidism"], rel=1e-4)
 
 
-def test_cli_bad_input_is_one_line_and_leaves_nothing(cache, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MRBOOK_CACHE", str(cache))
+def test_cli_bad_input_is_one_line_and_leaves_nothing(demo_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MRBOOK_CACHE", str(demo_root))
     out = tmp_path / "never"
     rc = main(["instruments", "--exposure", "demo:thyroid", "--outcome", "demo:osteoporosis",
                "--out", str(out)])
@@ -277,38 +265,38 @@ def test_write_is_atomic_replacing_a_previous_result(forward, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 
-def test_local_file_exposure_without_ld_reference(folder, tmp_path, monkeypatch):
+def test_local_file_exposure_without_ld_reference(demo_folder, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENGWAS_JWT", raising=False)
-    man = demo.load_manifest(folder)
-    expo = folder / man["files"]["hashimoto"]
-    out = folder / man["files"]["osteoporosis"]
+    man = demo.load_manifest(demo_folder)
+    expo = demo_folder / man["files"]["hashimoto"]
+    out = demo_folder / man["files"]["osteoporosis"]
     with pytest.raises(ParameterError, match="LD reference"):
         select_instruments(expo, out, confounder_table=False)
-    s = select_instruments(expo, out, ld_ref=folder / man["files"]["panel"],
-                           confounder_table=folder / man["files"]["confounders"],
+    s = select_instruments(expo, out, ld_ref=demo_folder / man["files"]["panel"],
+                           confounder_table=demo_folder / man["files"]["confounders"],
                            confounder_traits=demo.DEFAULT_CONFOUNDER_TRAITS).summary
     assert (s["candidates"], s["final"]) == (18, 10)
     assert s["simulated"] is False  # a plain file: the tool cannot know
 
 
-def test_bad_settings(cache):
+def test_bad_settings(demo_root):
     with pytest.raises(ParameterError):
-        select_instruments("demo:hashimoto", "demo:osteoporosis", p=0, cache_dir=cache)
+        select_instruments("demo:hashimoto", "demo:osteoporosis", p=0, cache_dir=demo_root)
     with pytest.raises(ParameterError):
         select_instruments("demo:hashimoto", "demo:osteoporosis", palindrome_action=4,
-                           cache_dir=cache)
+                           cache_dir=demo_root)
     with pytest.raises(ParameterError, match="unknown demo trait"):
-        select_instruments("demo:nothing", "demo:osteoporosis", cache_dir=cache)
+        select_instruments("demo:nothing", "demo:osteoporosis", cache_dir=demo_root)
     assert math.isfinite(PAPER["hashimoto"][5][0])
 
 
-def test_opengwas_ids_use_the_client(folder, monkeypatch):
+def test_opengwas_ids_use_the_client(demo_folder, monkeypatch):
     """The OpenGWAS path (server clumping, outcome associations), with the client mocked
     by the demo's files: no network, no token."""
     from mrbook import opengwas
     from mrbook.readers import read_sumstats
 
-    man = demo.load_manifest(folder)
+    man = demo.load_manifest(demo_folder)
     design = man["design"]["hashimoto"]
     cands = (design["final"] + design["missing_in_outcome"] + design["palindromic"]
              + list(design["confounder"]))
@@ -316,13 +304,13 @@ def test_opengwas_ids_use_the_client(folder, monkeypatch):
 
     def tophits(self, id, pval=5e-8, clump=True, r2=0.001, kb=10000, **kw):
         calls.append(("tophits", id, clump, r2, kb))
-        df = read_sumstats(folder / man["files"]["hashimoto"], p_max=pval)
+        df = read_sumstats(demo_folder / man["files"]["hashimoto"], p_max=pval)
         df = df[df["rsid"].isin(cands)] if clump else df
         return df.assign(id=id, trait="Hashimoto thyroiditis (mock)")
 
     def associations(self, variants, ids, proxies=True, r2=0.8, **kw):
         calls.append(("associations", ids, proxies))
-        df = read_sumstats(folder / man["files"]["osteoporosis"], snps=list(variants))
+        df = read_sumstats(demo_folder / man["files"]["osteoporosis"], snps=list(variants))
         return df.assign(id=ids, trait="Osteoporosis (mock)", proxy=False, target_rsid=None,
                          proxy_rsid=None, target_a1=None, target_a2=None, proxy_a1=None,
                          proxy_a2=None)
@@ -331,7 +319,7 @@ def test_opengwas_ids_use_the_client(folder, monkeypatch):
     monkeypatch.setattr(opengwas.OpenGWAS, "associations", associations)
     ins = select_instruments("ebi-a-GCST90018855", "finn-b-M13_OSTEOPOROSIS",
                              r2=0.01, kb=10000,
-                             confounder_table=folder / man["files"]["confounders"],
+                             confounder_table=demo_folder / man["files"]["confounders"],
                              confounder_traits=demo.DEFAULT_CONFOUNDER_TRAITS)
     s = ins.summary
     assert calls[0] == ("tophits", "ebi-a-GCST90018855", True, 0.01, 10000)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -128,14 +127,18 @@ def test_per_method_deterministic(case):
     assert compared > 0 or len(bx) < 2
 
 
+def bootstrap_references(case, key):
+    """The reference's per_method results of ``key`` that have a bootstrap SE."""
+    for combo in load_reference(case)["per_combination"].values():
+        r = combo["per_method"].get(key)
+        if r is not None and r.get("se") is not None:
+            yield r
+
+
 @pytest.mark.parametrize("key", [k for k, m in METHODS.items() if m.stochastic])
 def test_per_method_bootstrap_within_monte_carlo_error(case, key):
-    ref = load_reference(case)
     bx, by, sx, sy = kept_vectors(case)
-    for combo in ref["per_combination"].values():
-        r = combo["per_method"].get(key)
-        if r is None or r.get("se") is None:
-            continue
+    for r in bootstrap_references(case, key):
         res = METHODS[key].func(bx, by, sx, sy, Params(), make_rng(20240101))
         assert close(res["se"], r["se"], mc_rel(key)), (key, res["se"], r["se"])
 
@@ -143,12 +146,8 @@ def test_per_method_bootstrap_within_monte_carlo_error(case, key):
 @pytest.mark.skipif(not rrng_available(), reason="mrbook.rrng is not available")
 @pytest.mark.parametrize("key", [k for k, m in METHODS.items() if m.stochastic])
 def test_per_method_bootstrap_bit_exact_with_r_generator(case, key):
-    ref = load_reference(case)
     bx, by, sx, sy = kept_vectors(case)
-    for combo in ref["per_combination"].values():
-        r = combo["per_method"].get(key)
-        if r is None or r.get("se") is None:
-            continue
+    for r in bootstrap_references(case, key):
         res = METHODS[key].func(bx, by, sx, sy, Params(), make_rng(1234, "r"))
         assert close(res["se"], r["se"]), (key, res["se"], r["se"])
         assert close(res["pval"], r["pval"]), (key, res["pval"], r["pval"])
