@@ -333,8 +333,6 @@ def leaveoneout(dat: pd.DataFrame, method: str = "mr_ivw") -> pd.DataFrame:
     return _snp_table(parts)
 
 
-
-
 def singlesnp(dat: pd.DataFrame, all_methods=("mr_ivw", "mr_egger_regression")) -> pd.DataFrame:
     r"""Single-SNP Wald ratios plus whole-set summaries (TwoSampleMR's ``mr_singlesnp``).
 

@@ -276,7 +276,6 @@ def _analyse_pairs(pair_list: list[Pair], run: Mapping[str, Any]) -> DirectionRe
     from .analysis import analyse
     from .instruments import select_instruments
 
-
     options = dict(p=run["p_threshold"], r2=run["clump_r2"], kb=run["clump_kb"],
                    palindrome_action=run["palindrome_action"],
                    confounder_traits=tuple(run["confounder_traits"]))
