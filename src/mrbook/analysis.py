@@ -441,18 +441,17 @@ def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000
                      settings={"methods": list(mr["method_key"].unique()), "seed": seed,
                                "nboot": nboot, "rng": rng, "presso": presso,
                                "n_distribution": n_distribution})
-    try:
-        from .steiger import directionality_test
+    from .steiger import directionality_test
+    from .strength import instrument_strength_table
 
+    try:  # needs P-values and sample sizes (or r columns)
         out.directionality = directionality_test(dat)
-    except (ImportError, KeyError, ValueError):
+    except (KeyError, ValueError):
         out.directionality = None
     try:
-        from .strength import instrument_strength_table
-
         tables = instrument_strength_table(dat)
         out.strength, out.strength_summary = tables["per_snp"], tables["summary"]
-    except (ImportError, KeyError, ValueError):
+    except (KeyError, ValueError):
         out.strength = None
     if presso:
         from .presso import mr_presso

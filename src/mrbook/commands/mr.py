@@ -10,6 +10,7 @@ from ..errors import ParameterError
 from ..estimators import Params, resolve_methods
 from ..io import read_harmonised
 from ..output import atomic_write_text, dumps, records
+from ..steiger import directionality_test
 
 
 def add_parser(sub) -> None:
@@ -49,19 +50,14 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     out["pleiotropy"] = pl if multi else (pl[0] if pl else None)
     out["leaveoneout"] = records(leaveoneout(dat), ["snp", "b", "se", "pval"], multi)
     out["singlesnp"] = records(singlesnp(dat), ["snp", "b", "se", "pval"], multi)
-    try:
-        from ..steiger import directionality_test
-    except ImportError:  # pragma: no cover
-        directionality_test = None
-    if directionality_test is not None:
-        try:
-            dt = directionality_test(dat)
-        except (KeyError, ValueError):
-            dt = None
-        if dt is not None and len(dt):
-            rows = records(dt, ["snp_r2_exposure", "snp_r2_outcome", "correct_causal_direction",
-                                "steiger_pval"], multi)
-            out["directionality"] = rows if multi else rows[0]
+    try:  # needs P-values and sample sizes (or r columns)
+        dt = directionality_test(dat)
+    except (KeyError, ValueError):
+        dt = None
+    if dt is not None and len(dt):
+        rows = records(dt, ["snp_r2_exposure", "snp_r2_outcome", "correct_causal_direction",
+                            "steiger_pval"], multi)
+        out["directionality"] = rows if multi else rows[0]
     if presso:
         out["mr_presso"] = _presso_json(dat, presso_nsim, seed, rng, multi)
     excluded = dat[~dat["mr_keep"].astype(bool)]
