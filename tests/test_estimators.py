@@ -60,6 +60,45 @@ def test_egger_intercept_detects_planted_directional_pleiotropy():
     assert abs(ivw["b"] - 0.3) > abs(egger["b"] - 0.3)
 
 
+MODES = ["mr_simple_mode", "mr_weighted_mode", "mr_weighted_mode_nome", "mr_simple_mode_nome",
+         "mr_penalised_mode"]
+
+
+def test_numpy_stream_modes_share_one_mr_mode_run():
+    """With numpy's generator run_mr takes every mode row from ONE mr_mode() run
+    (shared draws, as TwoSampleMR's mr_mode() computes them): the rows equal
+    mr_mode_all's on a stream at the same position, whatever other modes are asked for."""
+    from mrbook.estimators.mode import mr_mode_all
+
+    dat = simulate(k=30, seed=5)
+    bx, by, sx, sy = (dat[c].to_numpy() for c in ("beta.exposure", "beta.outcome", "se.exposure",
+                                                     "se.outcome"))
+    params = Params(nboot=200)
+    stream = make_rng(21)
+    METHODS["mr_weighted_median"].func(bx, by, sx, sy, params, stream)   # runs first in run_mr
+    ref = {r["method"]: r for r in mr_mode_all(bx, by, sx, sy, params, stream)}
+    res = run_mr(dat, ["mr_weighted_median"] + MODES, params, seed=21).set_index("method")
+    for name, r in ref.items():
+        assert (res.loc[name, "b"], res.loc[name, "se"], res.loc[name, "pval"]) == \
+            (r["b"], r["se"], r["pval"]), name
+    alone = run_mr(dat, ["mr_weighted_median", "mr_weighted_mode"], params, seed=21)
+    assert alone.set_index("method").loc["Weighted mode", "se"] == res.loc["Weighted mode", "se"]
+    # the two modes' standard errors come from the same replicates, yet differ
+    assert res.loc["Simple mode", "se"] != res.loc["Weighted mode", "se"]
+
+
+def test_r_stream_modes_draw_one_by_one_as_mr():
+    """With R's generator every mode method reruns mr_mode() (new draws), as mr() does."""
+    dat = simulate(k=12, seed=6)
+    bx, by, sx, sy = (dat[c].to_numpy() for c in ("beta.exposure", "beta.outcome", "se.exposure",
+                                                     "se.outcome"))
+    params = Params(nboot=40)
+    stream = make_rng(8, "r")
+    want = [METHODS[k].func(bx, by, sx, sy, params, stream) for k in MODES]
+    res = run_mr(dat, MODES, params, seed=8, rng="r")
+    assert res["se"].tolist() == [w["se"] for w in want]
+
+
 def test_unknown_method_lists_known_ones():
     with pytest.raises(ParameterError, match="known methods: .*mr_ivw"):
         resolve_methods(["mr_ivw", "nonsense"])

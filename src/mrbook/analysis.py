@@ -27,9 +27,15 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
 def _with_ids(dat: pd.DataFrame) -> pd.DataFrame:
-    # a shallow copy: adding columns to it never touches the caller's frame, and
-    # every frame iter_pairs yields is a new one (groupby / boolean indexing / copy)
-    dat = dat.copy(deep=False)
+    """``dat`` with the pair columns and ``mr_keep`` (defaults added to a shallow copy).
+
+    The frame itself when nothing is missing: the callers never modify it, and
+    every frame :func:`iter_pairs` yields is a new one.
+    """
+    cols = dat.columns
+    if all(c in cols for c in ("id.exposure", "id.outcome", "exposure", "outcome", "mr_keep")):
+        return dat
+    dat = dat.copy(deep=False)  # adding columns to it never touches the caller's frame
     for role in ("exposure", "outcome"):
         if f"id.{role}" not in dat.columns:
             dat[f"id.{role}"] = role
@@ -44,26 +50,28 @@ def iter_pairs(dat: pd.DataFrame, keep_only: bool = True) -> Iterator[tuple[dict
     """Yield ``(pair, rows)`` per (id.exposure, id.outcome), sorted as TwoSampleMR's ddply.
 
     ``pair`` holds id_exposure, id_outcome, exposure, outcome; ``rows`` are the
-    pair's ``mr_keep`` rows (all rows if ``keep_only`` is False), in data order.
+    pair's ``mr_keep`` rows (all rows if ``keep_only`` is False), in data order,
+    as a new frame.
     """
     dat = _with_ids(dat)
     single = _single_pair(dat)
-    if single is not None:  # the usual case: skip groupby, which costs ~1.5 ms per call
-        ide, ido = single
-        groups = [((ide, ido), dat)]
-    else:
-        groups = dat.groupby(["id.exposure", "id.outcome"], sort=True)
-    for (ide, ido), rows in groups:
-        pair = {"id_exposure": str(ide), "id_outcome": str(ido),
-                "exposure": str(rows["exposure"].iloc[0]), "outcome": str(rows["outcome"].iloc[0])}
-        if rows is not dat:  # a groupby group: already a new frame
+    if single is None:
+        for (ide, ido), rows in dat.groupby(["id.exposure", "id.outcome"], sort=True):
+            pair = {"id_exposure": str(ide), "id_outcome": str(ido),
+                    "exposure": str(rows["exposure"].iloc[0]),
+                    "outcome": str(rows["outcome"].iloc[0])}
             yield pair, (rows[rows["mr_keep"].astype(bool)] if keep_only else rows)
-            continue
-        keep = rows["mr_keep"].astype(bool)
-        if _COPY_ON_WRITE and (not keep_only or keep.all()):
-            yield pair, rows.copy(deep=False)  # copy-on-write: as good as a copy, and free
-        else:
-            yield pair, (rows[keep] if keep_only else rows.copy())
+        return
+    # the usual case, one pair: skip groupby, which costs ~1.5 ms per call
+    ide, ido = single
+    pair = {"id_exposure": str(ide), "id_outcome": str(ido),
+            "exposure": str(dat["exposure"].array[0]), "outcome": str(dat["outcome"].array[0])}
+    keep = dat["mr_keep"].to_numpy(dtype=bool) if keep_only else None
+    if keep is None or keep.all():
+        # copy-on-write (pandas >= 3): a shallow copy is as good as a copy, and free
+        yield pair, dat.copy(deep=not _COPY_ON_WRITE)
+    else:
+        yield pair, dat[keep]
 
 
 def _single_pair(dat: pd.DataFrame):
@@ -120,7 +128,13 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
         Seed of the one random stream all stochastic methods draw from, in
         registry order (as ``set.seed(seed); mr(dat)``).
     rng : {"numpy", "r"}
-        ``"r"`` reproduces R's generator, so that bootstrap SEs equal TwoSampleMR's.
+        ``"r"`` reproduces R's generator, so that bootstrap SEs equal TwoSampleMR's:
+        every method then draws its own replicates exactly as TwoSampleMR's
+        ``mr()`` does. With ``"numpy"`` the mode-based methods requested share one
+        set of bootstrap replicates, drawn where the first of them runs (the way
+        TwoSampleMR's ``mr_mode()`` computes all of them; see
+        :func:`mrbook.estimators.mode.mr_mode_joint`); a method's result does not
+        depend on which other modes are requested.
 
     Returns
     -------
@@ -133,18 +147,27 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
     params = params or Params()
     specs = resolve_methods(methods)
     stream = make_rng(seed, rng)
+    share = stream.kind == "numpy"
     out = []
     for pair, rows in iter_pairs(dat):
         k = len(rows)
         bx, by, sx, sy = _vectors(rows)
+        joint: dict = {}        # joint function -> {name: result}, computed at the first member
         for spec in specs:
             if spec.key == "mr_wald_ratio" and k > 1 and len(specs) > 1:
                 continue
             row = dict(pair, method_key=spec.key, method=spec.name, nsnp=k,
                        b=np.nan, se=np.nan, pval=np.nan, status="ok", reason=None)
             why = _not_run_reason(spec, k)
-            if why is None:
+            if why is None and share and spec.joint is not None:
+                if spec.joint not in joint:
+                    names = [s.name for s in specs
+                             if s.joint is spec.joint and _not_run_reason(s, k) is None]
+                    joint[spec.joint] = spec.joint(bx, by, sx, sy, params, stream, names)
+                res = joint[spec.joint][spec.name]
+            elif why is None:
                 res = spec.func(bx, by, sx, sy, params, stream)
+            if why is None:
                 row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"

@@ -74,6 +74,14 @@ class MethodSpec:
         Most SNPs the method accepts (the Wald ratio takes exactly one).
     heterogeneity : bool
         Whether the method reports its own Cochran's Q (TwoSampleMR's ``heterogeneity_test``).
+    joint : callable or None
+        For a family of estimators that one computation serves (the mode-based
+        estimators: TwoSampleMR's ``mr_mode()`` returns all of them from one
+        bootstrap), ``joint(bx, by, sx, sy, params, rng, names)`` returns
+        ``{name: result}`` for the family's methods named; members share it.
+        :func:`mrbook.analysis.run_mr` uses it with numpy's generator (one set of
+        draws for all the modes requested); with R's generator each method runs
+        on its own, drawing as TwoSampleMR's ``mr()`` does.
     """
 
     key: str
@@ -85,6 +93,7 @@ class MethodSpec:
     stochastic: bool = False
     max_snps: int | None = None
     heterogeneity: bool = False
+    joint: Callable | None = field(default=None, repr=False)
 
 
 #: TwoSampleMR's ``mr_method_list()`` order (R/mr.R). The registry is kept in it.
@@ -116,14 +125,14 @@ METHODS: dict[str, MethodSpec] = {}
 
 def register(key: str, name: str, *, min_snps: int, default: bool, citation: str,
              stochastic: bool = False, max_snps: int | None = None,
-             heterogeneity: bool = False):
+             heterogeneity: bool = False, joint: Callable | None = None):
     """Decorator that adds an estimator to :data:`METHODS`."""
 
     def deco(func):
         if key not in ORDER:
             ORDER.append(key)
         METHODS[key] = MethodSpec(key, name, func, min_snps, default, citation,
-                                  stochastic, max_snps, heterogeneity)
+                                  stochastic, max_snps, heterogeneity, joint)
         # keep the dict in registry order
         items = sorted(METHODS.items(), key=lambda kv: ORDER.index(kv[0]))
         METHODS.clear()

@@ -54,16 +54,20 @@ def weighted_median(b_iv, weights) -> float | np.ndarray:
     if not one:
         b2 = np.ascontiguousarray(b2)           # rows contiguous for the row sorts
     order = np.argsort(b2, axis=1, kind="stable" if one else None)
-    bs = np.take_along_axis(b2, order, axis=1)
     if w.ndim == 1 and w.shape[0] == b2.shape[1]:
         ws = w[order]                           # one weight vector for every row
     else:
         ws = np.take_along_axis(np.broadcast_to(w, b2.shape), order, axis=1)
-    cs = (np.cumsum(ws, axis=1) - 0.5 * ws) / ws.sum(axis=1, keepdims=True)
+    tot = ws.sum(axis=1, keepdims=True)
+    cs = np.cumsum(ws, axis=1)                  # (cumsum(w) - 0.5 w) / sum(w), as R
+    ws *= 0.5
+    cs -= ws
+    cs /= tot
     below = (cs < 0.5).sum(axis=1) - 1  # cs is increasing, so this is max(which(cs < 0.5))
     rows = np.arange(b2.shape[0])
     nxt = np.minimum(below + 1, b2.shape[1] - 1)
-    b_lo, b_hi = bs[rows, below], bs[rows, nxt]
+    # only the two sorted estimates either side of 0.5 are needed
+    b_lo, b_hi = b2[rows, order[rows, below]], b2[rows, order[rows, nxt]]
     p_lo, p_hi = cs[rows, below], cs[rows, nxt]
     out = b_lo + (b_hi - b_lo) * (0.5 - p_lo) / (p_hi - p_lo)
     return float(out[0]) if one else out

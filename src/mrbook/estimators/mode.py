@@ -62,6 +62,10 @@ TwoSampleMR's wrappers call ``mr_mode()``: it makes all of ``mr_mode()``'s draws
 its row. Only the bootstrap densities of its own row are evaluated (``nboot``
 instead of ``5 * nboot``); a row does not depend on which other rows are
 computed, so it equals the corresponding row of :func:`mr_mode_all`.
+With numpy's generator, :func:`mrbook.analysis.run_mr` computes all the mode
+rows it is asked for from one such run (:func:`mr_mode_joint`, one set of
+draws, as ``mr_mode()`` itself does); with R's generator it calls the wrappers
+one by one, drawing as TwoSampleMR's ``mr()`` does.
 
 References
 ----------
@@ -87,7 +91,7 @@ from ._registry import Params, register
 from ._stats import na_result
 
 __all__ = ["MODE_METHODS", "mode_bandwidth", "r_mad_rows", "r_sd_rows", "mr_mode_all",
-           "mr_simple_mode", "mr_weighted_mode", "mr_penalised_mode", "mr_simple_mode_nome",
+           "mr_mode_joint", "mr_simple_mode", "mr_weighted_mode", "mr_penalised_mode", "mr_simple_mode_nome",
            "mr_weighted_mode_nome"]
 
 _CITE = "Hartwig, Davey Smith & Bowden 2017, doi:10.1093/ije/dyx102"
@@ -388,17 +392,48 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     return _mode_rows(bx, by, sx, sy, params, rng, MODE_METHODS)
 
 
-def _one(method: str, bx, by, sx, sy, params, rng) -> dict:
-    rows = _mode_rows(bx, by, sx, sy, params, rng, (method,))
-    if not rows:
-        return na_result()
-    row = rows[0]
+def _result(row: dict) -> dict:
     return {"b": row["b"], "se": row["se"], "pval": row["pval"], "nsnp": row["nsnp"],
             "ci_low": row["ci_low"], "ci_upp": row["ci_upp"]}
 
 
+def _one(method: str, bx, by, sx, sy, params, rng) -> dict:
+    rows = _mode_rows(bx, by, sx, sy, params, rng, (method,))
+    return _result(rows[0]) if rows else na_result()
+
+
+def mr_mode_joint(bx, by, sx, sy, params: Params, rng, names) -> dict[str, dict]:
+    r"""Several mode-based estimates from ONE run of ``mr_mode()``: shared bootstrap draws.
+
+    TwoSampleMR's ``mr_mode(dat)`` computes all five mode-based rows from one
+    pair of bootstrap matrices ``B1``, ``B2``; its ``mr()`` instead calls each
+    wrapper (``mr_simple_mode``, ``mr_weighted_mode`` ...), and every call
+    re-runs ``mr_mode()`` with new draws. This returns the rows named in
+    ``names`` as the single ``mr_mode()`` run does (:func:`mr_mode_all`'s rows),
+    so the draws, bandwidths and grids are made once for all of them. Each
+    standard error is still the MAD of that method's own ``nboot`` bootstrap
+    estimates; the methods merely share the replicates.
+
+    Parameters
+    ----------
+    bx, by, sx, sy, params, rng
+        As :func:`mr_mode_all`.
+    names : iterable of str
+        Display names out of :data:`MODE_METHODS`.
+
+    Returns
+    -------
+    dict
+        ``{name: result}`` with the estimator contract's keys (NaN results when
+        there are fewer than 3 SNPs).
+    """
+    names = list(names)
+    rows = {r["method"]: r for r in _mode_rows(bx, by, sx, sy, params, rng, names)}
+    return {n: _result(rows[n]) if n in rows else na_result() for n in names}
+
+
 @register("mr_simple_mode", "Simple mode", min_snps=3, default=True, stochastic=True,
-          citation=_CITE)
+          citation=_CITE, joint=mr_mode_joint)
 def mr_simple_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Simple mode: the mode of the unweighted density of the ratio estimates.
 
@@ -414,7 +449,7 @@ def mr_simple_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
 
 
 @register("mr_weighted_mode", "Weighted mode", min_snps=3, default=True, stochastic=True,
-          citation=_CITE)
+          citation=_CITE, joint=mr_mode_joint)
 def mr_weighted_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Weighted mode: density weights :math:`\propto s_{j,1}^{-2}` (second-order SEs).
 
@@ -428,7 +463,8 @@ def mr_weighted_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dic
 
 
 @register("mr_weighted_mode_nome", "Weighted mode (NOME)", min_snps=3, default=False,
-          stochastic=True, citation=_CITE)
+          stochastic=True, citation=_CITE,
+          joint=mr_mode_joint)
 def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Weighted mode under NOME: weights :math:`\propto (\sigma_{Yj}/\beta_{Xj})^{-2}`.
 
@@ -442,7 +478,8 @@ def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -
 
 
 @register("mr_simple_mode_nome", "Simple mode (NOME)", min_snps=3, default=False,
-          stochastic=True, citation=_CITE)
+          stochastic=True, citation=_CITE,
+          joint=mr_mode_joint)
 def mr_simple_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Simple mode with the NOME bootstrap (ratio estimates drawn with first-order SEs).
 
@@ -457,7 +494,7 @@ def mr_simple_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> 
 
 
 @register("mr_penalised_mode", "Penalised mode", min_snps=3, default=False, stochastic=True,
-          citation=_CITE)
+          citation=_CITE, joint=mr_mode_joint)
 def mr_penalised_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Penalised mode: weighted mode with penalised weights (penalty constant ``penk``).
 
