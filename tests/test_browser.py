@@ -166,7 +166,8 @@ PAGE_STATE = """(() => {
     drawn: divs.filter(d => d.querySelector('svg.main-svg')).length,
     traces: divs.map(d => (d.data || []).length),
     tables: document.querySelectorAll('table.mrbook-table').length,
-    csv_links: [...document.querySelectorAll('a')].filter(a => /\\.csv$/.test(a.getAttribute('href') || '')).length,
+    csv_links: [...document.querySelectorAll('a')]
+      .filter(a => /\\.csv$/.test(a.getAttribute('href') || '')).length,
     math_source: document.querySelectorAll('.math').length,
     math_rendered: document.querySelectorAll('mjx-container').length,
     title: document.title,

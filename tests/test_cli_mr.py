@@ -12,7 +12,8 @@ import pytest
 
 from mrbook.cli import main
 
-HEADER = "SNP,beta.exposure,se.exposure,beta.outcome,se.outcome,effect_allele.exposure,other_allele.exposure,pval.exposure\n"
+HEADER = ("SNP,beta.exposure,se.exposure,beta.outcome,se.outcome,effect_allele.exposure,"
+          "other_allele.exposure,pval.exposure\n")
 GOOD = [
     "rs1,0.10,0.01,0.05,0.02,A,G,1e-20",
     "rs2,0.12,0.01,0.04,0.02,C,T,1e-25",

@@ -436,7 +436,8 @@ def test_two_exposures_against_one_outcome():
     out = _out([("rs1", "G", "A", 1.0, 0.8), ("rs3", "C", "T", 2.0, 0.2), ("rs5", "A", "G", 3.0, 0.2)])
     h, ex = harmonise_with_exclusions(exp, out)
     # pairs in order of first appearance in the SNP-sorted merge; SNP order within a pair
-    assert list(zip(h["id.exposure"], h["SNP"])) == [("X2", "rs1"), ("X2", "rs5"), ("X1", "rs1"), ("X1", "rs3")]
+    assert list(zip(h["id.exposure"], h["SNP"])) == [("X2", "rs1"), ("X2", "rs5"), ("X1", "rs1"),
+                                                     ("X1", "rs3")]
     assert h["beta.outcome"].tolist() == [-1.0, 3.0, -1.0, 2.0]
     log = harmonise_log(h)
     assert log["id.exposure"].tolist() == ["X2", "X1"]
@@ -447,8 +448,8 @@ def test_two_exposures_against_one_outcome():
 
 def test_action_per_outcome():
     exp = _exp([("rs1", "A", "T", 0.1, 0.2)])
-    out = pd.concat([_out([("rs1", "A", "T", 0.1, 0.2)], id_="O1"), _out([("rs1", "A", "T", 0.1, 0.2)], id_="O2")],
-                    ignore_index=True)
+    out = pd.concat([_out([("rs1", "A", "T", 0.1, 0.2)], id_="O1"),
+                     _out([("rs1", "A", "T", 0.1, 0.2)], id_="O2")], ignore_index=True)
     h = harmonise(exp, out, action=[2, 3])
     assert h["id.outcome"].tolist() == ["O1", "O2"]
     assert h["action"].tolist() == [2, 3]
@@ -498,7 +499,8 @@ def test_output_columns():
 
 
 def test_no_overlap():
-    h, ex = harmonise_with_exclusions(_exp([("rs1", "A", "G", 0.1, 0.2)]), _out([("rs2", "A", "G", 0.1, 0.2)]))
+    h, ex = harmonise_with_exclusions(_exp([("rs1", "A", "G", 0.1, 0.2)]),
+                                      _out([("rs2", "A", "G", 0.1, 0.2)]))
     assert len(h) == 0 and "mr_keep" in h.columns
     assert harmonise_log(h).empty
     assert ex["reason"].tolist() == ["absent from outcome data", "absent from exposure data (outcome only)"]

@@ -344,6 +344,11 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
 
 # --------------------------------------------------------------------------- main
 
+def _pmid_note(pmid) -> str:
+    """``", PMID 123"`` for a confounder hit's PubMed id, or nothing when it is missing or 0."""
+    return f", PMID {pmid}" if pmid and pmid != "0" else ""
+
+
 def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
                        kb: float = 10000, ld_ref=None, palindrome_action: int = 2,
                        confounder_table=None, confounder_traits=(),
@@ -601,7 +606,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
                                     confounder_p)
         for s in final["SNP"].astype(str):
             if s in conf_hits:
-                parts = [f"{h['trait']} (P={h['p']:.2g}{', PMID ' + h['pubmedid'] if h['pubmedid'] and h['pubmedid'] != '0' else ''})"
+                parts = [f"{h['trait']} (P={h['p']:.2g}{_pmid_note(h['pubmedid'])})"
                          for h in conf_hits[s]]
                 excl.append((s, "confounder", "associated with " + "; ".join(parts)
                              + f" at P < {confounder_p:g} in {Path(table_path).name}"))
