@@ -714,7 +714,7 @@ class DensityBatch:
                 win = np.lib.stride_tricks.sliding_window_view(D, 8, axis=1)    # p-3 .. p+4
                 npos = win.shape[1]
                 lw = _LAGRANGE8[s_, :smax]                                      # (nr, smax, 8)
-                V = np.einsum("rpj,rtj->rpt", win, lw)
+                V = np.matmul(win, lw.transpose(0, 2, 1))                       # (nr, npos, smax)
                 V[:, :, 0] = D[:, 3:3 + npos]                                   # exact samples
                 offs = (np.arange(npos)[None, :, None] + (3 - U)) * s_[:, None, None] + \
                     np.arange(smax)[None, None, :]
