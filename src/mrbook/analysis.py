@@ -159,15 +159,15 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
             row = dict(pair, method_key=spec.key, method=spec.name, nsnp=k,
                        b=np.nan, se=np.nan, pval=np.nan, status="ok", reason=None)
             why = _not_run_reason(spec, k)
-            if why is None and share and spec.joint is not None:
-                if spec.joint not in joint:
-                    names = [s.name for s in specs
-                             if s.joint is spec.joint and _not_run_reason(s, k) is None]
-                    joint[spec.joint] = spec.joint(bx, by, sx, sy, params, stream, names)
-                res = joint[spec.joint][spec.name]
-            elif why is None:
-                res = spec.func(bx, by, sx, sy, params, stream)
             if why is None:
+                if share and spec.joint is not None:
+                    if spec.joint not in joint:
+                        names = [s.name for s in specs
+                                 if s.joint is spec.joint and _not_run_reason(s, k) is None]
+                        joint[spec.joint] = spec.joint(bx, by, sx, sy, params, stream, names)
+                    res = joint[spec.joint][spec.name]
+                else:
+                    res = spec.func(bx, by, sx, sy, params, stream)
                 row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"

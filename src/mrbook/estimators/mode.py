@@ -91,8 +91,8 @@ from ._registry import Params, register
 from ._stats import na_result
 
 __all__ = ["MODE_METHODS", "mode_bandwidth", "r_mad_rows", "r_sd_rows", "mr_mode_all",
-           "mr_mode_joint", "mr_simple_mode", "mr_weighted_mode", "mr_penalised_mode", "mr_simple_mode_nome",
-           "mr_weighted_mode_nome"]
+           "mr_mode_joint", "mr_simple_mode", "mr_weighted_mode", "mr_penalised_mode",
+           "mr_simple_mode_nome", "mr_weighted_mode_nome"]
 
 _CITE = "Hartwig, Davey Smith & Bowden 2017, doi:10.1093/ije/dyx102"
 
@@ -463,8 +463,7 @@ def mr_weighted_mode(bx, by, sx, sy, params: Params = Params(), rng=None) -> dic
 
 
 @register("mr_weighted_mode_nome", "Weighted mode (NOME)", min_snps=3, default=False,
-          stochastic=True, citation=_CITE,
-          joint=mr_mode_joint)
+          stochastic=True, citation=_CITE, joint=mr_mode_joint)
 def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Weighted mode under NOME: weights :math:`\propto (\sigma_{Yj}/\beta_{Xj})^{-2}`.
 
@@ -478,8 +477,7 @@ def mr_weighted_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -
 
 
 @register("mr_simple_mode_nome", "Simple mode (NOME)", min_snps=3, default=False,
-          stochastic=True, citation=_CITE,
-          joint=mr_mode_joint)
+          stochastic=True, citation=_CITE, joint=mr_mode_joint)
 def mr_simple_mode_nome(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     r"""Simple mode with the NOME bootstrap (ratio estimates drawn with first-order SEs).
 
