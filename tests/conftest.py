@@ -20,6 +20,17 @@ def reference_cases() -> list[Path]:
     return sorted(p for p in REFERENCE.iterdir() if (p / "twosamplemr.json").is_file())
 
 
+def case_params(cases: list[Path]) -> list:
+    """``pytest.param`` per reference case, named by its folder, for a ``case`` parameter.
+
+    Without ../shared (a user's clone) this is one skipped placeholder, so the
+    parity tests are reported as skipped with :data:`SKIP_SHARED` as the reason.
+    """
+    if not cases:
+        return [pytest.param(None, id="no-reference", marks=pytest.mark.skip(reason=SKIP_SHARED))]
+    return [pytest.param(c, id=c.name) for c in cases]
+
+
 def load_reference(case: Path) -> dict:
     return json.loads((case / "twosamplemr.json").read_text())
 

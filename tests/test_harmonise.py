@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED, SKIP_SHARED, load_reference, reference_cases
+from conftest import SHARED, SKIP_SHARED, case_params, load_reference, reference_cases
 from mrbook.errors import InputError, ParameterError
 from mrbook.harmonise import (
     EXCLUSION_COLUMNS,
@@ -92,7 +92,7 @@ def test_raw_reference_cases_exist():
     assert RAW_CASES, "no reference folder with exposure and outcome CSVs"
 
 
-@pytest.mark.parametrize("case", RAW_CASES, ids=[c.name for c in RAW_CASES])
+@pytest.mark.parametrize("case", case_params(RAW_CASES))
 def test_reference_harmonised_data(case):
     ref = load_reference(case)
     inp = ref["meta"]["input"]
@@ -125,7 +125,7 @@ def test_reference_harmonised_data(case):
             assert _same(u, v), (col, u, v)
 
 
-@pytest.mark.parametrize("case", RAW_CASES, ids=[c.name for c in RAW_CASES])
+@pytest.mark.parametrize("case", case_params(RAW_CASES))
 def test_reference_exclusions_account_for_every_snp(case):
     ref = load_reference(case)
     inp = ref["meta"]["input"]

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import SKIP_SHARED, load_reference, reference_cases
+from conftest import case_params, load_reference, reference_cases
 from conftest import rrng_available as _rrng_available
 from mrbook import rdensity as rd
 from mrbook.estimators import METHODS, Params
@@ -36,7 +36,6 @@ from mrbook.estimators.mode import (MODE_METHODS, mode_bandwidth, mr_mode_all, r
 from mrbook.rng import make_rng
 
 CASES = reference_cases()
-IDS = [c.name for c in CASES]
 REL = 1e-10
 MC_REL = 0.20
 COLS = ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome")
@@ -68,12 +67,10 @@ def close(a, b, rel=REL) -> bool:
     return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=1e-300)
 
 
-@pytest.fixture(params=CASES or [None], ids=IDS or ["no-reference"])
+@pytest.fixture(params=case_params(CASES))
 def case(request):
     # only the reference-parity tests need ../shared; R's density() primitives and
     # the fast mode path below are checked everywhere
-    if request.param is None:
-        pytest.skip(SKIP_SHARED)
     return request.param
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import load_reference, reference_cases
+from conftest import case_params, load_reference, reference_cases
 from mrbook.presso import PressoNotRun, format_empirical_pvalue, mr_presso
 from mrbook.rng import make_rng
 
@@ -68,7 +68,7 @@ def _rel(a, b):
 CASES = reference_cases()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_presso_matches_reference(case):
     ref = load_reference(case)
     combo = _combo(ref)
@@ -122,7 +122,7 @@ def test_presso_matches_reference(case):
 
 
 @pytest.mark.skipif(not _has_rrng(), reason="mrbook.rrng (R's generator) not available")
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_presso_bit_exact_with_r_generator(case):
     ref = load_reference(case)
     presso_ref = _combo(ref)["mr_presso"]

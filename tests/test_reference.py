@@ -24,14 +24,13 @@ import math
 import pandas as pd
 import pytest
 
-from conftest import load_reference, reference_cases, rrng_available
+from conftest import case_params, load_reference, reference_cases, rrng_available
 from mrbook.analysis import heterogeneity, leaveoneout, pleiotropy, run_mr, singlesnp
 from mrbook.estimators import METHODS, Params
 from mrbook.io import coerce_tsmr, finalise_harmonised, read_harmonised
 from mrbook.rng import make_rng
 
 CASES = reference_cases()
-IDS = [c.name for c in CASES]
 REL = 1e-10
 MC_REL_SD = 0.13   # medians: SD of the bootstrap replicates
 MC_REL_MAD = 0.21  # modes: MAD of the bootstrap replicates
@@ -41,8 +40,6 @@ STOCHASTIC_METHODS = {m.name for m in METHODS.values() if m.stochastic}
 def mc_rel(method: str) -> float:
     """Monte-Carlo tolerance for a bootstrap SE (see the module docstring)."""
     return MC_REL_MAD if "mode" in method.lower() else MC_REL_SD
-
-pytestmark = pytest.mark.skipif(not CASES, reason="../shared/reference is not beside this clone")
 
 
 def close(a, b, rel=REL):
@@ -63,7 +60,7 @@ def analysed_data(case) -> pd.DataFrame:
     return finalise_harmonised(df)
 
 
-@pytest.fixture(params=CASES, ids=IDS)
+@pytest.fixture(params=case_params(CASES))
 def case(request):
     return request.param
 

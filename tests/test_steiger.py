@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import load_reference, reference_cases
+from conftest import case_params, load_reference, reference_cases
 from mrbook.steiger import (
     _qf_df1_upper,
     _r_nelder_mead,
@@ -52,7 +52,7 @@ def _close(a, b, rel=REL):
     return abs(a - b) <= rel * abs(b)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_directionality_test(case):
     ref = load_reference(case)
     if not ref.get("directionality_test"):
@@ -71,7 +71,7 @@ def test_directionality_test(case):
         assert _close(got["steiger_pval"], want["steiger_pval"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_mr_steiger_full(case):
     ref = load_reference(case)
     if not ref.get("mr_steiger_full"):
@@ -84,7 +84,7 @@ def test_mr_steiger_full(case):
             assert _close(got[name], value), name
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_steiger_filtering(case):
     ref = load_reference(case)
     if not ref.get("steiger_filtering"):

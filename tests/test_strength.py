@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import load_reference, reference_cases
+from conftest import case_params, load_reference, reference_cases
 from mrbook.strength import instrument_strength, instrument_strength_table, isq
 
 REL = 1e-10
@@ -34,7 +34,7 @@ def _case_data(case, ref) -> pd.DataFrame:
     return pd.DataFrame(ref["harmonised_data"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_instrument_strength_matches_reference(case):
     ref = load_reference(case)
     res = instrument_strength_table(_case_data(case, ref))
