@@ -54,7 +54,7 @@ def iter_pairs(dat: pd.DataFrame, keep_only: bool = True) -> Iterator[tuple[dict
     as a new frame.
     """
     dat = _with_ids(dat)
-    single = _single_pair(dat)
+    single = single_pair(dat)
     if single is None:
         for (ide, ido), rows in dat.groupby(["id.exposure", "id.outcome"], sort=True):
             pair = {"id_exposure": str(ide), "id_outcome": str(ido),
@@ -74,16 +74,17 @@ def iter_pairs(dat: pd.DataFrame, keep_only: bool = True) -> Iterator[tuple[dict
         yield pair, dat[keep]
 
 
-def _single_pair(dat: pd.DataFrame):
-    """``(id.exposure, id.outcome)`` if every row has that same non-missing pair, else None.
+def single_pair(dat: pd.DataFrame, cols=("id.exposure", "id.outcome")):
+    """The ids in ``cols`` if every row has the same non-missing ones, else None.
 
-    Then groupby would give one group holding every row in data order; anything
-    unusual (missing or incomparable ids, no rows) returns None and takes groupby's path.
+    Then ``groupby(cols)`` would give one group holding every row in data order,
+    at ~1.5 ms per call; anything unusual (missing or incomparable ids, no rows)
+    returns None, and the caller takes groupby's path.
     """
     if len(dat) == 0:
         return None
     keys = []
-    for col in ("id.exposure", "id.outcome"):
+    for col in cols:
         v = dat[col].to_numpy(dtype=object)
         first = v[0]
         try:

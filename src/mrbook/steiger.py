@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .analysis import single_pair
+
 __all__ = [
     "get_r_from_pn", "get_p_from_r2n", "get_r_from_bsen", "get_r_from_lor", "contingency",
     "get_population_allele_frequency", "effective_n", "r_test_independent",
@@ -564,6 +566,11 @@ def _pairs(dat: pd.DataFrame, sort: bool):
     keys = [c for c in ("id.exposure", "id.outcome") if c in dat.columns]
     if not keys:
         yield (None, None), dat
+        return
+    one = single_pair(dat, keys)
+    if one is not None:  # the usual case: the one group groupby would give, without groupby
+        ids = dict(zip(keys, one))
+        yield (ids.get("id.exposure"), ids.get("id.outcome")), dat
         return
     for key, x in dat.groupby(keys, sort=sort, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
