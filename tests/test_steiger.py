@@ -203,3 +203,21 @@ def test_contingency_margins():
     assert (z * co[1, 1]) / (co[0, 1] * co[1, 0]) == pytest.approx(1.5)
     co7 = contingency(0.3, 0.2, 1.5, zap_digits=7)  # a fresh R session's zapsmall
     assert np.all(np.abs(co7 - co) < 1e-7)
+
+
+def test_special_functions_equal_scipy_stats():
+    """The p-value and quantile helpers call scipy.special directly; the values are
+    scipy.stats' to the last bit, including the edges (below the support, 0, 1, NaN)."""
+    from mrbook.steiger import get_p_from_r2n
+
+    r2 = np.array([-0.5, 0.0, 1e-300, 0.01, 0.3, 0.999, 1.0, 1.5, np.nan])
+    for n in (1.0, 2.0, 3.0, 100.0, 5e5, np.nan):
+        with np.errstate(all="ignore"):
+            want = stats.f.sf(r2 * (n - 2) / (1 - r2), 1, n - 1)
+        assert np.array_equal(get_p_from_r2n(r2, n), want, equal_nan=True), n
+    assert isinstance(get_p_from_r2n(0.01, 1000.0), np.floating)
+    p = np.array([0.0, 1e-300, 1e-20, 0.3, 1.0])
+    assert np.array_equal(_qf_df1_upper(p, np.full(5, 5e5)), stats.chi2.isf(p, 1))
+    z, pz = r_test_independent(np.array([50.0, 1e6]), np.array([60.0, 1e6]),
+                               np.array([0.1, 0.3]), np.array([0.2, 0.1]))
+    assert np.array_equal(pz, 2 * stats.norm.sf(z))

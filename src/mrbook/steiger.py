@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from .analysis import single_pair
 
@@ -60,7 +60,7 @@ def _qf_df1_upper(p: np.ndarray, df2: np.ndarray) -> np.ndarray:
         out[valid & (p == 1)] = 0.0
         inner = valid & (p > 0) & (p < 1)
         big = inner & (df2 > 4e5)
-        out[big] = stats.chi2.isf(p[big], 1)
+        out[big] = special.chdtri(1.0, p[big])          # = stats.chi2.isf(p, 1)
         small = inner & ~big
         nu, ps = df2[small], p[small]
         # x = qbeta(p, df2/2, 1/2) (lower tail), taken as 1 - y with y the upper
@@ -78,7 +78,9 @@ def get_p_from_r2n(r2, n):
     n = np.asarray(n, dtype=float)
     with np.errstate(all="ignore"):
         fval = r2 * (n - 2) / (1 - r2)
-        return stats.f.sf(fval, 1, n - 1)
+        # stats.f.sf(fval, 1, n - 1) without its call overhead: fdtrc is what it
+        # evaluates, and below the support (fval < 0, valid df) R's pf gives 1 as stats does
+        return np.where((fval < 0) & (n > 1), 1.0, special.fdtrc(1.0, n - 1, fval))[()]
 
 
 _BIG = 1.0e35
@@ -414,7 +416,7 @@ def r_test_independent(n, n2, r12, r34):
     with np.errstate(all="ignore"):
         se = np.sqrt(1 / (n - 3) + 1 / (n2 - 3))
         z = np.abs((_fisherz(np.asarray(r12, dtype=float)) - _fisherz(np.asarray(r34, dtype=float))) / se)
-    p = 2.0 * stats.norm.sf(z)
+    p = 2.0 * special.ndtr(-z)                    # = 2 stats.norm.sf(z)
     if np.ndim(z) == 0:
         return float(z), float(p)
     return z, p
