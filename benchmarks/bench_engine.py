@@ -11,7 +11,7 @@ median, simple mode, weighted mode), Cochran's Q, the Egger intercept,
 leave-one-out and single-SNP analyses -- together "core" -- plus the Steiger
 directionality test and MR-PRESSO with 1000 simulated data sets. Every task
 starts from the harmonised DataFrame, is run once to warm up and then
-``--repeats`` times (tasks under 50 ms up to 25 times); the median wall time
+``--repeats`` times (tasks under 50 ms up to 60 times); the median wall time
 (time.perf_counter) is reported, the minimum is kept in the JSON.
 The same work is timed in pytwosamplemr and genal-python when they are
 installed (a package that is missing or fails is reported as unavailable).
@@ -102,8 +102,8 @@ def measure(fn, repeats: int, slow_s: float = 2.0, very_slow_s: float = 20.0) ->
                 "times_ms": [warm * 1e3], "single_run": True}
     if warm > slow_s:
         n = min(repeats, 3)
-    elif warm < 0.05:  # fast tasks: more repeats (up to ~0.5 s) steady the median
-        n = max(repeats, min(25, int(0.5 / max(warm, 1e-4))))
+    elif warm < 0.05:  # fast tasks: more repeats (up to ~1.5 s) steady the median against
+        n = max(repeats, min(60, int(1.5 / max(warm, 1e-4))))   # a noisy machine's bursts
     else:
         n = repeats
     times = []
