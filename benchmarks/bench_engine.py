@@ -182,11 +182,8 @@ def mrbook_tasks(dat, nboot: int, n_presso: int, seed: int) -> tuple[dict, list[
     try:
         from mrbook.presso import mr_presso
 
-        keep = dat[dat["mr_keep"].astype(bool)]
-        bx, by, sx, sy = (keep[c].to_numpy(dtype=float) for c in
-                          ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
         snps = keep["SNP"].astype(str).tolist()
-        tasks["presso"] = lambda: mr_presso(bx, by, sx, sy, snps=snps,
+        tasks["presso"] = lambda: mr_presso(*vecs, snps=snps,
                                             n_distribution=n_presso, rng=make_rng(seed))
     except ImportError as exc:
         notes.append(f"mrbook: MR-PRESSO not available ({exc})")
