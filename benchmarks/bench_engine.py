@@ -132,7 +132,7 @@ def mrbook_tasks(dat, nboot: int, n_presso: int, seed: int) -> tuple[dict, list[
     """The benchmark tasks as zero-argument callables, and notes on what is missing."""
     from mrbook import analysis
     from mrbook.estimators import METHODS, Params
-    from mrbook.rng import make_rng
+    from mrbook.rmath.rng import make_rng
 
     notes = []
     params = Params(nboot=nboot)
@@ -174,13 +174,13 @@ def mrbook_tasks(dat, nboot: int, n_presso: int, seed: int) -> tuple[dict, list[
     tasks["five_sep"] = five_separate
 
     try:
-        from mrbook.steiger import directionality_test
+        from mrbook.sensitivity.steiger import directionality_test
         tasks["steiger"] = lambda: directionality_test(dat)
     except ImportError as exc:
         notes.append(f"mrbook: Steiger not available ({exc})")
 
     try:
-        from mrbook.presso import mr_presso
+        from mrbook.sensitivity.presso import mr_presso
 
         snps = keep["SNP"].astype(str).tolist()
         tasks["presso"] = lambda: mr_presso(*vecs, snps=snps,
@@ -490,7 +490,7 @@ def main(argv=None) -> int:
         return 2
     ref_path = args.reference or args.data.parent / "twosamplemr.json"
 
-    from mrbook.io import read_harmonised
+    from mrbook.data.tsmr import read_harmonised
 
     dat = read_harmonised(args.data)
     engines = args.only or list(ENGINES)

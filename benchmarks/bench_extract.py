@@ -336,7 +336,7 @@ def _proc_status_mb(key: str) -> float | None:
 def child(path: str, fmt: str, p_max: float) -> None:
     """One extraction in this (fresh) process; print a JSON line with the measurements."""
     t0 = time.perf_counter()
-    from mrbook.readers import read_sumstats
+    from mrbook.data.readers import read_sumstats
     import_s = time.perf_counter() - t0
     rss0 = _proc_status_mb("VmRSS")
     r0 = resource.getrusage(resource.RUSAGE_SELF)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Check the fast mode path against R's full FFT algorithm on many densities.
 
-:func:`mrbook.rdensity.density_mode` finds ``which.max`` of R's ``density()``
-without evaluating the whole grid (:class:`mrbook.rdensity.DensityBatch`); rows
+:func:`mrbook.rmath.density.density_mode` finds ``which.max`` of R's ``density()``
+without evaluating the whole grid (:class:`mrbook.rmath.density.DensityBatch`); rows
 it cannot certify fall back to the FFT. This script draws bootstrap replicates
 the way ``mr_mode()`` does, for simulated MR data sets of varied size and
 shape (a valid cluster, pleiotropic clusters, outliers, weak instruments),
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from mrbook import rdensity as rd
+from mrbook.rmath import density as rd
 from mrbook.estimators.mode import _norm_weights, mode_bandwidth
 
 

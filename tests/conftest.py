@@ -43,8 +43,8 @@ def shared_dir() -> Path:
 
 
 def rrng_available() -> bool:
-    """Whether R's generator (mrbook.rrng) can be made."""
-    from mrbook.rng import make_rng
+    """Whether R's generator (mrbook.rmath.generator) can be made."""
+    from mrbook.rmath.rng import make_rng
 
     try:
         make_rng(1, "r")
@@ -56,8 +56,7 @@ def rrng_available() -> bool:
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """Cache root shared by the test modules: the demo study is generated once per session."""
-    from mrbook import demo
-
+    from mrbook.data import demo
     root = tmp_path_factory.getbasetemp() / "mrbook-cache"
     demo.demo_dir(demo.DEFAULT_SEED, root=root)
     return root
@@ -66,6 +65,5 @@ def demo_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_folder(demo_root) -> Path:
     """The generated demo study's folder (default seed)."""
-    from mrbook import demo
-
+    from mrbook.data import demo
     return demo.demo_dir(demo.DEFAULT_SEED, root=demo_root)

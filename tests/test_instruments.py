@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrbook import demo, ld
-from mrbook.cli import main
+from mrbook.data import demo
+from mrbook.data import ld
+from mrbook.cli.main import main
 from mrbook.errors import InputError, ParameterError
 from mrbook.instruments import (read_confounder_table, select_instruments,
                                 write_instruments)
@@ -293,8 +294,8 @@ def test_bad_settings(demo_root):
 def test_opengwas_ids_use_the_client(demo_folder, monkeypatch):
     """The OpenGWAS path (server clumping, outcome associations), with the client mocked
     by the demo's files: no network, no token."""
-    from mrbook import opengwas
-    from mrbook.readers import read_sumstats
+    from mrbook.data import opengwas
+    from mrbook.data.readers import read_sumstats
 
     man = demo.load_manifest(demo_folder)
     design = man["design"]["hashimoto"]

@@ -11,14 +11,13 @@ Examples
 ['mr_egger_regression', 'mr_ivw', 'mr_ivw_fe']
 """
 
-__version__ = "0.1.0"
-
 from .analysis import (MRAnalysis, add_odds_ratios, analyse, heterogeneity, leaveoneout,
                        pleiotropy, run_mr, singlesnp)
 from .estimators import METHODS, Params
 from .harmonise import harmonise, harmonise_with_exclusions
 from .instruments import select_instruments
-from .io import read_harmonised, read_tsmr
+from .output import VERSION as __version__
+from .data.tsmr import read_harmonised, read_tsmr
 
 __all__ = [
     "METHODS", "MRAnalysis", "Params", "add_odds_ratios", "analyse", "harmonise",

@@ -1,16 +1,15 @@
-"""MR analyses over a harmonised table, per exposure-outcome pair.
+"""Analysis layer: TwoSampleMR's mr(), heterogeneity, pleiotropy, leave-one-out, single-SNP, per pair.
 
 These mirror TwoSampleMR's ``mr()``, ``mr_heterogeneity()``,
 ``mr_pleiotropy_test()``, ``mr_leaveoneout()`` and ``mr_singlesnp()``: they take
 a harmonised DataFrame in TwoSampleMR's column names (see
-:func:`mrbook.io.read_harmonised`) and return tidy DataFrames with stable
+:func:`mrbook.data.tsmr.read_harmonised`) and return tidy DataFrames with stable
 snake_case columns. Every pair is analysed on its rows with ``mr_keep``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -18,83 +17,8 @@ from scipy import stats
 
 from .estimators import METHODS, Params, basic, resolve_methods
 from .estimators._stats import p_normal
-from .rng import make_rng
-
-PAIR_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome"]
-
-#: pandas >= 3 always copies on write, so a shallow copy is a safe copy
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
-
-
-def _with_ids(dat: pd.DataFrame) -> pd.DataFrame:
-    """``dat`` with the pair columns and ``mr_keep`` (defaults added to a shallow copy).
-
-    The frame itself when nothing is missing: the callers never modify it, and
-    every frame :func:`iter_pairs` yields is a new one.
-    """
-    cols = dat.columns
-    if all(c in cols for c in ("id.exposure", "id.outcome", "exposure", "outcome", "mr_keep")):
-        return dat
-    dat = dat.copy(deep=False)  # adding columns to it never touches the caller's frame
-    for role in ("exposure", "outcome"):
-        if f"id.{role}" not in dat.columns:
-            dat[f"id.{role}"] = role
-        if role not in dat.columns:
-            dat[role] = dat[f"id.{role}"]
-    if "mr_keep" not in dat.columns:
-        dat["mr_keep"] = True
-    return dat
-
-
-def iter_pairs(dat: pd.DataFrame, keep_only: bool = True) -> Iterator[tuple[dict, pd.DataFrame]]:
-    """Yield ``(pair, rows)`` per (id.exposure, id.outcome), sorted as TwoSampleMR's ddply.
-
-    ``pair`` holds id_exposure, id_outcome, exposure, outcome; ``rows`` are the
-    pair's ``mr_keep`` rows (all rows if ``keep_only`` is False), in data order,
-    as a new frame.
-    """
-    dat = _with_ids(dat)
-    single = single_pair(dat)
-    if single is None:
-        for (ide, ido), rows in dat.groupby(["id.exposure", "id.outcome"], sort=True):
-            pair = {"id_exposure": str(ide), "id_outcome": str(ido),
-                    "exposure": str(rows["exposure"].iloc[0]),
-                    "outcome": str(rows["outcome"].iloc[0])}
-            yield pair, (rows[rows["mr_keep"].astype(bool)] if keep_only else rows)
-        return
-    # the usual case, one pair: skip groupby, which costs ~1.5 ms per call
-    ide, ido = single
-    pair = {"id_exposure": str(ide), "id_outcome": str(ido),
-            "exposure": str(dat["exposure"].array[0]), "outcome": str(dat["outcome"].array[0])}
-    keep = dat["mr_keep"].to_numpy(dtype=bool) if keep_only else None
-    if keep is None or keep.all():
-        # copy-on-write (pandas >= 3): a shallow copy is as good as a copy, and free
-        yield pair, dat.copy(deep=not _COPY_ON_WRITE)
-    else:
-        yield pair, dat[keep]
-
-
-def single_pair(dat: pd.DataFrame, cols=("id.exposure", "id.outcome")):
-    """The ids in ``cols`` if every row has the same non-missing ones, else None.
-
-    Then ``groupby(cols)`` would give one group holding every row in data order,
-    at ~1.5 ms per call; anything unusual (missing or incomparable ids, no rows)
-    returns None, and the caller takes groupby's path.
-    """
-    if len(dat) == 0:
-        return None
-    keys = []
-    for col in cols:
-        v = dat[col].to_numpy(dtype=object)
-        first = v[0]
-        try:
-            if pd.isna(first) or not bool((v == first).all()):
-                return None
-        except (TypeError, ValueError):
-            return None
-        keys.append(first)
-    return tuple(keys)
-
+from .pairs import PAIR_COLUMNS, iter_pairs, single_pair  # noqa: F401  (re-exported)
+from .rmath.rng import make_rng
 
 def _vectors(rows: pd.DataFrame):
     return tuple(rows[c].to_numpy(dtype=float)
@@ -408,14 +332,14 @@ class MRAnalysis:
     heterogeneity, pleiotropy, leaveoneout, singlesnp : DataFrame
         As the functions of the same names.
     directionality : DataFrame or None
-        Steiger directionality test (:func:`mrbook.steiger.directionality_test`),
+        Steiger directionality test (:func:`mrbook.sensitivity.steiger.directionality_test`),
         None when the inputs lack P-values and sample sizes.
     presso : dict
         ``{(id_exposure, id_outcome): result or {"error": reason}}`` from
-        :func:`mrbook.presso.mr_presso` (empty when not requested).
+        :func:`mrbook.sensitivity.presso.mr_presso` (empty when not requested).
     strength : DataFrame or None
         Per-SNP instrument strength (F statistic, R²) from
-        :func:`mrbook.strength.instrument_strength_table`.
+        :func:`mrbook.sensitivity.strength.instrument_strength_table`.
     strength_summary : DataFrame or None
         Per pair: mean/min/max F, I²GX, total R².
     settings : dict
@@ -442,7 +366,7 @@ def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000
     Parameters
     ----------
     dat : DataFrame
-        Harmonised data (:func:`mrbook.io.read_harmonised` or
+        Harmonised data (:func:`mrbook.data.tsmr.read_harmonised` or
         :func:`mrbook.harmonise.harmonise`).
     methods : list of str, optional
         Method keys or names; default TwoSampleMR's defaults.
@@ -465,8 +389,8 @@ def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000
                      settings={"methods": list(mr["method_key"].unique()), "seed": seed,
                                "nboot": nboot, "rng": rng, "presso": presso,
                                "n_distribution": n_distribution})
-    from .steiger import directionality_test
-    from .strength import instrument_strength_table
+    from .sensitivity.steiger import directionality_test
+    from .sensitivity.strength import instrument_strength_table
 
     try:  # needs P-values and sample sizes (or r columns)
         out.directionality = directionality_test(dat)
@@ -478,7 +402,7 @@ def analyse(dat: pd.DataFrame, methods=None, seed: int = 1234, nboot: int = 1000
     except (KeyError, ValueError):
         out.strength = None
     if presso:
-        from .presso import mr_presso
+        from .sensitivity.presso import mr_presso
 
         for pair, rows in iter_pairs(dat):
             bx, by, sx, sy = _vectors(rows)

@@ -1,4 +1,4 @@
-"""Errors raised on bad input: one line naming the file, row and column."""
+"""Ground floor: the errors mrbook reports as one line naming the file, row and column."""
 
 from __future__ import annotations
 

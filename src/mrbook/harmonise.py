@@ -1,4 +1,4 @@
-"""Allele harmonisation of exposure and outcome data, exact to TwoSampleMR 0.7.9.
+"""Harmonise layer: allele harmonisation of exposure and outcome data, exact to TwoSampleMR 0.7.9.
 
 This reproduces ``harmonise_data()`` of TwoSampleMR (``R/harmonise.R``: ``harmonise_data``,
 ``harmonise_cleanup_variables``, ``harmonise``, ``harmonise_22/21/12/11``,

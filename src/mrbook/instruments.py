@@ -1,4 +1,4 @@
-"""Instrument selection for two-sample MR, step by step, with every exclusion and its reason.
+"""Instruments layer: instrument selection, step by step, with every exclusion and its reason.
 
 :func:`select_instruments` reproduces the instrument selection of the study (SPEC
 section 1) and of TwoSampleMR's ``extract_instruments`` -> ``clump_data`` ->
@@ -7,7 +7,7 @@ confounder look-up the paper describes, in this order:
 
 1. **P threshold**: exposure SNPs with P < ``p`` (5e-8).
 2. **Clumping** at r² ``r2`` within ``kb`` kilobases on a PLINK reference panel
-   (:func:`mrbook.ld.clump`: plink 1.9 when installed, the identical Python
+   (:func:`mrbook.data.ld.clump`: plink 1.9 when installed, the identical Python
    implementation otherwise), or on the OpenGWAS server for an OpenGWAS exposure
    without ``ld_ref``. These are the study's *candidate* SNPs.
 3. **Outcome extraction**: the candidates' rows in the outcome data. A SNP absent
@@ -32,7 +32,7 @@ confounder look-up the paper describes, in this order:
 F statistics ``(beta/se)²`` and the variance explained ``F / (N - 2 + F)`` are
 reported for every candidate.
 
-Sources are a summary-statistics file (any format :func:`mrbook.readers.read_sumstats`
+Sources are a summary-statistics file (any format :func:`mrbook.data.readers.read_sumstats`
 reads), ``"demo:<trait>"`` (the SIMULATED demo study, generated into the cache on
 first use; traits hypothyroidism, hyperthyroidism, hashimoto, osteoporosis), or an
 OpenGWAS study ID such as ``ebi-a-GCST90018862`` (needs ``OPENGWAS_JWT`` or a cache).
@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
 from .errors import InputError, ParameterError
+from .output import VERSION, dumps
 
 #: Steps of the selection, in order; the ``step`` values of the exclusions table.
 STEPS = ("clumping", "missing_in_outcome", "harmonise", "palindromic", "confounder", "steiger")
@@ -134,7 +134,7 @@ def resolve_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> Sou
     InputError
         A path that does not exist and is not an OpenGWAS ID.
     """
-    from . import demo
+    from .data import demo
 
     if isinstance(spec, Path):
         text = str(spec)
@@ -284,7 +284,7 @@ def _fill_sample_sizes(df: pd.DataFrame, src: Source) -> pd.DataFrame:
 
 
 def _read_exposure(src: Source, p: float) -> pd.DataFrame:
-    from .readers import read_sumstats
+    from .data.readers import read_sumstats
 
     if src.kind == "opengwas":
         raise AssertionError("OpenGWAS exposures are read by _opengwas_exposure")
@@ -293,7 +293,7 @@ def _read_exposure(src: Source, p: float) -> pd.DataFrame:
 
 
 def _read_outcome(src: Source, snps) -> pd.DataFrame:
-    from .readers import read_sumstats
+    from .data.readers import read_sumstats
 
     df = read_sumstats(src.path, snps=list(snps))
     return _fill_sample_sizes(df, src)
@@ -380,7 +380,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         source is a demo, otherwise no confounder step; ``False`` skips the step.
     confounder_traits : sequence of str
         Traits (case-insensitive substrings) whose associations exclude a SNP.
-        Default for the demo table: :data:`mrbook.demo.DEFAULT_CONFOUNDER_TRAITS`.
+        Default for the demo table: :data:`mrbook.data.demo.DEFAULT_CONFOUNDER_TRAITS`.
     confounder_p : float
         P threshold of a confounder association (5e-8).
     steiger : bool
@@ -389,13 +389,13 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         Look for LD proxies (r² >= ``proxy_r2`` within ``proxy_kb``) of SNPs missing
         from the outcome.
     clump_engine : {"auto", "plink", "python"}
-        See :func:`mrbook.ld.clump`.
+        See :func:`mrbook.data.ld.clump`.
     clump : bool
         False skips LD clumping, for an exposure file that already holds
         independent instruments (for example a TwoSampleMR ``clump_data`` output);
         the summary records that clumping was not done here.
     demo_seed : int, optional
-        Seed of the demo study (default :data:`mrbook.demo.DEFAULT_SEED`).
+        Seed of the demo study (default :data:`mrbook.data.demo.DEFAULT_SEED`).
     cache_dir : str or Path, optional
         Cache root for the demo (default ``$MRBOOK_CACHE`` or ``~/.cache/mrbook``).
 
@@ -426,10 +426,10 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     >>> ins.summary["final"]  # doctest: +SKIP
     69
     """
-    from . import demo as demo_mod
-    from . import ld as ld_mod
+    from .data import demo as demo_mod
+    from .data import ld as ld_mod
     from .harmonise import harmonise_with_exclusions
-    from .readers import effective_p, to_tsmr
+    from .data.readers import effective_p, to_tsmr
 
     _check_settings(p, r2, kb, palindrome_action, confounder_p, proxy_r2)
     exp_src = resolve_source(exposure, demo_seed=demo_seed, cache_dir=cache_dir)
@@ -453,7 +453,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     # 1-2. P threshold and clumping
     engine_used = None
     if exp_src.kind == "opengwas":
-        from .opengwas import OpenGWAS
+        from .data.opengwas import OpenGWAS
 
         og = OpenGWAS()
         if panel is not None:
@@ -487,7 +487,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         for r in res.exclusions.itertuples(index=False):
             excl.append((r.snp, "clumping", r.reason))
     elif os.environ.get("OPENGWAS_JWT"):
-        from .opengwas import OpenGWAS
+        from .data.opengwas import OpenGWAS
 
         kept = OpenGWAS().ld_clump(exp["rsid"].tolist(), exp["p_eff"].tolist(), r2=r2,
                                    kb=int(kb), pthresh=1.0)
@@ -505,7 +505,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
 
     # 3. outcome rows (+ proxies)
     if out_src.kind == "opengwas":
-        from .opengwas import OpenGWAS
+        from .data.opengwas import OpenGWAS
 
         outc = OpenGWAS().associations(cand["rsid"].tolist(), out_src.id, proxies=proxies,
                                        r2=proxy_r2) if len(cand) else pd.DataFrame(
@@ -615,7 +615,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     # 6. Steiger
     steiger_removed = []
     if steiger and len(final):
-        from .steiger import steiger_filtering
+        from .sensitivity.steiger import steiger_filtering
 
         st = steiger_filtering(final)
         bad = st["steiger_dir"].fillna(True).to_numpy(dtype=bool) == False  # noqa: E712
@@ -678,7 +678,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     f_fin = final_f[~np.isnan(final_f)]
     simulated = exp_src.simulated or out_src.simulated
     summary = {
-        "mrbook_version": __version__,
+        "mrbook_version": VERSION,
         "simulated": bool(simulated),
         "exposure": exp_src.describe(),
         "outcome": out_src.describe(),
@@ -717,7 +717,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
 
 
 def _norm_cols():
-    from .readers import COLUMNS
+    from .data.readers import COLUMNS
     return COLUMNS
 
 
@@ -756,7 +756,7 @@ def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
     import shutil
     import tempfile
 
-    from .output import dumps
+
 
     outdir = Path(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)

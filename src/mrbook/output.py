@@ -1,4 +1,4 @@
-"""Writing results: the JSON contract of ``mrbook mr`` and atomic file writes."""
+"""Ground floor: writing results, the JSON of ``mrbook mr``, atomic file writes, the version stamp."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+#: mrbook's version, stamped into every result it writes (``mrbook.__version__``)
+VERSION = "0.1.0"
 
 #: snake_case result columns -> the names of SPEC section 5 / TwoSampleMR
 JSON_NAMES = {

@@ -1,4 +1,4 @@
-"""Run parameters of the book: one schema, checked before anything is computed.
+"""Parameters: one schema for a run's parameters (book and batch), checked before anything runs.
 
 A run of the book is described by one YAML file (``params/<analysis>.yaml``)
 whose keys are the notebooks' parameters (the cell tagged ``parameters``).
@@ -17,7 +17,7 @@ a file path
     relative paths are taken from the project root (:func:`project_root`).
 an OpenGWAS ID
     For example ``ebi-a-GCST90018862``; fetched (and cached) by
-    :mod:`mrbook.opengwas`, whose token is read from the environment only and is
+    :mod:`mrbook.data.opengwas`, whose token is read from the environment only and is
     never a parameter.
 """
 

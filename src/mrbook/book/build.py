@@ -1,4 +1,4 @@
-"""Build the book: validate the parameters, execute the notebooks, render HTML offline.
+"""Book layer: validate the parameters, execute the notebooks, render the HTML offline.
 
 The pipeline (:func:`build`), run by ``mrbook build``:
 
@@ -15,12 +15,8 @@ The pipeline (:func:`build`), run by ``mrbook build``:
 4. check the HTML: no page loads a script or stylesheet from the network, the
    OpenGWAS token appears nowhere, plotly.js and MathJax are served locally.
 
-This module is also a Sphinx extension (``extra_extensions: [mrbook.book]`` in
-``_config.yml``), which makes the book work offline: it serves the
-plotly.js that ships with the installed plotly package once from ``_static/``,
-copies a local MathJax 3 (from the ``sphinx-mathjax-offline`` package) into
-``_static/mathjax``, and drops remote assets (sphinx-thebe's CDN loader) from
-every page.
+The Sphinx extension that makes the rendered book work offline is
+:mod:`mrbook.book.sphinx`.
 """
 
 from __future__ import annotations
@@ -34,17 +30,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MRBookError
-from .params import SCHEMA, load_yaml, project_root
+from ..errors import MRBookError
+from ..params import SCHEMA, load_yaml, project_root
+from .sphinx import MATHJAX_PATH
 
-#: the environment variable holding the OpenGWAS token (read by mrbook.opengwas only)
+#: the environment variable holding the OpenGWAS token (read by mrbook.data.opengwas only)
 TOKEN_ENV = "OPENGWAS_JWT"
 #: notebooks with these tags are hidden in the book (papermill's cells)
 HIDDEN_TAGS = ("parameters", "injected-parameters")
-#: MathJax entry point, relative to _static/
-MATHJAX_PATH = "mathjax/tex-chtml.js"
-#: the parts of MathJax 3 that tex-chtml.js loads (fonts, TeX extensions, menu)
-MATHJAX_PARTS = ("tex-chtml.js", "input/tex", "output/chtml", "output/chtml.js", "a11y", "ui")
 
 _REMOTE_TAG = re.compile(
     r"<(?:script[^>]*\bsrc|link[^>]*\bhref|img[^>]*\bsrc|iframe[^>]*\bsrc)\s*=\s*[\"']"
@@ -332,82 +325,3 @@ def build(params_file: str | os.PathLike | None = "params/paper.yaml",
     check_html(out)
     result.seconds["total"] = time.perf_counter() - t_start
     return result
-
-
-# --------------------------------------------------------------------------------------
-# The Sphinx extension: plotly.js and MathJax served locally, no remote assets
-# --------------------------------------------------------------------------------------
-
-def plotly_js_path() -> Path:
-    """The ``plotly.min.js`` shipped with the installed plotly package."""
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    if not path.is_file():  # pragma: no cover - plotly always ships it
-        raise MRBookError(f"plotly.min.js not found in the plotly package ({path})")
-    return path
-
-
-def mathjax_dir() -> Path:
-    """The MathJax 3 tree shipped by the ``sphinx-mathjax-offline`` package."""
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution("sphinx-mathjax-offline")
-    except metadata.PackageNotFoundError:
-        raise MRBookError("the package sphinx-mathjax-offline is needed to render math "
-                          "offline (pip install sphinx-mathjax-offline)") from None
-    path = Path(dist.locate_file("sphinx-mathjax-offline/static/mathjax"))
-    if not (path / "tex-chtml.js").is_file():  # pragma: no cover
-        raise MRBookError(f"MathJax not found in {path}")
-    return path
-
-
-def _copy_if_changed(src: Path, dst: Path) -> None:
-    if dst.is_file() and dst.stat().st_size == src.stat().st_size \
-            and dst.read_bytes() == src.read_bytes():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-
-
-def _on_builder_inited(app) -> None:
-    # plotly.js goes into the source _static/ (git-ignored) so that Sphinx copies it once
-    _copy_if_changed(plotly_js_path(), Path(app.srcdir) / "_static" / "plotly.min.js")
-    app.config.mathjax_path = MATHJAX_PATH
-
-
-def _is_remote(asset) -> bool:
-    name = str(getattr(asset, "filename", asset) or "")
-    attrs = getattr(asset, "attributes", {}) or {}
-    body = str(attrs.get("body", ""))
-    return (name.startswith(("http://", "https://", "//"))
-            or "THEBE_JS_URL" in body or name.startswith("sphinx-thebe"))
-
-
-def _on_html_page_context(app, pagename, templatename, context, doctree) -> None:
-    for key in ("script_files", "css_files"):
-        if key in context:
-            context[key] = [a for a in context[key] if not _is_remote(a)]
-
-
-def _on_build_finished(app, exception) -> None:
-    if exception is not None or app.builder is None or app.builder.format != "html":
-        return
-    src = mathjax_dir()
-    dst = Path(app.outdir) / "_static" / "mathjax"
-    for part in MATHJAX_PARTS:
-        s = src / part
-        if s.is_dir():
-            shutil.copytree(s, dst / part, dirs_exist_ok=True)
-        else:
-            _copy_if_changed(s, dst / part)
-
-
-def setup(app):
-    """Sphinx entry point (``extra_extensions: [mrbook.book]``)."""
-    app.connect("builder-inited", _on_builder_inited)
-    app.connect("html-page-context", _on_html_page_context, priority=900)  # after the others
-    app.connect("build-finished", _on_build_finished)
-    app.add_js_file("plotly.min.js", priority=200)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,1 +1,1 @@
-"""Sub-commands of the mrbook CLI (see mrbook.cli)."""
+"""CLI layer, the ``mrbook`` command: :mod:`.main` dispatches to one module per subcommand."""

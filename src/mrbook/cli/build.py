@@ -1,4 +1,4 @@
-"""``mrbook build [--params params/paper.yaml] [--out _build/html]``: the book, offline."""
+"""CLI layer: ``mrbook build [--params params/paper.yaml] [--out _build/html]``, the book, offline."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..book import build
+    from ..book.build import build
 
     result = build(args.params, args.out, progress_bar=not args.no_progress, quiet=args.quiet,
                    execute=not args.no_execute)

@@ -1,4 +1,4 @@
-"""``mrbook demo-data OUTDIR [--seed N]``: write the SIMULATED demo study."""
+"""CLI layer: ``mrbook demo-data OUTDIR [--seed N]`` writes the SIMULATED demo study."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub) -> None:
-    from ..demo import DEFAULT_SEED
+    from ..data.demo import DEFAULT_SEED
 
     p = sub.add_parser(
         "demo-data", help="write the simulated demo study (LD panel, GWAS files, associations)",
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import generate
+    from ..data.demo import generate
 
     paths = generate(args.outdir, seed=args.seed)
     print(f"SIMULATED demo study (seed {args.seed}) written to {args.outdir}")

@@ -1,4 +1,4 @@
-"""``mrbook harmonise EXPOSURE.csv OUTCOME.csv --out HARMONISED.csv``."""
+"""CLI layer: ``mrbook harmonise EXPOSURE.csv OUTCOME.csv --out HARMONISED.csv``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ..io import read_tsmr
+from ..data.tsmr import read_tsmr
 from ..output import atomic_write_text
 
 

@@ -1,4 +1,4 @@
-"""``mrbook instruments --exposure SRC --outcome SRC --out DIR``: select the instruments."""
+"""CLI layer: ``mrbook instruments --exposure SRC --outcome SRC --out DIR`` selects the instruments."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The ``mrbook`` command line.
+"""CLI layer: the ``mrbook`` command line's entry point and dispatcher.
 
-Each sub-command lives in :mod:`mrbook.commands.<name>` and provides
+Each sub-command lives in :mod:`mrbook.cli.<name>` and provides
 ``add_parser(subparsers)`` (which sets ``func`` on its parser) so that this file
 only dispatches. Any :class:`~mrbook.errors.MRBookError` becomes one line on
 stderr and exit status 2; nothing else is printed (no traceback).
@@ -12,8 +12,8 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .errors import MRBookError
+from .. import __version__
+from ..errors import MRBookError
 
 #: sub-command modules, in the order ``mrbook --help`` lists them
 COMMANDS = ["harmonise", "mr", "demo_data", "instruments", "build"]
@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f".commands.{name}", __package__)
+            module = importlib.import_module(f".{name}", __package__)
         except ModuleNotFoundError as exc:  # a command whose module is not installed
-            if exc.name and exc.name.endswith(f"commands.{name}"):
+            if exc.name and exc.name.endswith(f"cli.{name}"):
                 continue
             raise
         module.add_parser(sub)

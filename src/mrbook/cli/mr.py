@@ -1,4 +1,4 @@
-"""``mrbook mr HARMONISED.csv --json OUT.json``: the MR engine on a harmonised table."""
+"""CLI layer: ``mrbook mr HARMONISED.csv --json OUT.json``, the MR engine on a harmonised table."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from .. import __version__
 from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
 from ..errors import ParameterError
 from ..estimators import Params, resolve_methods
-from ..io import read_harmonised
+from ..data.tsmr import read_harmonised
 from ..output import atomic_write_text, dumps, records
-from ..steiger import directionality_test
+from ..sensitivity.steiger import directionality_test
 
 
 def add_parser(sub) -> None:
@@ -71,8 +71,8 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
 
 
 def _presso_json(dat, nsim, seed, rng, multi):
-    from ..presso import mr_presso
-    from ..rng import make_rng
+    from ..sensitivity.presso import mr_presso
+    from ..rmath.rng import make_rng
 
     res = []
     for pair, rows in iter_pairs(dat):

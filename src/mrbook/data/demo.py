@@ -1,4 +1,4 @@
-"""The offline demo study: a SIMULATED mirror of Li et al. (2024), generated from a seed.
+"""Data layer: the offline demo study, a SIMULATED mirror of Li et al. (2024), generated from a seed.
 
 ``mrbook demo-data OUTDIR`` (or :func:`generate`) writes, in seconds, everything a
 real run of the study reads, in the real formats, so that the demo exercises
@@ -81,7 +81,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 #: Seed of the published demo (``mrbook demo-data`` without ``--seed``).
 DEFAULT_SEED = 20241010

@@ -1,4 +1,4 @@
-"""LD reference panels (PLINK 1 binary filesets) and LD clumping as plink 1.9 does it.
+"""Data layer: LD reference panels (PLINK 1 binary filesets) and LD clumping as plink 1.9 does it.
 
 A panel is a PLINK 1 binary fileset ``PREFIX.bed`` / ``.bim`` / ``.fam`` in SNP-major
 mode; :func:`read_panel` memory-maps the ``.bed`` with numpy so a large reference
@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, MRBookError, ParameterError
+from ..errors import InputError, MRBookError, ParameterError
 
 #: first three bytes of a SNP-major PLINK 1 .bed file
 BED_MAGIC = b"\x6c\x1b\x01"

@@ -1,4 +1,4 @@
-"""A small OpenGWAS API client with an on-disk cache.
+"""Data layer: a small OpenGWAS API client with an on-disk cache.
 
 The endpoints, parameter names and JSON shapes follow the R client ieugwasr
 (``R/query.R``: ``gwasinfo``, ``tophits``, ``associations``; ``R/ld_clump.R``:
@@ -30,8 +30,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from mrbook.errors import MRBookError, ParameterError
-from mrbook.readers import COLUMNS, _as_str, _chr_label
+from ..errors import MRBookError, ParameterError
+from .readers import COLUMNS, _as_str, _chr_label
 
 __all__ = ["DEFAULT_URL", "OpenGWAS", "OpenGWASError", "PROXY_COLUMNS", "TOKEN_ENV"]
 
@@ -177,7 +177,7 @@ class OpenGWAS:
         Returns
         -------
         pandas.DataFrame
-            The normalised columns of :func:`mrbook.readers.read_sumstats`
+            The normalised columns of :func:`mrbook.data.readers.read_sumstats`
             (``ncase``/``ncontrol`` NaN: the API returns only ``n``), then
             ``id`` and ``trait``.
         """

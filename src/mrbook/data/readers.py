@@ -1,4 +1,4 @@
-"""Read GWAS summary statistics into one normalised table.
+"""Data layer: read GWAS summary statistics (VCF, GWAS-SSF, FinnGen, delimited) into one table.
 
 Five input formats are understood, plain or gzip-compressed (detected by the
 magic bytes ``1f 8b``, so bgzip files such as FinnGen's and OpenGWAS's work too):
@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 from scipy import special
 
-from mrbook.errors import InputError, ParameterError
+from ..errors import InputError, ParameterError
 
 __all__ = [
     "COLUMNS",
@@ -339,7 +339,7 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
     Parameters
     ----------
     df : pandas.DataFrame
-        Normalised table from :func:`read_sumstats` or :class:`mrbook.opengwas.OpenGWAS`.
+        Normalised table from :func:`read_sumstats` or :class:`mrbook.data.opengwas.OpenGWAS`.
     role : {"exposure", "outcome"}
         Which side of a TwoSampleMR analysis the table is.
     id : str, optional

@@ -1,7 +1,7 @@
-"""Reading and validating TwoSampleMR-format tables.
+"""Data layer: reading and validating TwoSampleMR-format tables (exposure, outcome, harmonised).
 
 Row numbers in every error count data rows from 1 (the header is not
-counted), the same convention as :mod:`mrbook.readers`.
+counted), the same convention as :mod:`mrbook.data.readers`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 #: columns a harmonised table must have (TwoSampleMR names)
 REQUIRED_HARMONISED = ("SNP", "beta.exposure", "se.exposure", "beta.outcome", "se.outcome")

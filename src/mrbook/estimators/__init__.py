@@ -1,4 +1,4 @@
-"""MR estimators behind one contract (see :mod:`mrbook.estimators._registry`).
+"""Estimators layer: MR estimators behind one contract (see :mod:`mrbook.estimators._registry`).
 
 Importing this package registers every method in :data:`METHODS`.
 """

@@ -1,4 +1,4 @@
-"""The estimator contract and the method registry.
+"""Estimators layer: the estimator contract and the method registry.
 
 Every MR estimator is a function
 

@@ -1,4 +1,4 @@
-"""Small numerical helpers shared by the estimators (R's p-value conventions)."""
+"""Estimators layer: small numerical helpers shared by the estimators (R's p-value conventions)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wald ratio, inverse-variance weighted (three variants) and MR-Egger.
+"""Estimators layer: Wald ratio, inverse-variance weighted (three variants) and MR-Egger.
 
 All follow TwoSampleMR 0.7.9 (``R/mr.R``) to the last digit: see the Notes of
 each function for the exact formula.

@@ -1,11 +1,11 @@
-"""Simple, weighted and penalised weighted median estimators (TwoSampleMR ``R/mr.R``)."""
+"""Estimators layer: simple, weighted and penalised weighted medians (TwoSampleMR ``R/mr.R``)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
-from ..rdensity import keep_heap
+from ..rmath.density import keep_heap
 from ._registry import Params, register
 from ._stats import na_result, p_normal, r_sd
 

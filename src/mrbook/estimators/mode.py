@@ -1,4 +1,4 @@
-r"""Mode-based estimators (MBE): simple, weighted and penalised modes, with and without NOME.
+r"""Estimators layer: mode-based estimators, simple, weighted and penalised, with and without NOME.
 
 A reimplementation of TwoSampleMR 0.7.9's ``mr_mode()`` (``R/mr_mode.R``) and of the
 five estimators built on it, ``mr_simple_mode``, ``mr_weighted_mode``,
@@ -30,7 +30,7 @@ Point estimates (R's inner ``beta()``)
     from the median, :math:`\varphi` = ``params.phi`` = 1), the weights are
     :math:`w_j = s_j^{-2}/\sum_i s_i^{-2}` (all :math:`1/k` for the simple mode), and
     the estimate is the grid point of R's ``density(beta, weights = w, bw = h)``
-    with the largest density (:func:`mrbook.rdensity.density_mode`), so it is
+    with the largest density (:func:`mrbook.rmath.density.density_mode`), so it is
     quantised to R's 512-point grid from :math:`\min\hat\beta - 3h` to
     :math:`\max\hat\beta + 3h`.
 
@@ -78,7 +78,7 @@ comparisons to other robust estimators with applications. Comput Stat Data Anal
 50:3500-3530. doi:10.1016/j.csda.2005.07.011 (and Bickel DR 2002, Robust estimators
 of the mode and skewness of continuous data, Comput Stat Data Anal 39:153-163).
 
-R Core Team. ``stats::density.default`` (R 4.2.2): see :mod:`mrbook.rdensity`.
+R Core Team. ``stats::density.default`` (R 4.2.2): see :mod:`mrbook.rmath.density`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..rdensity import DensityBatch, density_mode, keep_heap
+from ..rmath.density import DensityBatch, density_mode, keep_heap
 from ._registry import Params, register
 from ._stats import na_result
 
@@ -259,7 +259,7 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
     if k < 3:
         return []
     if rng is None:
-        raise ValueError("mr_mode_all needs a random source (mrbook.rng.make_rng)")
+        raise ValueError("mr_mode_all needs a random source (mrbook.rmath.rng.make_rng)")
     phi, nboot, alpha, penk = float(params.phi), int(params.nboot), float(params.alpha), \
         float(params.penk)
     want = set(methods)
@@ -355,7 +355,7 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     params : Params
         ``nboot``, ``penk``, ``phi``, ``alpha``.
     rng : BootstrapRNG
-        Random source (:func:`mrbook.rng.make_rng`); ``2 * nboot * k`` normal draws.
+        Random source (:func:`mrbook.rmath.rng.make_rng`); ``2 * nboot * k`` normal draws.
 
     Returns
     -------
@@ -367,13 +367,13 @@ def mr_mode_all(bx, by, sx, sy, params: Params = Params(), rng=None) -> list[dic
     Notes
     -----
     See the module docstring for the formulas. The ``5 * nboot`` bootstrap
-    densities are evaluated by :class:`mrbook.rdensity.DensityBatch` (the
+    densities are evaluated by :class:`mrbook.rmath.density.DensityBatch` (the
     simple, weighted and penalised modes share one batch of ``B1`` replicates).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from mrbook.rng import make_rng
+    >>> from mrbook.rmath.rng import make_rng
     >>> rng = np.random.default_rng(42)
     >>> bx = rng.uniform(0.05, 0.2, 30)
     >>> by = 0.4 * bx + rng.normal(0, 0.005, 30)

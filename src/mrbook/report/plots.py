@@ -1,4 +1,4 @@
-"""Plots of MR results: pure functions from tidy result tables to plotly figures.
+"""Report layer: plots of MR results, pure functions from tidy result tables to plotly figures.
 
 Each function mirrors one of TwoSampleMR's plots (``R/scatterplot.R``,
 ``R/forest_plot.R``, ``R/leaveoneout.R``, ``R/funnel_plot.R``): it takes only the
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .errors import MRBookError
+from ..errors import MRBookError
 
 #: Okabe & Ito (2008) colour-blind-safe palette (black first).
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",

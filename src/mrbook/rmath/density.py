@@ -1,4 +1,4 @@
-r"""R's Gaussian kernel density estimate (``stats::density.default``, R 4.2), reproduced.
+r"""Ground floor: R's Gaussian kernel density estimate (``stats::density.default``, R 4.2), reproduced.
 
 The mode-based MR estimators take the point of highest density of a weighted
 kernel density estimate of the ratio estimates *on R's evaluation grid*, so

@@ -1,4 +1,4 @@
-"""R's default random number generator, reproduced bit for bit.
+"""Ground floor: R's default random number generator (Mersenne-Twister, Inversion), bit for bit.
 
 After ``RRNG(seed)`` the draws equal those R (>= 3.6.0, default
 ``RNGkind("Mersenne-Twister", "Inversion", "Rejection")``) gives after

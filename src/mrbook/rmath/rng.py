@@ -1,4 +1,4 @@
-"""Random number sources for bootstrap standard errors.
+"""Ground floor: random number sources for bootstrap standard errors (numpy's or R's generator).
 
 Every stochastic estimator draws through one object with R's calling conventions,
 so that the same code can run on numpy's PCG64 (the default) or on an exact
@@ -101,7 +101,7 @@ def make_rng(seed: int, kind: str = "numpy") -> BootstrapRNG:
     if kind == "numpy":
         return NumpyRNG(seed)
     if kind == "r":
-        from .rrng import RRNG
+        from .generator import RRNG
 
         return RRNG(seed)
     raise ValueError(f"unknown rng kind {kind!r}; known: {', '.join(RNG_KINDS)}")

@@ -1,4 +1,4 @@
-"""MR-PRESSO: the global test, the outlier test and the distortion test.
+"""Sensitivity layer: MR-PRESSO, the global test, the outlier test and the distortion test.
 
 A line-by-line reimplementation of ``mr_presso()`` of the MR-PRESSO R package
 (rondolab/MR-PRESSO, ``R/mr_presso.R`` at commit 3e3c92d, version 1.0) for one
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .rng import BootstrapRNG, make_rng
+from ..rmath.rng import BootstrapRNG, make_rng
 
 __all__ = ["PressoNotRun", "mr_presso", "format_empirical_pvalue"]
 
@@ -211,7 +211,7 @@ def mr_presso(bx, by, sx, sy, snps=None, n_distribution: int = 1000,
         ``OUTLIERtest`` and ``DISTORTIONtest`` (TwoSampleMR's ``run_mr_presso``
         sets both).
     rng : BootstrapRNG or int, optional
-        Random source (see :mod:`mrbook.rng`); an int is a seed for
+        Random source (see :mod:`mrbook.rmath.rng`); an int is a seed for
         ``make_rng(seed)``; None means ``make_rng(1234)``. Use
         ``make_rng(seed, "r")`` to reproduce R after ``set.seed(seed)``.
 
@@ -276,7 +276,7 @@ def mr_presso(bx, by, sx, sy, snps=None, n_distribution: int = 1000,
     Examples
     --------
     >>> import numpy as np
-    >>> from mrbook.rng import make_rng
+    >>> from mrbook.rmath.rng import make_rng
     >>> g = np.random.default_rng(1)
     >>> bx = g.uniform(0.05, 0.2, 20); sx = np.full(20, 0.01); sy = np.full(20, 0.02)
     >>> by = 0.3 * bx + g.normal(0, 0.02, 20)

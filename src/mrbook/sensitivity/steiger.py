@@ -1,4 +1,4 @@
-"""MR Steiger directionality test and Steiger filtering, as TwoSampleMR.
+"""Sensitivity layer: MR Steiger directionality test and Steiger filtering, as TwoSampleMR.
 
 Reimplements ``R/steiger.R`` (``directionality_test``, ``mr_steiger``,
 ``steiger_sensitivity``), ``R/steiger_filtering.R`` and ``R/add_rsq.r``
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .analysis import single_pair
+from ..pairs import single_pair
 
 __all__ = [
     "get_r_from_pn", "get_p_from_r2n", "get_r_from_bsen", "get_r_from_lor", "contingency",

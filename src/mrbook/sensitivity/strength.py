@@ -1,4 +1,4 @@
-"""Instrument strength: F statistics, variance explained and I²_GX.
+"""Sensitivity layer: instrument strength, F statistics, variance explained and I²_GX.
 
 Per-SNP F statistics as TwoSampleMR computes them (``system_metrics()`` in
 ``R/moe.R``), variance explained per SNP (``get_r_from_bsen`` of

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mrbook.readers as readers
+import mrbook.data.readers as readers
 from mrbook.errors import InputError, ParameterError
-from mrbook.readers import COLUMNS, detect_format, effective_p, read_sumstats, to_tsmr
+from mrbook.data.readers import COLUMNS, detect_format, effective_p, read_sumstats, to_tsmr
 
 from conftest import SHARED, SKIP_SHARED
 
-FIX = Path(__file__).parent / "fixtures" / "readers"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 EXAMPLES = SHARED / "data" / "examples" / "twosamplemr"
 SSF_MAPPING = {"rsid": "MarkerName", "chr": "Chr", "pos": "Pos", "effect_allele": "A1",
                "other_allele": "A2", "eaf": "Freq1", "beta": "Effect", "se": "StdErr",

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import case_params, load_reference, reference_cases
-from mrbook.strength import instrument_strength, instrument_strength_table, isq
+from mrbook.sensitivity.strength import instrument_strength, instrument_strength_table, isq
 
 REL = 1e-10
 CASES = reference_cases()

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrbook import params, plots, report
+from mrbook import params, report
+from mrbook.report import plots
 from mrbook.errors import MRBookError, ParameterError
 
 NO_CHROMIUM = (f"Debian's chromium ({plots.DEBIAN_CHROMIUM}) is not installed "
@@ -175,7 +176,7 @@ def test_file_names_are_slugs_and_must_differ(tmp_path):
 def test_show_figures_links_the_exported_files(monkeypatch, tmp_path):
     """Under each figure: "Image files: SVG | PNG", relative links as for the tables' CSVs."""
     shown = []
-    monkeypatch.setattr(report, "_display", shown.append)
+    monkeypatch.setattr(report.display, "_display", shown.append)
 
     def fake_export(figures, folder, formats=("svg", "png"), scale=2, keep_browser=False):
         out = []

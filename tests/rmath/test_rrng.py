@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
-from mrbook.rng import make_rng
-from mrbook.rrng import RRNG, qnorm, r_set_seed_state
+from mrbook.rmath.rng import make_rng
+from mrbook.rmath.generator import RRNG, qnorm, r_set_seed_state
 
 ATOL = 5e-10
 

@@ -29,11 +29,11 @@ from scipy import stats
 
 from conftest import case_params, load_reference, reference_cases
 from conftest import rrng_available as _rrng_available
-from mrbook import rdensity as rd
+from mrbook.rmath import density as rd
 from mrbook.estimators import METHODS, Params
 from mrbook.estimators.mode import (MODE_METHODS, mode_bandwidth, mr_mode_all, r_mad_rows,
                                     r_sd_rows)
-from mrbook.rng import make_rng
+from mrbook.rmath.rng import make_rng
 
 CASES = reference_cases()
 REL = 1e-10
@@ -105,7 +105,7 @@ def test_standard_errors_within_monte_carlo_error(case):
         assert close(g["pval"], 2 * stats.t.sf(abs(g["b"] / g["se"]), g["nsnp"] - 1), 1e-9)
 
 
-@pytest.mark.skipif(not _rrng_available(), reason="mrbook.rrng is not available")
+@pytest.mark.skipif(not _rrng_available(), reason="mrbook.rmath.generator is not available")
 def test_bootstrap_bit_exact_with_r_generator(case):
     bx, by, sx, sy = case_data(case)
     ref = reference_rows(case)
@@ -155,7 +155,7 @@ def test_each_call_consumes_the_stream():
     assert first["b"] == second["b"] and first["se"] != second["se"]
 
 
-@pytest.mark.skipif(not _rrng_available(), reason="mrbook.rrng is not available")
+@pytest.mark.skipif(not _rrng_available(), reason="mrbook.rmath.generator is not available")
 def test_every_estimator_draws_b1_and_b2():
     """With R's generator each estimator advances the stream by mr_mode's 2 * nboot * k
     draws, whatever it uses (as R does); numpy's stream draws only what it uses."""
@@ -291,7 +291,7 @@ def test_density_validation_script_runs_clean():
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "validate_density_mode.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "validate_density_mode.py"
     proc = subprocess.run([sys.executable, str(script), "--datasets", "4", "--nboot", "40"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mrbook.analysis import pleiotropy, run_mr
 from mrbook.estimators import METHODS, Params, resolve_methods
 from mrbook.errors import ParameterError
-from mrbook.rng import make_rng
+from mrbook.rmath.rng import make_rng
 
 FIVE = ["mr_ivw", "mr_egger_regression", "mr_weighted_median", "mr_simple_mode", "mr_weighted_mode"]
 MULTI = [k for k, m in METHODS.items() if m.min_snps >= 2]

@@ -22,12 +22,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from mrbook import book, params
+from mrbook import params
+from mrbook.book import build as book
+from mrbook.book import sphinx as book_sphinx
 from mrbook.errors import MRBookError, ParameterError
 
 from conftest import REFERENCE, SKIP_SHARED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 FAKE_TOKEN = "fake-opengwas-token-for-tests-0123456789"
 
@@ -102,7 +104,7 @@ def test_book_configuration():
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert cfg["execute"]["execute_notebooks"] == "off"
     assert cfg["only_build_toc_files"] is True
-    assert "mrbook.book" in cfg["sphinx"]["extra_extensions"]
+    assert "mrbook.book.sphinx" in cfg["sphinx"]["extra_extensions"]
     toc_pages = book.toc_notebooks(ROOT / "book")
     assert toc_pages == [p.stem for p in NOTEBOOKS]
 
@@ -154,7 +156,7 @@ def test_build_stops_on_a_wrong_parameter_before_computing(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (ROOT / "book").glob("*.ipynb")}
     for f, name in ((bad, "p_threshold"), (unknown, "exposures")):
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "mrbook.cli", "build", "--params", str(f),
+        proc = subprocess.run([sys.executable, "-m", "mrbook.cli.main", "build", "--params", str(f),
                                "--out", str(tmp_path / "html")],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2
@@ -204,9 +206,9 @@ def test_hide_parameter_cells(tmp_path):
 
 
 def test_offline_assets_ship_with_packages():
-    assert book.plotly_js_path().stat().st_size > 1_000_000
-    assert (book.mathjax_dir() / "tex-chtml.js").is_file()
-    assert (book.mathjax_dir() / "output" / "chtml" / "fonts").is_dir()
+    assert book_sphinx.plotly_js_path().stat().st_size > 1_000_000
+    assert (book_sphinx.mathjax_dir() / "tex-chtml.js").is_file()
+    assert (book_sphinx.mathjax_dir() / "output" / "chtml" / "fonts").is_dir()
 
 
 def test_book_dependencies_are_declared():
@@ -253,7 +255,7 @@ def _build(tmp: Path, out_name: str, extra: dict | None = None, env: dict | None
     pfile = tmp / f"{out_name}.yaml"
     pfile.write_text(yaml.safe_dump(values, sort_keys=False))
     html = tmp / out_name / "html"
-    proc = subprocess.run([sys.executable, "-m", "mrbook.cli", "build", "--params", str(pfile),
+    proc = subprocess.run([sys.executable, "-m", "mrbook.cli.main", "build", "--params", str(pfile),
                            "--out", str(html), "--no-progress", "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800,
                           env=dict(os.environ, **(env or {})))
@@ -333,8 +335,7 @@ def test_notebooks_follow_another_p_threshold(tmp_path, two_builds):
 @pytest.mark.slow
 def test_forward_notebook_on_summary_statistics_files(tmp_path):
     """The demo study's files given as file paths: the real-data code path, with a panel."""
-    from mrbook import demo
-
+    from mrbook.data import demo
     folder = demo.demo_dir()
     files = demo.load_manifest(folder)["files"]
     run = dict(exposures={"Hypothyroidism": str(folder / demo.TRAITS["hypothyroidism"]["file"])},

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
                              shutil.which("google-chrome")) if p), None)
 
@@ -211,7 +211,7 @@ def built_book(tmp_path_factory):
     env = dict(os.environ)
     env.pop("OPENGWAS_JWT", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "mrbook.cli", "build", "--params", "params/paper.yaml",
+        [sys.executable, "-m", "mrbook.cli.main", "build", "--params", "params/paper.yaml",
          "--out", str(out), "--no-progress", "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -27,8 +27,8 @@ import pytest
 from conftest import case_params, load_reference, reference_cases, rrng_available
 from mrbook.analysis import heterogeneity, leaveoneout, pleiotropy, run_mr, singlesnp
 from mrbook.estimators import METHODS, Params
-from mrbook.io import coerce_tsmr, finalise_harmonised, read_harmonised
-from mrbook.rng import make_rng
+from mrbook.data.tsmr import coerce_tsmr, finalise_harmonised, read_harmonised
+from mrbook.rmath.rng import make_rng
 
 CASES = reference_cases()
 REL = 1e-10
@@ -140,7 +140,7 @@ def test_per_method_bootstrap_within_monte_carlo_error(case, key):
         assert close(res["se"], r["se"], mc_rel(key)), (key, res["se"], r["se"])
 
 
-@pytest.mark.skipif(not rrng_available(), reason="mrbook.rrng is not available")
+@pytest.mark.skipif(not rrng_available(), reason="mrbook.rmath.generator is not available")
 @pytest.mark.parametrize("key", [k for k, m in METHODS.items() if m.stochastic])
 def test_per_method_bootstrap_bit_exact_with_r_generator(case, key):
     bx, by, sx, sy = kept_vectors(case)
@@ -150,7 +150,7 @@ def test_per_method_bootstrap_bit_exact_with_r_generator(case, key):
         assert close(res["pval"], r["pval"]), (key, res["pval"], r["pval"])
 
 
-@pytest.mark.skipif(not rrng_available(), reason="mrbook.rrng is not available")
+@pytest.mark.skipif(not rrng_available(), reason="mrbook.rmath.generator is not available")
 def test_mr_table_bit_exact_with_r_generator(case):
     ref = load_reference(case)
     got = run_mr(analysed_data(case), methods=ref["meta"]["mr_method_order"], seed=1234, rng="r")

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from conftest import case_params, load_reference, reference_cases
-from mrbook.presso import PressoNotRun, format_empirical_pvalue, mr_presso
-from mrbook.rng import make_rng
+from mrbook.sensitivity.presso import PressoNotRun, format_empirical_pvalue, mr_presso
+from mrbook.rmath.rng import make_rng
 
 REL = 1e-10
 N_DIST = 1000
@@ -121,7 +121,7 @@ def test_presso_matches_reference(case):
         assert _mc_close(dist["pval"], dist_ref["Pvalue_numeric"])
 
 
-@pytest.mark.skipif(not _has_rrng(), reason="mrbook.rrng (R's generator) not available")
+@pytest.mark.skipif(not _has_rrng(), reason="mrbook.rmath.generator (R's generator) not available")
 @pytest.mark.parametrize("case", case_params(CASES))
 def test_presso_bit_exact_with_r_generator(case):
     ref = load_reference(case)
@@ -189,7 +189,7 @@ def _presso_loop(bx, by, sx, sy, n_dist, rng, thr=0.05):
     return p_global, p_out, ref, p_dist
 
 
-@pytest.mark.skipif(not _has_rrng(), reason="mrbook.rrng (R's generator) not available")
+@pytest.mark.skipif(not _has_rrng(), reason="mrbook.rmath.generator (R's generator) not available")
 def test_vectorised_draw_order_equals_r_loops():
     g = np.random.default_rng(7)
     k = 12

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from mrbook.errors import MRBookError, ParameterError
-from mrbook.opengwas import PROXY_COLUMNS, OpenGWAS, OpenGWASError
-from mrbook.readers import COLUMNS, to_tsmr
+from mrbook.data.opengwas import PROXY_COLUMNS, OpenGWAS, OpenGWASError
+from mrbook.data.readers import COLUMNS, to_tsmr
 
 TOKEN = "eyJ-test-token-0123456789-SECRET"
 
@@ -274,7 +274,7 @@ def test_long_retry_after_fails_at_once(api_server, token, tmp_path):
 
 
 def test_retry_after_header_forms():
-    from mrbook.opengwas import _retry_after
+    from mrbook.data.opengwas import _retry_after
 
     assert _retry_after("3600") == 3600.0
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past

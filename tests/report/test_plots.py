@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from mrbook import plots
+from mrbook.report import plots
 from mrbook.analysis import leaveoneout, pleiotropy, run_mr, singlesnp
 
 

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from conftest import case_params, load_reference, reference_cases
-from mrbook.steiger import (
+from mrbook.sensitivity.steiger import (
     _qf_df1_upper,
     _r_nelder_mead,
     contingency,
@@ -208,7 +208,7 @@ def test_contingency_margins():
 def test_special_functions_equal_scipy_stats():
     """The p-value and quantile helpers call scipy.special directly; the values are
     scipy.stats' to the last bit, including the edges (below the support, 0, 1, NaN)."""
-    from mrbook.steiger import get_p_from_r2n
+    from mrbook.sensitivity.steiger import get_p_from_r2n
 
     r2 = np.array([-0.5, 0.0, 1e-300, 0.01, 0.3, 0.999, 1.0, 1.5, np.nan])
     for n in (1.0, 2.0, 3.0, 100.0, 5e5, np.nan):

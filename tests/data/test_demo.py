@@ -1,4 +1,4 @@
-"""The SIMULATED demo study: files, labels, formats, determinism (mrbook.demo).
+"""The SIMULATED demo study: files, labels, formats, determinism (mrbook.data.demo).
 
 The expected numbers are SPEC section 1's table (Li et al. 2024, West China Medical
 Journal 39(10):1617-1624) and its trait metadata (OpenGWAS gwasinfo of
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrbook import demo
-from mrbook.cli import main
+from mrbook.data import demo
+from mrbook.cli.main import main
 from mrbook.errors import ParameterError
-from mrbook.ld import read_panel
-from mrbook.readers import read_sumstats
+from mrbook.data.ld import read_panel
+from mrbook.data.readers import read_sumstats
 
 #: SPEC section 1: trait, cases, controls, N
 SPEC_TRAITS = {

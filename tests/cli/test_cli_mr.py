@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mrbook.cli import main
+from mrbook.cli.main import main
 
 HEADER = ("SNP,beta.exposure,se.exposure,beta.outcome,se.outcome,effect_allele.exposure,"
           "other_allele.exposure,pval.exposure\n")

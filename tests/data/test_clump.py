@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrbook import demo, ld
+from mrbook.data import demo
+from mrbook.data import ld
 from mrbook.errors import InputError, ParameterError
-from mrbook.readers import read_sumstats
+from mrbook.data.readers import read_sumstats
 
 HAVE_PLINK = ld.find_plink() is not None
 needs_plink = pytest.mark.skipif(not HAVE_PLINK, reason="plink 1.9 is not installed "

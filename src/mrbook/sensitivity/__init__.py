@@ -1,0 +1,1 @@
+"""Sensitivity layer, checks beside the estimators: MR-PRESSO, Steiger directionality, strength."""
