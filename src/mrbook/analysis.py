@@ -264,8 +264,61 @@ def _snp_table(parts: list[tuple]) -> pd.DataFrame:
 _LOO_BLOCK_ELEMENTS = 1 << 20
 
 
+#: above this many SNPs the leave-one-out IVW fits use running sums (O(k) instead of O(k^2))
+_LOO_DIRECT_MAX = 1000
+
+
 def _ivw_leave_one_out(bx, by, sy):
     """``mr_ivw``'s b, se and pval without each SNP in turn, for all SNPs at once.
+
+    Up to :data:`_LOO_DIRECT_MAX` SNPs every fit is computed from its own k - 1 SNPs
+    (below); beyond, from running sums (:func:`_ivw_leave_one_out_sums`).
+    """
+    if bx.size > _LOO_DIRECT_MAX:
+        return _ivw_leave_one_out_sums(bx, by, sy)
+    return _ivw_leave_one_out_direct(bx, by, sy)
+
+
+def _but_one(v) -> np.ndarray:
+    """``sum(v[-i])`` for every i: the sums before and after i, in long double."""
+    v = np.asarray(v, dtype=np.longdouble)
+    before = np.concatenate([[0], np.cumsum(v[:-1])])
+    after = np.concatenate([np.cumsum(v[:0:-1])[::-1], [0]])
+    return before + after
+
+
+def _ivw_leave_one_out_sums(bx, by, sy):
+    r"""Leave-one-out IVW fits from running sums: O(k) for many SNPs.
+
+    With :math:`w = \sigma_Y^{-2}`, the fit without SNP i has
+    :math:`S_{xx} = \sum_{j \ne i} w_j x_j^2`, :math:`\hat\beta_i = \sum_{j\ne i}
+    w_j x_j y_j / S_{xx}` and, written with the residuals :math:`r_j = y_j -
+    \hat\beta x_j` of the fit on all SNPs (no large terms cancel),
+    :math:`Q_i = \sum_{j \ne i} w_j r_j^2 - B_i^2/S_{xx}`,
+    :math:`B_i = \sum_{j \ne i} w_j r_j x_j`. Every "all but one" sum is the sum before
+    i plus the sum after i, accumulated in long double, so the results agree with
+    the direct fits (:func:`_ivw_leave_one_out_direct`) to ~1e-15 relative.
+    """
+    k = bx.size
+    w = 1.0 / sy**2
+    sxx_all = np.sum(w * bx * bx)
+    b_all = np.sum(w * bx * by) / sxx_all
+    r = by - b_all * bx
+    sxx = _but_one(w * bx * bx)
+    sxy = _but_one(w * bx * by)
+    bsum = _but_one(w * r * bx)
+    q = _but_one(w * r * r) - bsum * bsum / sxx
+    sxx = sxx.astype(float)
+    b = sxy.astype(float) / sxx
+    q = np.maximum(q.astype(float), 0.0)
+    se_fe = np.sqrt(1.0 / sxx)
+    sigma = np.sqrt(q / (k - 2))
+    se = se_fe * np.where(sigma > 1.0, sigma, 1.0)
+    return b, se, p_normal(b / se)
+
+
+def _ivw_leave_one_out_direct(bx, by, sy):
+    """``mr_ivw``'s b, se and pval without each SNP in turn, each fit on its own SNPs.
 
     Row i of the index matrix lists the SNPs other than i in data order, so each
     row of ``bx[idx]`` is the array ``mr_ivw`` would get. Every sum runs along the
