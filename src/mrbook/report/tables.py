@@ -257,11 +257,15 @@ def comparison_caveat(run: Mapping[str, Any]) -> tuple[str, str, str]:
     kinds = data_source_kinds(run)
     if "demo" in kinds:
         return ("Simulated data: this comparison is not evidence", "warning",
-                "This run used the **simulated demo study**. Its true causal effects were *set* to the "
-                "paper's published estimates and its instrument counts to the paper's, so agreement "
-                "between the two columns below is **by construction**. It shows that the software "
-                "recovers a known effect from data shaped like the study's; it says **nothing** about "
-                "whether thyroid dysfunction causes osteoporosis. Re-run the book on the real GWAS "
+                "This run used the **simulated demo study**. Its instrument counts are the paper's, "
+                "its planted causal effects are the paper's published ln OR, and each outcome "
+                "association is that truth plus sampling noise drawn with the outcome GWAS's "
+                "standard error. So the published column is the known truth and Δ is this run's "
+                "sampling error (of the order of this run's SE; z, which also counts the published "
+                "SE, is about √2 smaller than Δ / SE of this run). Agreement is **by construction**: "
+                "it shows that the software recovers a planted effect to within sampling error, "
+                "and says **nothing** about whether thyroid dysfunction causes osteoporosis; a "
+                "difference is not a failed reproduction. Re-run the book on the real GWAS "
                 "(`params/opengwas.yaml`) to reproduce the paper.")
     paper_ids = {m["opengwas_id"] for m in STUDY_GWAS.values()}
     sources = set(run["exposures"].values()) | {run["outcome_source"]}
