@@ -263,7 +263,8 @@ def test_cli_writes_the_three_files(demo_root, tmp_path, monkeypatch, capsys):
                "--kb", "10000", "--palindromes", "2"])
     assert rc == 0
     assert "15 final instruments" in capsys.readouterr().out
-    for name in ("harmonised.csv", "exclusions.csv", "summary.json", "snps.csv"):
+    for name in ("harmonised.csv", "exclusions.csv", "summary.json", "snps.csv", "exposure.csv",
+                 "outcome.csv"):
         assert (out / name).is_file()
     summary = json.loads((out / "summary.json").read_text())
     for key in ("candidates", "missing_in_outcome", "palindromic", "confounder", "final",
@@ -285,6 +286,19 @@ def test_cli_writes_the_three_files(demo_root, tmp_path, monkeypatch, capsys):
     b, se_fixed = _ivw_fixed(h)
     assert ivw["b"] == pytest.approx(b, rel=1e-12)
     assert abs(ivw["b"] - THETA["hyperthyroidism"]) < 4 * se_fixed
+    # exposure.csv and outcome.csv are the input of 'mrbook harmonise' (TwoSampleMR format,
+    # before harmonisation): 20 candidates, 18 found in the outcome; harmonising them
+    # again keeps the 15 final SNPs and flags the 3 palindromes (no confounder here)
+    rc = main(["harmonise", str(out / "exposure.csv"), str(out / "outcome.csv"), "--out",
+               str(tmp_path / "h.csv")])
+    assert rc == 0
+    assert len(pd.read_csv(out / "exposure.csv")) == 20
+    h2 = pd.read_csv(tmp_path / "h.csv")
+    assert len(h2) == 18
+    assert sorted(h2.loc[h2["mr_keep"], "SNP"]) == sorted(h["SNP"])
+    assert sorted(h2.loc[~h2["mr_keep"], "SNP"]) == sorted(PAPER["hyperthyroidism"][2])
+    kept = h2[h2["mr_keep"]].set_index("SNP").loc[h["SNP"]]
+    assert (kept["beta.outcome"].to_numpy() == h["beta.outcome"].to_numpy()).all()
 
 
 def test_cli_bad_input_is_one_line_and_leaves_nothing(demo_root, tmp_path, monkeypatch, capsys):
