@@ -96,8 +96,45 @@ def _rel_link(path: Path) -> str:
     """``path`` relative to the working directory (the page's folder), with forward slashes."""
     return Path(os.path.relpath(path, Path.cwd())).as_posix()
 
+#: a SNP list longer than this is folded under a <details> element
+SNP_LIST_INLINE = 3
+#: a text column with a cell longer than this gets room to wrap in two or three lines
+#: (class ``mrbook-long``, a minimum width in book/_static/mrbook.css)
+LONG_TEXT = 60
+
+def _snp_list_html(text: str) -> str:
+    snps = [s for s in (t.strip() for t in str(text).split(",")) if s]
+    if len(snps) <= SNP_LIST_INLINE:
+        return html.escape(str(text))
+    return (f"<details><summary>{len(snps)} SNPs</summary>"
+            f"{html.escape(', '.join(snps))}</details>")
+
 def _html_table(shown: pd.DataFrame) -> str:
-    text = shown.to_html(index=False, border=0, classes=["mrbook-table"], escape=True, na_rep="–")
+    """The formatted table as HTML: cells escaped, long SNP lists folded, numbers unbroken.
+
+    Columns named in ``shown.attrs["snp_lists"]`` (:func:`format_table`) show a list
+    of more than :data:`SNP_LIST_INLINE` SNPs under a ``<details>`` element whose
+    summary gives their number; a column of long texts (an exclusion reason) is
+    given a minimum width so that the narrow numeric columns, not it, stay on one
+    line; ``m × 10⁻ⁿ`` never breaks across lines.
+    """
+    lists = set(shown.attrs.get("snp_lists", ()))
+
+    def cell(col, v, long: bool) -> str:
+        if col in lists:
+            return _snp_list_html(v)
+        text = html.escape(str(v))
+        return f'<div class="mrbook-long">{text}</div>' if long and text else text
+
+    cells = {}
+    for col in shown.columns:
+        values = [str(v) for v in shown[col]]
+        long = col not in lists and max((len(v) for v in values), default=0) > LONG_TEXT
+        cells[html.escape(str(col))] = [cell(col, v, long) for v in values]
+    cells = pd.DataFrame(cells, dtype=object)
+    text = cells.to_html(index=False, border=0, classes=["mrbook-table"], escape=False,
+                         na_rep="–")
+    text = text.replace(" × 10", "&nbsp;×&nbsp;10")
     # no blank lines, so that the whole table is one raw-HTML block in MyST
     return "\n".join(line for line in text.splitlines() if line.strip())
 
