@@ -36,13 +36,10 @@ from scipy import special
 from ._registry import Params, register
 from ._stats import na_result, p_normal
 
-__all__ = ["GLMNET_CONTROL", "DenseGram", "ProjectedGram", "glmnet_lasso_path", "lasso_at",
-           "lasso_homotopy", "mr_lasso"]
+__all__ = ["GLMNET_CONTROL", "glmnet_mr_lasso_path", "mr_lasso"]
 
 #: ``glmnet.control()`` defaults that shape a gaussian path (glmnet 4.1-6)
 GLMNET_CONTROL = {"fdev": 1e-5, "devmax": 0.999, "eps": 1e-6, "big": 9.9e35, "mnlam": 5}
-#: relative distance below the current lambda at which a path event counts
-_EVENT_TOL = 1e-12
 
 
 def _standardise(x, y):
@@ -52,7 +49,7 @@ def _standardise(x, y):
     :math:`\tilde y = v y / y_s` with :math:`y_s = \|v y\|`. Each column is scaled by
     its (centred, divide-by-n) standard deviation :math:`x_{s,j}` but not centred,
     :math:`\tilde x_j = v x_j / x_{s,j}`, so :math:`\|\tilde x_j\|^2 = 1 +
-    \bar x_j^2 / \mathrm{var}(x_j)` (glmnet's ``xv``).
+    \bar x_j^2 / \mathrm{var}(x_j)`, returned as glmnet computes it (``xv``).
     """
     n = y.size
     v = math.sqrt(1.0 / n)
@@ -63,193 +60,132 @@ def _standardise(x, y):
     xbq = (v * xv_.sum(axis=0)) ** 2
     vc = xv - xbq
     xs = np.sqrt(vc)
-    return xv_ / xs, yv / ys, xs, ys
+    return xv_ / xs, yv / ys, xs, ys, 1.0 + xbq / vc
 
 
-class DenseGram:
-    r"""The Gram matrix :math:`G = \tilde X^\top\tilde X` of a general design, for :func:`lasso_homotopy`."""
+def _cd_point(lam, a, S, rsq, c, xv, dq, ever, in_ever, iz, thr, p):
+    """glmnet's coordinate descent at one lambda (``elnet`` point, covariance mode), in place.
 
-    def __init__(self, Xs):
-        self.G = Xs.T @ Xs
-
-    def solve(self, A, rhs):
-        """:math:`G_{AA}^{-1}` rhs (rhs of shape (|A|, r))."""
-        return np.linalg.solve(self.G[np.ix_(A, A)], rhs)
-
-    def cross(self, inactive, A, z):
-        """:math:`G_{IA} z` for the rows ``inactive`` (boolean mask) and z of shape (|A|, r)."""
-        return self.G[np.ix_(inactive, A)] @ z
-
-
-class ProjectedGram:
-    r"""The Gram matrix :math:`G = D(I - qq^\top)D` (:math:`\|q\| = 1`) of MR-Lasso's design.
-
-    MR-Lasso's design is :math:`(I - qq^\top)S^{1/2}` with :math:`q = b/\|b\|`, so after
-    glmnet's column scaling :math:`G = D(I - qq^\top)D` with :math:`D` diagonal, and
-    by Sherman-Morrison
-
-    .. math:: G_{AA}^{-1} = D_A^{-1}\Big(I + \frac{q_Aq_A^\top}{1 - \|q_A\|^2}\Big)D_A^{-1},
-              \qquad G_{IA} z = -D_I q_I\, q_A^\top D_A z \quad (I \cap A = \emptyset),
-
-    with :math:`1 - \|q_A\|^2 = \|q_{A^c}\|^2` summed over the SNPs outside A (no
-    cancellation). Every step of the homotopy is then O(k) arithmetic: no
-    factorisation, no BLAS call (whose threads only cost time at this size).
+    Returns the updated ``S``, ``rsq`` and ``iz``. See :func:`glmnet_mr_lasso_path`.
     """
-
-    def __init__(self, d, q):
-        self.d = np.asarray(d, dtype=float)
-        self.q = np.asarray(q, dtype=float)
-        self.q2 = self.q * self.q
-        self.dq = self.d * self.q
-
-    def solve(self, A, rhs):
-        dA, qA = self.d[A], self.q[A]
-        rest = float(self.q2.sum() - self.q2[A].sum()) if A.size * 2 < self.d.size else \
-            float(np.delete(self.q2, A).sum())
-        if not rest > 0:                       # every column active: G_AA is singular
-            raise np.linalg.LinAlgError("the active columns span q")
-        t = rhs / dA[:, None]
-        return (t + np.outer(qA, qA @ t) / rest) / dA[:, None]
-
-    def cross(self, inactive, A, z):
-        return -np.outer(self.dq[inactive], self.dq[A] @ z)
-
-
-def lasso_homotopy(c, gram, lam_stop: float = 0.0):
-    r"""The exact lasso path of :math:`\tfrac12\|\tilde y - \tilde Xa\|^2 + \lambda\|a\|_1` (LARS-lasso).
-
-    Parameters
-    ----------
-    c : ndarray, shape (p,)
-        :math:`\tilde X^\top \tilde y`.
-    gram : DenseGram or ProjectedGram
-        Products with :math:`G = \tilde X^\top\tilde X`.
-    lam_stop : float
-        Stop once the path is below this lambda.
-
-    Yields
-    ------
-    hi, lo, A, u, w
-        On :math:`\lambda \in [lo, hi]` the solution is :math:`a_A = u - \lambda w`
-        on the active set ``A`` (increasing indices) and 0 elsewhere; ``lo = 0``
-        on the last segment.
-
-    Notes
-    -----
-    Starting from :math:`\lambda = \max_j|c_j|` with the maximising coordinate
-    active, on each segment :math:`u = G_{AA}^{-1}c_A`, :math:`w = G_{AA}^{-1}s_A`
-    (:math:`s` the signs of the active correlations). The segment ends at the
-    largest :math:`\lambda` below the current one where an inactive correlation
-    :math:`c_j - G_{jA}(u - \lambda w)` reaches :math:`\pm\lambda` (the coordinate
-    joins with that sign) or an active coefficient reaches 0 (it leaves; it may
-    not rejoin at the same point). Events closer than a relative 1e-12 below the
-    current lambda are rounding echoes of the last one and are ignored.
-
-    References
-    ----------
-    Efron B, Hastie T, Johnstone I, Tibshirani R (2004). Least angle regression.
-    Ann Stat 32:407-499. doi:10.1214/009053604000000067
-    """
-    p = c.size
-    lam = float(np.max(np.abs(c))) if p else 0.0
-    if not lam > 0:
-        return
-    act = np.zeros(p, dtype=bool)
-    sgn = np.zeros(p)
-    j0 = int(np.argmax(np.abs(c)))
-    act[j0], sgn[j0] = True, np.sign(c[j0])
-    dropped = -1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        while act.any():
-            A = np.flatnonzero(act)
-            try:
-                uw = gram.solve(A, np.column_stack([c[A], sgn[A]]))
-            except np.linalg.LinAlgError:      # dependent active columns: the path ends
-                return
-            u, w = uw[:, 0], uw[:, 1]
-            nxt, kind, what = 0.0, None, None
-            below = lam * (1.0 - _EVENT_TOL)
-            inactive = ~act
-            if dropped >= 0:
-                inactive[dropped] = False          # a coordinate that just left stays out here
-            out = np.flatnonzero(inactive)
-            if out.size:
-                cr = gram.cross(out, A, uw)
-                al = c[out] - cr[:, 0]
-                be = cr[:, 1]
-                for lj, s in ((al / (1.0 - be), 1.0), (-al / (1.0 + be), -1.0)):
-                    lj = np.where((lj > 0) & (lj < below), lj, -np.inf)
-                    i = int(np.argmax(lj))
-                    if lj[i] > nxt:
-                        nxt, kind, what = float(lj[i]), "join", (int(out[i]), s)
-            ll = u / w
-            ll = np.where((ll > 0) & (ll < below), ll, -np.inf)
-            i = int(np.argmax(ll))
-            if ll[i] > nxt:
-                nxt, kind, what = float(ll[i]), "leave", int(A[i])
-            yield lam, nxt, A, u, w
-            if kind is None or nxt < lam_stop:
-                return
-            lam, dropped = nxt, -1
-            if kind == "join":
-                act[what[0]], sgn[what[0]] = True, what[1]
-            else:
-                act[what], sgn[what], dropped = False, 0.0, what
+    jz = True
+    while True:
+        if not (iz and jz):                        # a pass over every coordinate
+            dlx = 0.0
+            for k in range(p):
+                ak = a[k]
+                dk = dq[k]
+                u = c[k] + dk * (S - dk * ak)
+                v = abs(u) - lam
+                new = math.copysign(v, u) / xv[k] if v > 0.0 else 0.0
+                if new == ak:
+                    continue
+                if not in_ever[k]:
+                    in_ever[k] = True
+                    ever.append(k)
+                d = new - ak
+                x = xv[k]
+                rsq += d * (2.0 * (u - ak * x) - d * x)
+                t = x * d * d
+                if t > dlx:
+                    dlx = t
+                S += dk * d
+                a[k] = new
+            if dlx < thr:
+                return S, rsq, iz
+        iz = True
+        while True:                                # passes over the coordinates ever active
+            dlx = 0.0
+            for k in ever:
+                ak = a[k]
+                dk = dq[k]
+                u = c[k] + dk * (S - dk * ak)
+                v = abs(u) - lam
+                new = math.copysign(v, u) / xv[k] if v > 0.0 else 0.0
+                if new == ak:
+                    continue
+                d = new - ak
+                x = xv[k]
+                rsq += d * (2.0 * (u - ak * x) - d * x)
+                t = x * d * d
+                if t > dlx:
+                    dlx = t
+                S += dk * d
+                a[k] = new
+            if dlx < thr:
+                break
+        jz = False
 
 
-def glmnet_lasso_path(x, y, nlambda: int = 100, lambda_min_ratio: float | None = None,
-                      gram=None):
-    r"""glmnet 4.1-6's lasso path (gaussian, ``intercept = FALSE``, defaults), solved exactly.
+def glmnet_mr_lasso_path(x, y, d, q, nlambda: int = 100, lambda_min_ratio: float | None = None,
+                         lambdas=None, thresh: float = 1e-7):
+    r"""glmnet 4.1-6's lasso path for MR-Lasso's design (gaussian, ``intercept = FALSE``).
 
     Parameters
     ----------
     x : ndarray, shape (n, p)
+        The design :math:`(I - qq^\top)S^{1/2}` (for glmnet's standardisation).
     y : ndarray, shape (n,)
-    nlambda : int
-        Length of the lambda grid (glmnet's 100).
-    lambda_min_ratio : float, optional
-        Smallest lambda over the largest (glmnet's ``ifelse(n < p, 0.01, 1e-4)``).
-    gram : callable, optional
-        ``gram(xs, Xs)`` returning the Gram object of the standardised design
-        (column scales ``xs``, design ``Xs``) for :func:`lasso_homotopy`; default
-        :class:`DenseGram`.
+        The response.
+    d, q : ndarray, shape (p,)
+        The design's structure, :math:`x_{ij} = d_j(\delta_{ij} - q_iq_j)` with
+        :math:`\|q\| = 1` (MR-Lasso: :math:`d = \sigma_Y^{-1}`, :math:`q = b/\|b\|`).
+    nlambda, lambda_min_ratio
+        glmnet's grid: 100 lambdas down to 1e-4 of the largest (0.01 when n < p).
+    lambdas : array_like, optional
+        User lambdas instead of the grid (``glmnet(..., lambda = lambdas)``).
+    thresh : float
+        glmnet's convergence threshold (1e-7).
 
     Returns
     -------
     lambdas : ndarray, shape (L,)
         The path's lambdas, decreasing, as ``glmnet(...)$lambda`` (the first one
-        replaced by ``fix.lam``); ``L <= nlambda`` when a stopping rule ends the
-        path early.
+        replaced by ``fix.lam``); ``L <= nlambda`` when a stopping rule ends it.
     beta : ndarray, shape (L, p)
-        The coefficients at each lambda (zeros exactly where the lasso sets them).
+        The coefficients (exact zeros where coordinate descent leaves them at 0).
     rsq : ndarray, shape (L,)
         The fraction of deviance explained (``dev.ratio``).
 
     Notes
     -----
-    glmnet standardises the data (:func:`_standardise`), so that in those units the
-    problem is :math:`\min_a \tfrac12\|\tilde y - \tilde X a\|^2 + \lambda\|a\|_1`, and
-    walks the grid :math:`\lambda_1 = \infty` (nothing enters), :math:`\lambda_2 =
-    \varphi \max_j|\tilde x_j^\top\tilde y|`, :math:`\lambda_{m+1} = \varphi\lambda_m`
-    (multiplied in sequence) with :math:`\varphi` = ``lambda_min_ratio^(1/(nlambda-1))``,
-    reporting :math:`y_s\lambda_m` and :math:`y_s a_j / x_{s,j}`; R's ``fix.lam`` then
-    sets the first lambda to :math:`\exp(2\log\lambda_2 - \log\lambda_3)`. From the
-    fifth lambda on, the path stops after the first lambda at which the fraction
-    of deviance explained :math:`R^2_m = 1 - \|\tilde y - \tilde X a\|^2` exceeds
-    0.999 or grows by less than a relative 1e-5 (``glmnet.control``'s ``devmax``
-    and ``fdev``).
+    *Standardisation* (:func:`_standardise`): in glmnet's units the problem is
+    :math:`\min_a \tfrac12\|\tilde y - \tilde X a\|^2 + \lambda\|a\|_1`.
 
-    glmnet approximates each solution by coordinate descent (to ``thresh =
-    1e-7``); here the lasso path is followed exactly instead
-    (:func:`lasso_homotopy`): all grid lambdas of a segment are evaluated at once,
-    with :math:`R^2 = a^\top c + \lambda\|a\|_1` (from :math:`G_{AA}a_A = c_A -
-    \lambda s_A`). The set of non-zero coefficients at each lambda, which is all
-    that MR-Lasso uses of the path besides the lambdas, is exact; glmnet's can
-    differ from it only where a coefficient enters or leaves the model within
-    coordinate descent's tolerance of a grid point.
+    *Grid*: :math:`\lambda_1 = 9.9\times10^{35}` (nothing enters),
+    :math:`\lambda_2 = \varphi\max_j|\tilde x_j^\top\tilde y|`, :math:`\lambda_{m+1} =
+    \varphi\lambda_m` (multiplied in sequence), :math:`\varphi` =
+    ``lambda_min_ratio^(1/(nlambda-1))``; reported as :math:`y_s\lambda_m` and
+    :math:`y_s a_j/x_{s,j}`, and R's ``fix.lam`` sets the first lambda to
+    :math:`\exp(2\log\lambda_2 - \log\lambda_3)`. From the fifth lambda on, the path
+    stops after the first lambda at which :math:`R^2` exceeds 0.999 or grows by
+    less than a relative 1e-5 (``glmnet.control``: ``devmax``, ``fdev``).
+
+    *Coordinate descent*, as glmnet's covariance-mode point solver, warm-started
+    from the previous lambda: the update of coordinate :math:`k` is
+    :math:`a_k \leftarrow \mathrm{sign}(u)(|u| - \lambda)_+/\|\tilde x_k\|^2` with
+    :math:`u = g_k + a_k\|\tilde x_k\|^2` and :math:`g` the gradient; a lambda starts
+    with passes over the coordinates that were ever non-zero until the largest
+    :math:`\|\tilde x_k\|^2\Delta a_k^2` of a pass is below ``thresh``, then makes a
+    pass over all coordinates (in index order), and stops when that pass, too,
+    changes less than ``thresh`` (newly non-zero coordinates join the set, in the
+    order they entered). :math:`R^2` accumulates :math:`\Delta(2g_k - \Delta\|\tilde
+    x_k\|^2)`.
+
+    glmnet's solutions are approximate (within ``thresh``), and at small lambdas
+    their zeros differ from the exact lasso's; MR-Lasso's choice of lambda reads
+    the zeros of every lambda, so the algorithm itself is reproduced, not just the
+    lasso. What is not glmnet's is the bookkeeping: for this design
+    :math:`\tilde X^\top\tilde X = D'(I - qq^\top)D'` (:math:`D'` = ``d`` over glmnet's
+    column scales), so :math:`u = c_k + d'_kq_k(S - d'_kq_ka_k)` with :math:`c =
+    \tilde X^\top\tilde y` and the single running sum :math:`S = \sum_j d'_jq_ja_j`:
+    each update costs O(1) instead of glmnet's O(p) update of the gradient. The
+    two agree to rounding (~1e-16); the coefficients at MendelianRandomization's
+    chosen lambda equal R's to 1e-16 on the reference data.
 
     Written by hand because MR-Lasso's answer depends on glmnet's own grid,
-    standardisation and stopping rules, which no Python lasso reproduces.
+    standardisation, stopping rules and coordinate-descent iterates, which no
+    Python lasso reproduces.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -257,63 +193,48 @@ def glmnet_lasso_path(x, y, nlambda: int = 100, lambda_min_ratio: float | None =
     if lambda_min_ratio is None:
         lambda_min_ratio = 0.01 if n < p else 1e-4
     ctl = GLMNET_CONTROL
-    Xs, ys_, xs, ys = _standardise(x, y)
+    Xs, ys_, xs, ys, xv = _standardise(x, y)
     c = np.einsum("ij,i->j", Xs, ys_)
-    G = DenseGram(Xs) if gram is None else gram(xs, Xs)
-    alf = max(ctl["eps"], lambda_min_ratio) ** (1.0 / (nlambda - 1.0))
-    lam0 = float(np.max(np.abs(c)))            # alm0 / max(alpha = 1, 1e-3)
-    grid = np.empty(nlambda)
-    grid[0] = ctl["big"]
-    if nlambda > 1:
-        grid[1:] = np.cumprod(np.concatenate([[lam0 * alf], np.full(nlambda - 2, alf)]))
-
-    beta = np.zeros((nlambda, p))
-    rsq = np.zeros(nlambda)
-    lmu = nlambda
-    m = 1                                      # next grid point to evaluate (0: all zero)
-    for hi_lam, lo_lam, A, u, w in lasso_homotopy(c, G, lam_stop=grid[-1]):
-        hi = m
-        while hi < nlambda and grid[hi] > lo_lam:
-            hi += 1
-        if hi == m:
+    dq = (math.sqrt(1.0 / n) * np.asarray(d, float) / xs) * np.asarray(q, float)
+    user = lambdas is not None
+    if user:
+        grid = np.sort(np.asarray(lambdas, dtype=float))[::-1] / ys
+        nlam = grid.size
+    else:
+        nlam = nlambda
+        alf = max(ctl["eps"], lambda_min_ratio) ** (1.0 / (nlambda - 1.0))
+        grid = np.empty(nlambda)
+        grid[0] = ctl["big"]
+        if nlambda > 1:
+            lam0 = float(np.max(np.abs(c)))        # alm0 / max(alpha = 1, 1e-3)
+            grid[1:] = np.cumprod(np.concatenate([[lam0 * alf], np.full(nlambda - 2, alf)]))
+    a = [0.0] * p
+    cl, xvl, dql = c.tolist(), xv.tolist(), dq.tolist()
+    ever: list[int] = []
+    in_ever = [False] * p
+    S = rsq = 0.0
+    iz = False
+    beta = np.zeros((nlam, p))
+    rsqs = np.zeros(nlam)
+    lmu = nlam
+    for m in range(nlam):
+        rsq0 = rsq
+        S, rsq, iz = _cd_point(float(grid[m]), a, S, rsq, cl, xvl, dql, ever, in_ever, iz,
+                               thresh, p)
+        beta[m] = a
+        rsqs[m] = rsq
+        if user or m + 1 < ctl["mnlam"]:
             continue
-        lams = grid[m:hi]
-        a = u[None, :] - lams[:, None] * w[None, :]
-        r2 = a @ c[A] + lams * np.abs(a).sum(axis=1)
-        beta[m:hi, A] = a
-        rsq[m:hi] = r2
-        prev = rsq[m - 1:hi - 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            prop = np.where(r2 == 0, np.inf, (r2 - prev) / r2)
-        stop = (np.arange(m, hi) + 1 >= ctl["mnlam"]) & ((prop < ctl["fdev"]) | (r2 > ctl["devmax"]))
-        if stop.any():
-            lmu = m + int(np.argmax(stop)) + 1
+        prop = math.inf if rsq == 0 else (rsq - rsq0) / rsq
+        if prop < ctl["fdev"] or rsq > ctl["devmax"]:
+            lmu = m + 1
             break
-        m = hi
-        if m >= nlambda:
-            break
-    lambdas = ys * grid[:lmu]
+    lam_out = ys * grid[:lmu]
     beta = beta[:lmu] * (ys / xs)[None, :]
-    if lmu > 2:                                # fix.lam
-        llam = np.log(lambdas)
-        lambdas[0] = math.exp(2.0 * llam[1] - llam[2])
-    return lambdas, beta, rsq[:lmu]
-
-
-def lasso_at(x, y, lam: float, gram=None) -> np.ndarray:
-    """The lasso solution at one lambda (``glmnet(x, y, intercept = FALSE, lambda = lam)``), exactly."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    Xs, ys_, xs, ys = _standardise(x, y)
-    c = np.einsum("ij,i->j", Xs, ys_)
-    G = DenseGram(Xs) if gram is None else gram(xs, Xs)
-    target = lam / ys
-    a = np.zeros(c.size)
-    for hi_lam, lo_lam, A, u, w in lasso_homotopy(c, G, lam_stop=target):
-        if lo_lam <= target <= hi_lam:
-            a[A] = u - target * w
-            break
-    return a * ys / xs
+    if not user and lmu > 2:                       # fix.lam
+        llam = np.log(lam_out)
+        lam_out[0] = math.exp(2.0 * llam[1] - llam[2])
+    return lam_out, beta, rsqs[:lmu]
 
 
 def _post_ivw(bx, by, w, mask):
@@ -349,8 +270,8 @@ def mr_lasso(bx, by, sx, sy, params: Params = Params(), rng=None, *,
     params, rng
         Unused (the contract's signature).
     lambda_ : float, optional
-        A fixed tuning parameter instead of the package's choice; the lasso is
-        then solved exactly at that value.
+        A fixed tuning parameter instead of the package's choice (glmnet is then
+        run at that value alone, as ``mr_lasso(lambda = ...)`` does).
 
     Returns
     -------
@@ -365,7 +286,7 @@ def mr_lasso(bx, by, sx, sy, params: Params = Params(), rng=None, *,
     \beta_{Yj}\,\mathrm{sign}(\beta_{Xj})`), let :math:`S^{1/2} = \mathrm{diag}(\sigma_{Yj}^{-1})`,
     :math:`b = S^{1/2}\beta_X` and :math:`P = b(b^\top b)^{-1}b^\top`. The lasso of
     :math:`(I - P)S^{1/2}\beta_Y` on :math:`(I - P)S^{1/2}` (no intercept) is
-    :func:`glmnet_lasso_path`. For each of its lambdas, in increasing order, the
+    :func:`glmnet_mr_lasso_path`. For each of its lambdas, in increasing order, the
     SNPs with zero coefficient are fitted by the IVW regression without
     intercept, residual standard error :math:`\hat\sigma_l` on :math:`v_l` SNPs.
     :math:`\lambda` is the smallest lambda :math:`l` whose successor has
@@ -401,14 +322,9 @@ def mr_lasso(bx, by, sx, sy, params: Params = Params(), rng=None, *,
     ylas = s_half * By - b * (float(b @ (s_half * By)) / btb)
 
     wts = np.power(sy, -2.0)
-    q = b / math.sqrt(btb)
-    v = math.sqrt(1.0 / k)
-
-    def gram(xs, Xs):                  # the standardised design is diag(v s / xs) (I - q q')
-        return ProjectedGram(v * s_half / xs, q)
-
+    q = b / math.sqrt(btb)                   # xlas = (I - q q') diag(s_half)
     if lambda_ is None:
-        lambdas, path, _ = glmnet_lasso_path(xlas, ylas, gram=gram)
+        lambdas, path, _ = glmnet_mr_lasso_path(xlas, ylas, s_half, q)
         zero = path == 0.0                                   # decreasing lambda
         # rse for each lambda in INCREASING order: lm(S^(1/2) By[av] ~ S^(1/2) Bx[av] - 1)
         zero_inc = zero[::-1]
@@ -427,7 +343,7 @@ def mr_lasso(bx, by, sx, sy, params: Params = Params(), rng=None, *,
         lam = float(lambdas[::-1][pos])
     else:
         lam = float(lambda_)
-        a = lasso_at(xlas, ylas, lam, gram=gram)
+        a = glmnet_mr_lasso_path(xlas, ylas, s_half, q, lambdas=[lam])[1][0]
     valid = a == 0.0
     e = By - a
     reg = float((Bx @ (wts * e)) / (Bx @ (wts * Bx)))
