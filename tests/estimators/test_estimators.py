@@ -21,7 +21,7 @@ MULTI = [k for k, m in METHODS.items() if m.min_snps >= 2]
 EXTRA = {"mr_cml_ma_bic": {"n": 10000}, "mr_mbe": {"iterations": 50}}
 #: estimates on a grid of fixed absolute step whose start depends on the allele coding
 #: (R's CIMin = min((by - 2 sy)/bx)): not invariant to flips or scaling as R computes
-#: them; tests/estimators/test_robust.py checks these invariances with the grid given
+#: them; tests/estimators/test_conmix_lasso_cml_mbe.py checks them with the grid given
 GRID = {"mr_conmix"}
 #: absolute tolerance under scaling where an iteration stops at an absolute tolerance:
 #: cML's fits stop once |theta_old - theta| <= 1e-7, so the iterations (and the point
