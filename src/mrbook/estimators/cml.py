@@ -65,7 +65,10 @@ def cml_fits(bx, by, sx, sy, K=None, maxit: int = MAXIT):
     3. :math:`\theta = \dfrac{\sum (\hat\beta_{Yj} - r_j) b_j/\sigma_{Yj}^2}{\sum b_j^2/\sigma_{Yj}^2}`;
 
     then sets :math:`b_j = \hat\beta_{Xj}` and :math:`r_j = \hat\beta_{Yj} - \theta b_j` for
-    the invalid SNPs. Here every K is a row of one array and the loop runs until
+    the invalid SNPs. This alternating scheme is written by hand because its
+    answer is the local optimum R's iterations reach from :math:`\theta = 0` (and
+    where they stop), which a general optimiser would not reproduce. Here every K
+    is a row of one array and the loop runs until
     every row has stopped; a row that has stopped is no longer updated, so each
     row follows R's iterations for its K exactly. The negative log-likelihood is
     :math:`\sum(\hat\beta_{Xj} - b_j)^2/(2\sigma_{Xj}^2) + \sum(\hat\beta_{Yj} - \theta b_j

@@ -320,6 +320,8 @@ def mr_lasso(bx, by, sx, sy, params: Params = Params(), rng=None, *,
     # (I - b (b'b)^-1 b') S^(1/2), and the same applied to By
     xlas = np.diag(s_half) - np.outer(b, b * s_half) / btb
     ylas = s_half * By - b * (float(b @ (s_half * By)) / btb)
+    if not np.any(ylas != 0.0):        # every ratio equal: glmnet stops ("y is constant")
+        return na_result(**extra)
 
     wts = np.power(sy, -2.0)
     q = b / math.sqrt(btb)                   # xlas = (I - q q') diag(s_half)

@@ -146,7 +146,8 @@ def mr_conmix(bx, by, sx, sy, params: Params = Params(), rng=None, *, psi: float
       :math:`\ell(0)` the profile likelihood at :math:`\theta = 0` (R multiplies by
       :math:`\varphi^2` here where the interval divides; this is R's formula).
 
-    The default grid is not invariant to the coding of alleles: R takes
+    The grid search is R's (no optimiser would land on R's grid points), vectorised
+    over the grid. The default grid is not invariant to the coding of alleles: R takes
     ``min((by - 2 sy)/bx)``, which for a negative ``bx`` is the *upper* end of
     that SNP's ratio interval; it is reproduced as it is, so that estimates equal
     R's on any harmonised table. The grid also makes the estimate move in steps of
