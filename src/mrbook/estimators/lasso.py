@@ -246,10 +246,10 @@ def _post_ivw(bx, by, w, mask):
     mask = np.atleast_2d(mask)
     W = np.where(mask, w, 0.0)
     sxx = W @ (bx * bx)
-    b = (W @ (bx * by)) / sxx
-    res = by[None, :] - b[:, None] * bx[None, :]
     df = mask.sum(axis=1) - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):       # no row: 0/0, NaN as lm's NA
+        b = (W @ (bx * by)) / sxx
+        res = by[None, :] - b[:, None] * bx[None, :]
         sigma = np.sqrt(np.einsum("ij,ij->i", W, res * res) / df)
         se = sigma / np.sqrt(sxx)
     bad = df < 1
