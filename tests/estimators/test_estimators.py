@@ -177,3 +177,38 @@ def test_row_order_does_not_matter(ks, rnd):
         if not METHODS[key].stochastic:
             # (equal_nan: the contamination mixture has no standard error)
             assert np.isclose(a["se"], b["se"], rtol=1e-9, equal_nan=True), key
+
+
+def test_leave_one_out_running_sums_equal_direct_fits():
+    """Above _LOO_DIRECT_MAX SNPs leave-one-out uses running sums (O(k)); its fits equal the
+    fits on each k - 1 SNPs to rounding (b and se to 1e-13 relative, p to 1e-10: p of
+    |z| ~ 30 amplifies a relative error in z by z^2), outliers included."""
+    from mrbook import analysis
+
+    for k, outlier in ((7, False), (300, True), (1200, False)):
+        g = np.random.default_rng(k)
+        bx = g.uniform(0.02, 0.2, k) * g.choice([-1, 1], k)
+        sy = g.uniform(0.002, 0.03, k)
+        by = 0.3 * bx + g.normal(0, sy) * 2.0
+        if outlier:
+            by[3] += 1.0
+        direct = analysis._ivw_leave_one_out_direct(bx, by, sy)
+        sums = analysis._ivw_leave_one_out_sums(bx, by, sy)
+        for d, s, rel in zip(direct, sums, (1e-13, 1e-13, 1e-10)):
+            assert np.allclose(s, d, rtol=rel, atol=0), (k, np.max(np.abs(s / d - 1)))
+
+
+def test_rnorm_each_is_rnorm_of_repeated_vectors():
+    """rnorm_each draws rnorm(k * each, rep(mean, each = each), rep(sd, each = each)):
+    the same numbers and the same stream position, for both generators."""
+    from mrbook.rmath.rng import rnorm_each
+
+    mean, sd = np.array([0.1, -2.0, 5.0]), np.array([1.0, 0.5, 3.0])
+    for kind in ("numpy", "r"):
+        a, b = make_rng(11, kind), make_rng(11, kind)
+        got = rnorm_each(a, mean, sd, 40)
+        want = b.rnorm(120, np.repeat(mean, 40), np.repeat(sd, 40)).reshape(3, 40)
+        assert np.array_equal(got, want)
+        assert np.array_equal(a.rnorm(5), b.rnorm(5))
+    with pytest.raises(ValueError):
+        rnorm_each(make_rng(1), mean, -sd, 4)
