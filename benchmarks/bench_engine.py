@@ -497,6 +497,105 @@ def genal_estimates(dat, nboot: int, seed: int, cpus: int) -> dict:
 
 
 # --------------------------------------------------------------------------
+# estimators beyond TwoSampleMR (issue 18), each beside pytwosamplemr's port
+# --------------------------------------------------------------------------
+#: (key, label, pytwosamplemr call, how much faster mrbook must be). Estimator against
+#: estimator: mrbook's registered function on the mr_keep vectors (numpy's generator,
+#: the default; cML with n = the smallest sample size), pytwosamplemr's port of the
+#: same MendelianRandomization function, with the same settings, on its MRInput.
+EXTENDED = [
+    ("mr_conmix", "contamination mixture", lambda pt, obj, n: pt.mr_conmix(obj), 1.0),
+    ("mr_lasso", "MR-Lasso", lambda pt, obj, n: pt.mr_lasso(obj), 10.0),
+    ("mr_cml_ma_bic", "cML-MA-BIC", lambda pt, obj, n: pt.mr_cml(obj, n=n, ma=True, dp=False),
+     10.0),
+    ("mr_mbe", "MBE (weighted, simple SE, 10,000 boot)",
+     lambda pt, obj, n: pt.mr_mbe(obj, weighting="weighted", stderror="simple"), 10.0),
+]
+
+
+def _smallest_n(dat) -> float:
+    keep = dat[dat["mr_keep"].astype(bool)]
+    return float(min(keep["samplesize.exposure"].min(), keep["samplesize.outcome"].min()))
+
+
+def extended_tasks(dat, seed: int, engines) -> dict:
+    """``{engine: {key: callable}}`` for the estimators of :data:`EXTENDED`."""
+    out = {}
+    n = _smallest_n(dat)
+    if "mrbook" in engines:
+        from mrbook import analysis
+        from mrbook.estimators import METHODS, Params
+        from mrbook.rmath.rng import make_rng
+
+        keep = dat[dat["mr_keep"].astype(bool)]
+        vecs = tuple(keep[c].to_numpy(dtype=float) for c in
+                     ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
+
+        def call(key, kind="numpy"):
+            spec = METHODS[key]
+            extra = {"n": n} if spec.needs_samplesize else {}
+            return lambda: spec.func(*vecs, Params(), make_rng(seed, kind), **extra)
+
+        out["mrbook"] = {key: call(key) for key, *_ in EXTENDED if key in METHODS}
+        if "mr_mbe" in METHODS:
+            out["mrbook"]["mr_mbe_r"] = call("mr_mbe", "r")
+        # what run_mr adds around an estimator (pair split, vectors, the tidy row)
+        out["mrbook"]["run_mr_ivw"] = lambda: analysis.run_mr(dat, ["mr_ivw"], seed=seed)
+    if "pytwosamplemr" in engines:
+        try:
+            import pytwosamplemr as pt
+            from pytwosamplemr.harmonise import _as_input
+        except ImportError as exc:
+            print(f"[pytwosamplemr] extended estimators unavailable: {exc}")
+        else:
+            obj = _as_input(dat)
+            out["pytwosamplemr"] = {
+                key: (lambda call=call: call(pt, obj, n)) for key, _, call, _ in EXTENDED}
+    return out
+
+
+def run_extended(dat, seed: int, repeats: int, engines) -> list[dict]:
+    """Time the estimators of :data:`EXTENDED`, the two engines alternately in one run."""
+    tasks = extended_tasks(dat, seed, engines)
+    times: dict = {e: {} for e in tasks}
+    for key in [k for k, *_ in EXTENDED] + ["mr_mbe_r", "run_mr_ivw"]:
+        for eng in tasks:
+            fn = tasks[eng].get(key)
+            if fn is None:
+                continue
+            try:
+                times[eng][key] = measure(fn, repeats)
+            except Exception as exc:
+                times[eng][key] = {"median_ms": None, "error": f"{exc.__class__.__name__}: {exc}"}
+                print(f"[{eng}] {key} failed: {exc.__class__.__name__}: {exc}")
+    print()
+    head = (f"{'estimator (beyond TwoSampleMR)':40s} {'mrbook ms':>10s} {'pytwosamplemr':>14s} "
+            f"{'pyt/mrbook':>10s} {'target':>7s}")
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for key, label, _, target in EXTENDED:
+        m = times.get("mrbook", {}).get(key, {}).get("median_ms")
+        p = times.get("pytwosamplemr", {}).get(key, {}).get("median_ms")
+        ratio = (p / m) if (m and p) else None
+        verdict = "" if ratio is None else ("ok" if ratio >= target else "MISSES")
+        print(f"{label:40s} {_fmt_ms(m):>10s} {_fmt_ms(p):>14s} {_fmt_ratio(p, m):>10s} "
+              f"{'>=' + format(target, 'g') + 'x':>7s} {verdict}")
+        rows.append({"key": key, "label": label, "mrbook_ms": m, "pytwosamplemr_ms": p,
+                     "ratio_pytwosamplemr": ratio, "target_ratio": target,
+                     "meets_target": None if ratio is None else ratio >= target})
+    for key, label in (("mr_mbe_r", '(mrbook MBE, rng="r": R\'s generator)'),
+                       ("run_mr_ivw", "(mrbook run_mr(dat, ['mr_ivw']): the table)")):
+        extra = times.get("mrbook", {}).get(key, {}).get("median_ms")
+        if extra:
+            print(f"{label:40s} {_fmt_ms(extra):>10s}")
+    print("  estimator against estimator: mrbook's function on the vectors, pytwosamplemr's "
+          "port on its MRInput; run_mr adds the cost of its table (last line). The engines "
+          "alternate, task by task, within this run.")
+    return rows
+
+
+# --------------------------------------------------------------------------
 # reporting
 # --------------------------------------------------------------------------
 def _fmt_ms(x, approx=False):
@@ -613,6 +712,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=ENGINES, action="append",
                     help="time only this engine (repeatable)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    ap.add_argument("--skip-extended", action="store_true",
+                    help="leave out the estimators beyond TwoSampleMR (ConMix, MR-Lasso, cML, MBE)")
     ap.add_argument("--scaling-k", default=",".join(str(k) for k in SCALING_K),
                     help="SNP counts of the scaling run (mrbook only; '' to skip); "
                          "default %(default)s")
@@ -703,6 +804,8 @@ def main(argv=None) -> int:
     for n in notes:
         print("note:", n)
 
+    extended = [] if args.skip_extended else run_extended(dat, args.seed, args.repeats, engines)
+
     ref = load_reference(ref_path)
     diffs = print_estimates(ref, estimates, mode_grid_step(dat)) if ref else {}
     checks = []
@@ -740,6 +843,7 @@ def main(argv=None) -> int:
         },
         "available": available, "notes": notes, "timings": timings, "table": rows,
         "estimates": estimates, "reference": ref, "estimate_diffs": diffs,
+        "extended": extended,
         "estimate_checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in checks],
         "scaling": scaling,
     }

@@ -9,6 +9,7 @@ snake_case columns. Every pair is analysed on its rows with ``mr_keep``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,12 +85,34 @@ def _not_run_reason(spec, k: int) -> str | None:
     return None
 
 
-MR_COLUMNS = PAIR_COLUMNS + ["method_key", "method", "nsnp", "b", "se", "pval", "status", "reason"]
+#: the sample-size columns whose smallest value a method that needs ``n`` gets (cML's BIC)
+SAMPLESIZE_COLUMNS = ("samplesize.exposure", "samplesize.outcome")
+
+
+def _min_samplesize(one: _Pair) -> float | None:
+    """The smallest sample size of the pair's SNPs, over both sample-size columns (None if none).
+
+    As the reference runs of MendelianRandomization's ``mr_cML`` took it:
+    ``n = min(samplesize.exposure, samplesize.outcome)`` over the SNPs used;
+    missing values are passed over.
+    """
+    vals = []
+    for c in SAMPLESIZE_COLUMNS:
+        if c in one._dat.columns:
+            v = pd.to_numeric(one._dat[c], errors="coerce").to_numpy(dtype=float)
+            vals.append(v if one._keep is None else v[one._keep])
+    vals = np.concatenate(vals) if vals else np.empty(0)
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    return float(vals.min()) if vals.size else None
+
+
+MR_COLUMNS = PAIR_COLUMNS + ["method_key", "method", "nsnp", "b", "se", "pval", "ci_low", "ci_upp",
+                             "status", "reason"]
 
 
 def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: int = 1234,
            rng: str = "numpy") -> pd.DataFrame:
-    """Run MR methods on every exposure-outcome pair (TwoSampleMR's ``mr()``).
+    r"""Run MR methods on every exposure-outcome pair (TwoSampleMR's ``mr()``).
 
     Parameters
     ----------
@@ -116,9 +139,16 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
     -------
     DataFrame
         Columns id_exposure, id_outcome, exposure, outcome, method_key, method,
-        nsnp, b, se, pval, status ("ok" or "not run") and reason (why not run).
+        nsnp, b, se, pval, ci_low, ci_upp, status ("ok" or "not run") and reason
+        (why not run). ``ci_low`` and ``ci_upp`` hold the interval of a method that
+        gives its own (``MethodSpec.interval``, e.g. the contamination mixture, at
+        level ``1 - params.alpha``) and are NaN for every other method, whose
+        interval is :math:`b \pm z\,se` (:func:`add_odds_ratios`).
         A single-SNP pair gets the Wald ratio; with more SNPs the Wald ratio is
-        left out (it is in :func:`singlesnp`), as TwoSampleMR does.
+        left out (it is in :func:`singlesnp`), as TwoSampleMR does. A method that
+        needs the sample size (``MethodSpec.needs_samplesize``) gets the smallest
+        value of the pair's ``samplesize.exposure`` and ``samplesize.outcome``
+        and is reported as not run, with the reason, when the table has none.
     """
     params = params or Params()
     specs = resolve_methods(methods)
@@ -129,12 +159,17 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
         pair, k = one.pair, one.k
         bx, by, sx, sy = one.vectors
         joint: dict = {}        # joint function -> {name: result}, computed at the first member
+        n = _min_samplesize(one) if any(s.needs_samplesize for s in specs) else None
         for spec in specs:
             if spec.key == "mr_wald_ratio" and k > 1 and len(specs) > 1:
                 continue
             row = dict(pair, method_key=spec.key, method=spec.name, nsnp=k,
-                       b=np.nan, se=np.nan, pval=np.nan, status="ok", reason=None)
+                       b=np.nan, se=np.nan, pval=np.nan, ci_low=np.nan, ci_upp=np.nan,
+                       status="ok", reason=None)
             why = _not_run_reason(spec, k)
+            if why is None and spec.needs_samplesize and n is None:
+                why = ("needs the GWAS sample size (samplesize.exposure or samplesize.outcome), "
+                       "which the table does not give")
             if why is None:
                 if share and spec.joint is not None:
                     if spec.joint not in joint:
@@ -142,9 +177,14 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                                  if s.joint is spec.joint and _not_run_reason(s, k) is None]
                         joint[spec.joint] = spec.joint(bx, by, sx, sy, params, stream, names)
                     res = joint[spec.joint][spec.name]
+                elif spec.needs_samplesize:
+                    res = spec.func(bx, by, sx, sy, params, stream, n=n)
                 else:
                     res = spec.func(bx, by, sx, sy, params, stream)
                 row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
+                if spec.interval:
+                    row.update(ci_low=float(res.get("ci_low", np.nan)),
+                               ci_upp=float(res.get("ci_upp", np.nan)))
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"
             if why is not None:
@@ -158,12 +198,22 @@ def add_odds_ratios(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
     Adds ``lo_ci``, ``up_ci`` (:math:`b \mp z_{(1+level)/2}\,se`) and ``or``,
     ``or_lci95``, ``or_uci95`` (their exponentials), as numbers; formatting is
-    the display's job.
+    the display's job. A row with its own interval (``ci_low``, ``ci_upp`` not
+    NaN: a method such as the contamination mixture, whose interval is not
+    :math:`b \pm z\,se`) takes its limits from there; those intervals are at
+    the level the method computed them (95 %, ``Params.alpha = 0.05``), so for
+    another ``level`` such rows get NaN limits rather than a wrong interval.
     """
     t = table.copy()
     z = stats.norm.ppf(0.5 + level / 2)
     t["lo_ci"] = t["b"] - z * t["se"]
     t["up_ci"] = t["b"] + z * t["se"]
+    if {"ci_low", "ci_upp"} <= set(t.columns):
+        own = t["ci_low"].notna() | t["ci_upp"].notna()
+        if own.any():
+            same = math.isclose(level, 0.95)
+            t.loc[own, "lo_ci"] = t.loc[own, "ci_low"] if same else np.nan
+            t.loc[own, "up_ci"] = t.loc[own, "ci_upp"] if same else np.nan
     t["or"] = np.exp(t["b"])
     t["or_lci95"] = np.exp(t["lo_ci"])
     t["or_uci95"] = np.exp(t["up_ci"])

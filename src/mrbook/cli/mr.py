@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from .. import __version__
 from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
 from ..errors import ParameterError
 from ..estimators import Params, resolve_methods
 from ..data.tsmr import read_harmonised
-from ..output import atomic_write_text, dumps, records
+from ..output import _clean, atomic_write_text, dumps, records
 from ..sensitivity.steiger import directionality_test
 
 
@@ -42,7 +44,7 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     multi = sum(1 for _ in iter_pairs(dat, keep_only=False)) > 1
     ok = mr[mr["status"] == "ok"]
     out = {
-        "mr": records(ok, ["method", "nsnp", "b", "se", "pval"], multi),
+        "mr": _mr_rows(ok, multi),
         "not_run": records(mr[mr["status"] != "ok"], ["method", "reason"], multi),
         "heterogeneity": records(heterogeneity(dat), ["method", "q", "q_df", "q_pval"], multi),
     }
@@ -68,6 +70,18 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     out["meta"] = {"mrbook_version": __version__, "seed": seed, "nboot": nboot, "rng": rng,
                    "input": source}
     return out
+
+
+def _mr_rows(ok, multi: bool) -> list[dict]:
+    """The ``mr`` rows {method, nsnp, b, se, pval}, plus ``ci_low`` and ``ci_upp`` for a
+    method that gives its own interval (e.g. the contamination mixture; see
+    :func:`mrbook.analysis.run_mr`): the other rows are exactly as before."""
+    rows = records(ok, ["method", "nsnp", "b", "se", "pval"], multi)
+    if {"ci_low", "ci_upp"} <= set(ok.columns):
+        for row, lo, up in zip(rows, ok["ci_low"], ok["ci_upp"]):
+            if not (np.isnan(lo) and np.isnan(up)):
+                row.update(ci_low=_clean(lo), ci_upp=_clean(up))
+    return rows
 
 
 def _presso_json(dat, nsim, seed, rng, multi):
@@ -99,7 +113,6 @@ def _presso_dict(r: dict) -> dict:
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [conv(x) for x in v]
-        from ..output import _clean
         return _clean(v)
 
     return conv(r)

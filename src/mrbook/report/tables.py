@@ -113,6 +113,10 @@ def mr_results_table(mr: pd.DataFrame) -> pd.DataFrame:
     if "or" not in t.columns:
         t["or"], t["or_lci95"], t["or_uci95"] = (np.exp(t["b"]), np.exp(t["b"] - 1.96 * t["se"]),
                                                  np.exp(t["b"] + 1.96 * t["se"]))
+        if {"ci_low", "ci_upp"} <= set(t.columns):     # a method's own interval (ConMix)
+            own = t["ci_low"].notna() | t["ci_upp"].notna()
+            t.loc[own, "or_lci95"] = np.exp(t.loc[own, "ci_low"])
+            t.loc[own, "or_uci95"] = np.exp(t.loc[own, "ci_upp"])
     for c in ("status", "reason"):
         if c not in t.columns:
             t[c] = ""
