@@ -73,7 +73,7 @@ class MVResult:
                 for r in ok.itertuples(index=False)]
         not_run = [{"exposure": r.exposure, "method": r.method, "reason": r.reason}
                    for r in self.mvmr[self.mvmr["status"] != "ok"].itertuples(index=False)]
-        return {
+        return _json_ready({
             "mvmr": rows,
             "not_run": not_run,
             "strength": [{"exposure": r.exposure, "id.exposure": r.id_exposure,
@@ -87,7 +87,7 @@ class MVResult:
                             for r in self.univariable.itertuples(index=False)],
             "snps": list(d.snps),
             "excluded": [{"SNP": r.snp, "step": r.step, "reason": r.reason,
-                          **({"exposure": r.exposure} if r.exposure is not None else {})}
+                          **({"exposure": r.exposure} if isinstance(r.exposure, str) else {})}
                          for r in d.exclusions.itertuples(index=False)],
             "meta": {"mrbook_version": VERSION, "outcome": d.outcome_name,
                      "id.outcome": d.outcome_id,
@@ -96,7 +96,20 @@ class MVResult:
                      "nsnp": d.n, "simulated": bool(d.meta.get("simulated", False)),
                      **{k: v for k, v in d.meta.items() if k not in ("selection", "simulated")},
                      **self.settings},
-        }
+        })
+
+
+def _json_ready(obj):
+    """Plain JSON values all the way down: numpy scalars unwrapped, NaN and infinities null."""
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_json_ready(v) for v in obj.tolist()]
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return _clean(obj)
 
 
 def _row(d: MVData, j: int, spec, nsnp, b=np.nan, se=np.nan, pval=np.nan, status="ok",
