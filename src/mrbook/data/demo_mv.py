@@ -46,6 +46,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from . import demo
@@ -73,7 +74,7 @@ _ZCUT = float(-special.ndtri(2.5e-8))  # |z| of P = 5e-8
 
 def _gzip_bytes(text: str) -> bytes:
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=4) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=1) as gz:
         gz.write(text.encode("utf-8"))
     return buf.getvalue()
 
@@ -93,17 +94,18 @@ class _VCF:
 
     def __init__(self, text: str):
         lines = text.rstrip("\n").split("\n")
-        self.header = [ln for ln in lines if ln.startswith("#")]
-        self.body = [ln for ln in lines if not ln.startswith("#")]
-        f = [ln.split("\t") for ln in self.body]
-        self.chr = np.array([r[0] for r in f])
-        self.pos = np.array([int(r[1]) for r in f])
-        self.rsid = [r[2] for r in f]
-        self.ref = [r[3] for r in f]
-        self.alt = [r[4] for r in f]
-        vals = [r[9].split(":") for r in f]
-        self.es = np.array([float(v[0]) for v in vals])
-        self.se = np.array([float(v[1]) for v in vals])
+        nhead = next(i for i, ln in enumerate(lines) if not ln.startswith("#"))
+        self.header, self.body = lines[:nhead], lines[nhead:]
+        f = pd.read_csv(io.StringIO("\n".join(self.body)), sep="\t", header=None, dtype=str,
+                        usecols=[0, 1, 2, 3, 4, 9], keep_default_na=False)
+        vals = f[9].str.split(":", n=2, expand=True)
+        self.chr = f[0].to_numpy(dtype=str)
+        self.pos = f[1].astype(np.int64).to_numpy()
+        self.rsid = f[2].tolist()
+        self.ref = f[3].tolist()
+        self.alt = f[4].tolist()
+        self.es = vals[0].astype(float).to_numpy(copy=True)
+        self.se = vals[1].astype(float).to_numpy(copy=True)
         self.row = {s: i for i, s in enumerate(self.rsid)}
 
     def set_z(self, i: int, z: float) -> None:

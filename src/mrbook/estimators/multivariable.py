@@ -404,6 +404,64 @@ def _l1_descend(X, y, w, basis, max_iter: int):
     return None
 
 
+def _l1_descend_batch(Xs, Ys, w, basis, max_iter: int):
+    """:func:`_l1_descend` for m problems at once (the bootstrap replicates of one fit).
+
+    ``Xs`` (m, n, k) and ``Ys`` (m, n) share the weights ``w`` and start from the same
+    basis; every replicate takes exactly the steps :func:`_l1_descend` would take on
+    it, with the k x k systems solved in batches. Returns the coefficients (m, k) and
+    a mask of the replicates that reached an optimal vertex (the others are left to
+    :func:`weighted_l1_fit`).
+    """
+    m, n, k = Xs.shape
+    B = np.tile(np.asarray(basis, dtype=np.intp), (m, 1))
+    out = np.full((m, k), np.nan)
+    ok = np.zeros(m, dtype=bool)
+    act = np.arange(m)
+    eye = np.eye(k)
+    for _ in range(max_iter):
+        if act.size == 0:
+            break
+        X, Y, Bn = Xs[act], Ys[act], B[act]
+        rows = np.arange(act.size)[:, None]
+        XB = X[rows, Bn]                                   # (a, k, k)
+        try:
+            b = np.linalg.solve(XB, Y[rows, Bn][..., None])[..., 0]
+            r = Y - np.einsum("ank,ak->an", X, b)
+            s = np.sign(r)
+            s[rows, Bn] = 0.0
+            a = np.linalg.solve(np.swapaxes(XB, 1, 2),
+                                -np.einsum("an,ank->ak", w * s, X)[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            break                                          # a singular basis: one by one
+        viol = np.abs(a) / w[Bn]
+        j = np.argmax(viol, axis=1)
+        done = viol[np.arange(act.size), j] <= 1.0 + 1e-10
+        out[act[done]], ok[act[done]] = b[done], True
+        go = ~done
+        if not go.any():
+            act = act[:0]
+            break
+        X, r, Bn, j, XB = X[go], r[go], Bn[go], j[go], XB[go]
+        rows = np.arange(X.shape[0])[:, None]
+        c = np.einsum("ank,ak->an", X, np.linalg.solve(XB, eye[j][..., None])[..., 0])
+        nz = c != 0.0
+        nz[rows, Bn] = False
+        leave = Bn[np.arange(X.shape[0]), j]
+        nz[np.arange(X.shape[0]), leave] = True
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(nz, r / c, np.inf)
+        order = np.argsort(t, axis=1, kind="stable")
+        wt = np.take_along_axis(np.where(nz, w * np.abs(c), 0.0), order, axis=1)
+        crossed = (np.cumsum(2.0 * wt, axis=1) - wt.sum(axis=1, keepdims=True)) >= 0.0
+        new = order[np.arange(X.shape[0]), np.argmax(crossed, axis=1)]
+        stuck = (new == leave) | (Bn == new[:, None]).any(axis=1)
+        moving = act[go][~stuck]
+        B[moving, j[~stuck]] = new[~stuck]
+        act = moving
+    return out, ok
+
+
 def weighted_l1_fit(X, y, w, start=None) -> tuple[np.ndarray, list[int]]:
     r"""Weighted median regression, exactly: the minimiser of :math:`\sum_j w_j|y_j - x_j^T\beta|`.
 
@@ -517,8 +575,11 @@ def mr_mvmedian(bx, by, sx, sy, iterations: int = 10000, rng=None,
     while done < iterations:
         m = min(block, iterations - done)
         z = rng.rnorm(m * means.size, np.tile(means, m), np.tile(sds, m)).reshape(m, k + 1, n)
-        for i in range(m):
-            est[done + i], _ = weighted_l1_fit(z[i, :k].T, z[i, k], w, start=basis)
+        Xs = np.ascontiguousarray(np.swapaxes(z[:, :k], 1, 2))       # (m, n, k)
+        b_blk, ok = _l1_descend_batch(Xs, z[:, k], w, basis, 20 * n + 50)
+        for i in np.flatnonzero(~ok):                                # rare: one at a time
+            b_blk[i], _ = weighted_l1_fit(Xs[i], z[i, k], w, start=basis)
+        est[done:done + m] = b_blk
         done += m
     se = np.std(est, axis=0, ddof=1)
     return {"b": b, "se": se, "pval": p_normal(b / se)}
