@@ -47,6 +47,7 @@ def test_every_step_of_the_selection(mv, demo_folder):
         design(demo_folder, "missing_in_outcome")
     assert set(ex.loc[ex["step"] == "confounder", "snp"]) == design(demo_folder, "confounder")
     assert set(ex["step"]) <= set(MV_STEPS) and ex["reason"].map(bool).all()
+    assert not ex["snp"].duplicated().any()                     # one row per lost SNP
     sel = mv.data.meta["selection"]
     assert len(sel) == mv.data.meta["union"] and sel["final"].sum() == 94
     assert (sel.loc[~sel["final"], "reason"] != "").all()      # every lost SNP has its reason

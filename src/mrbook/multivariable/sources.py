@@ -247,14 +247,19 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
                                              include_outcome_only=False)
         ok = harm[harm["mr_keep"].astype(bool)]
         aligned[j] = ok.drop_duplicates("SNP").set_index("SNP")
+        listed = {e[0] for e in excl if e[1] in ("exposure_alleles", "palindromic")}
         for r in harm[~harm["mr_keep"].astype(bool)].itertuples(index=False):
+            if str(r.SNP) in listed:
+                continue  # one row per SNP: the first exposure that fails it
             pal_amb = bool(r.palindromic) and bool(r.ambiguous) and not bool(r.remove)
+            why = str(r.mr_keep_reason).replace("eaf.exposure", f"eaf {srcs[0].trait}")
+            why = why.replace("eaf.outcome", f"eaf {srcs[j].trait}")
             excl.append((str(r.SNP), "palindromic" if pal_amb else "exposure_alleles",
-                         f"{srcs[j].trait} vs {srcs[0].trait}: {r.mr_keep_reason}", srcs[j].id))
+                         f"{srcs[j].trait} on {srcs[0].trait}'s alleles: {why}", srcs[j].id))
         for r in hx.itertuples(index=False):
             if r.reason == "absent from outcome data":
                 continue  # already listed as missing_in_exposure
-            if r.snp not in set(harm["SNP"].astype(str)):
+            if r.snp not in set(harm["SNP"].astype(str)) and str(r.snp) not in listed:
                 excl.append((str(r.snp), "exposure_alleles", str(r.reason), srcs[j].id))
     bad = {e[0] for e in excl if e[1] in ("exposure_alleles", "palindromic")}
     kept = [s for s in kept if s not in bad]

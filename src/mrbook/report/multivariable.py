@@ -137,12 +137,14 @@ def mv_forest_plot(table: pd.DataFrame, title: str = "Univariable and multivaria
     fig.add_vline(x=0, line=dict(color="#888888", width=1, dash="dot"))
     for i in range(1, len(exposures)):
         fig.add_hline(y=i - 0.5, line=dict(color="#dddddd", width=1))
-    _layout(fig, title, xtitle, "", height=max(340, 150 + 95 * len(exposures)))
+    _layout(fig, title, xtitle, "", height=max(420, 230 + 95 * len(exposures)))
     fig.update_yaxes(tickvals=list(range(len(exposures))), ticktext=exposures[::-1],
                      range=[-0.6, len(exposures) - 0.4], tickfont=dict(size=13), automargin=True)
-    # the legend beside the plot: below it, several rows would cover the axis title
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02,
-                                  font=dict(family=FONT["family"], size=12)))
+    # the legend at the foot of the figure, below the axis title (which it would cover at the
+    # usual place when it wraps onto several rows in a narrow page)
+    fig.update_layout(legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom",
+                                  xanchor="left", x=0.0, font=dict(family=FONT["family"], size=12)),
+                      margin=dict(b=150))
     return fig
 
 
@@ -197,9 +199,10 @@ _LIPIDS_NOTE = (
     "R package MendelianRandomization 0.10.0; provenance in `mrbook/data/PROVENANCE.md`.")
 _DEMO_MV_NOTE = (
     "**Simulated data**: the demo study's *multivariable extension*, in which the three thyroid traits "
-    "share loci (every Hashimoto locus also raises hypothyroidism risk, about a third of the other loci "
-    "act on two traits). Its direct effects on osteoporosis are set to the paper's univariable ln ORs, "
-    "so the multivariable estimates agree with them **by construction**; none of this is evidence "
+    "share loci (every Hashimoto locus also raises hypothyroidism risk, and about a third of the other "
+    "loci act on another thyroid trait too). Its direct effects on osteoporosis are set to the paper's "
+    "univariable ln ORs, so the multivariable estimates agree with them **by construction**; none of "
+    "this is evidence "
     "about thyroid disease. The chapters before this one use the demo's own files, in which the "
     "traits share no locus.")
 
