@@ -111,3 +111,58 @@ def test_deterministic(mv, demo_root):
 def test_bad_sources(demo_root, exposures, message):
     with pytest.raises(ParameterError, match=message):
         mv_select_instruments(exposures, "demo-mv:osteoporosis", cache_dir=demo_root)
+
+
+def test_opengwas_ids_use_the_client(demo_root, monkeypatch):
+    """OpenGWAS exposures without a panel: tophits clumped on the server per exposure, then
+    their union clumped by ld/clump, every association looked up (the client mocked by the
+    demo-mv files: no network, no token)."""
+    from mrbook.data import demo_mv, opengwas
+    from mrbook.data.readers import read_sumstats
+
+    folder = demo_mv.mv_demo_dir(root=demo_root)
+    base = folder.parent
+    man = demo.load_manifest(base)
+    leads = set().union(*(set(man["design"][t][r]) for t in demo.THYROID
+                          for r in ("final", "missing_in_outcome", "palindromic")),
+                        *(set(man["design"][t]["confounder"]) for t in demo.THYROID))
+    ids = {"ebi-a-GCST90018862": "hypothyroidism", "ebi-a-GCST90018860": "hyperthyroidism",
+           "ebi-a-GCST90018855": "hashimoto", "finn-b-M13_OSTEOPOROSIS": "osteoporosis"}
+    calls = []
+
+    def tophits(self, id, pval=5e-8, clump=True, r2=0.001, kb=10000, **kw):
+        calls.append(("tophits", id, clump))
+        df = read_sumstats(folder / demo.TRAITS[ids[id]]["file"], p_max=pval)
+        return (df[df["rsid"].isin(leads)] if clump else df).assign(id=id, trait=ids[id])
+
+    def associations(self, variants, study, proxies=True, **kw):
+        calls.append(("associations", study, proxies))
+        df = read_sumstats(folder / demo.TRAITS[ids[study]]["file"], snps=list(variants))
+        return df.assign(id=study, trait=ids[study])
+
+    def ld_clump(self, rsids, pvals, r2=0.001, kb=10000, **kw):
+        calls.append(("ld_clump", len(rsids)))
+        return [s for s in rsids if s in leads]
+
+    for name, f in (("tophits", tophits), ("associations", associations), ("ld_clump", ld_clump)):
+        monkeypatch.setattr(opengwas.OpenGWAS, name, f)
+    d = mv_select_instruments(list(ids)[:3], "finn-b-M13_OSTEOPOROSIS",
+                              confounder_table=base / man["files"]["confounders"],
+                              confounder_traits=demo.DEFAULT_CONFOUNDER_TRAITS)
+    assert [c[:3] for c in calls[:3]] == [("tophits", i, True) for i in list(ids)[:3]]
+    assert calls[3][0] == "ld_clump" and d.meta["settings"]["clump_engine"] == "opengwas"
+    assert [c for c in calls if c[0] == "associations"][-1] == (
+        "associations", "finn-b-M13_OSTEOPOROSIS", False)
+    assert d.n == 94 and d.meta["simulated"] is False   # the client's data count as real
+
+
+def test_a_runs_parameters_pass_straight_through(mv, demo_root):
+    from mrbook.multivariable import MV_RUN_KEYS
+    from mrbook.params import defaults
+
+    run = defaults()
+    assert set(MV_RUN_KEYS) <= set(run)
+    got = mvmr_from_sources(list(MV_SOURCES.values()), "demo-mv:osteoporosis", cache_dir=demo_root,
+                            iterations=200, **{k: run[k] for k in MV_RUN_KEYS})
+    assert got.data.snps == mv.data.snps                 # the run's defaults are the function's
+    assert got.mvmr["b"].tolist() == mv.mvmr["b"].tolist()

@@ -12,11 +12,11 @@ Sits at the instruments' level of the pipeline (it calls the readers,
 * :mod:`.analysis`: :func:`run_mvmr` and :func:`mvmr_from_sources`.
 """
 
-from .analysis import F_THRESHOLD, MVResult, mvmr_from_sources, run_mvmr
+from .analysis import F_THRESHOLD, MV_RUN_KEYS, MVResult, mvmr_from_sources, run_mvmr
 from .data import MVData, mv_from_frame, read_mv_table
 from .harmonise import mv_harmonise, read_mv_exposures, read_mv_harmonised
 from .sources import MV_STEPS, mv_select_instruments, resolve_mv_source
 
-__all__ = ["F_THRESHOLD", "MVData", "MVResult", "MV_STEPS", "mv_from_frame", "mv_harmonise",
+__all__ = ["F_THRESHOLD", "MVData", "MV_RUN_KEYS", "MVResult", "MV_STEPS", "mv_from_frame", "mv_harmonise",
            "mv_select_instruments", "mvmr_from_sources", "read_mv_exposures", "read_mv_harmonised",
            "read_mv_table", "resolve_mv_source", "run_mvmr"]

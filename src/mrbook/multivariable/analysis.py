@@ -24,6 +24,9 @@ from ..rmath.rng import make_rng
 from ..sensitivity.multivariable import conditional_f, mv_q_statistic
 from .data import MVData
 
+#: the run parameters (mrbook.params.SCHEMA) that :func:`mvmr_from_sources` takes as they are
+MV_RUN_KEYS = ("p_threshold", "clump_r2", "clump_kb", "ld_ref", "clump", "palindrome_action",
+               "confounder_table", "confounder_traits", "rng")
 MV_COLUMNS = ["exposure", "id_exposure", "method_key", "method", "nsnp", "b", "se", "pval",
               "status", "reason"]
 #: the rule of thumb for instrument strength (conditional F above it: not weak)
@@ -211,7 +214,9 @@ def mvmr_from_sources(exposure_sources, outcome_source, *, methods=None, p_thres
 
     The function a batch calls for a manifest row that names several exposures
     (``"demo-mv:hypothyroidism+demo-mv:hyperthyroidism+demo-mv:hashimoto"`` split
-    on ``+``).
+    on ``+``). Its keyword names are those of the run parameters
+    (:data:`mrbook.params.SCHEMA`), so a run's values pass straight through:
+    ``mvmr_from_sources(srcs, outcome, **{k: run[k] for k in MV_RUN_KEYS})``.
 
     Parameters
     ----------

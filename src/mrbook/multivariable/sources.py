@@ -139,8 +139,9 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
         The outcome's data source.
     p, r2, kb, ld_ref, palindrome_action, confounder_table, confounder_traits,
     confounder_p, clump, clump_engine, demo_seed, cache_dir
-        As :func:`mrbook.instruments.select_instruments` (the confounder table
-        defaults to the demo's for demo sources; ``False`` skips the step).
+        As :func:`mrbook.instruments.select_instruments`: the book's parameters of
+        the same meaning (the confounder table, None or "", defaults to the demo's
+        for demo sources; ``False`` skips the step).
 
     Returns
     -------
@@ -200,9 +201,9 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
 
     # 2. clumping of the union
     engine = None
-    if not clump or server:
+    if not clump:
         kept = union["rsid"].tolist()
-        engine = "none (clump=False)" if not clump else "opengwas (per exposure)"
+        engine = "none (clump=False: the exposures' SNPs were taken as independent)"
     elif panel is not None:
         res = ld_mod.clump(union[["rsid", "p_eff"]].rename(columns={"p_eff": "p"}), panel, r2=r2,
                            kb=kb, p1=1.0, p2=1.0, engine=clump_engine)
@@ -210,7 +211,8 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
         engine = res.exclusions.attrs.get("engine")
         for r in res.exclusions.itertuples(index=False):
             excl.append((r.snp, "clumping", r.reason, None))
-    elif os.environ.get("OPENGWAS_JWT"):
+    elif server or os.environ.get("OPENGWAS_JWT"):
+        # as mv_extract_exposures: each exposure clumped on the server (tophits), then the union
         kept = _opengwas().ld_clump(union["rsid"].tolist(), union["p_eff"].tolist(), r2=r2,
                                     kb=int(kb), pthresh=1.0)
         engine = "opengwas"
@@ -221,7 +223,8 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
                                             "SNP, or absent from the reference)", None))
     else:
         raise ParameterError("clumping needs an LD reference: pass ld_ref=PREFIX (a PLINK binary "
-                             "fileset), use OpenGWAS exposures, or set OPENGWAS_JWT")
+                             "fileset), use OpenGWAS exposures, or set OPENGWAS_JWT (or clump=False "
+                             "for files that hold independent instruments)")
     kept = [s for s in union["rsid"] if s in set(kept)]
 
     # 3. every exposure's association with every kept SNP
@@ -283,10 +286,12 @@ def mv_select_instruments(exposures, outcome, *, p: float = 5e-8, r2: float = 0.
 
     # 6. confounders
     table_path, traits = None, tuple(t for t in (confounder_traits or ()) if str(t).strip())
+    if confounder_table == "":
+        confounder_table = None            # the book's "empty": the demo's table for demo data
     if confounder_table is None and demo_folder is not None:
         table_path = demo_folder / demo_mod.load_manifest(demo_folder)["files"]["confounders"]
         traits = traits or demo_mod.DEFAULT_CONFOUNDER_TRAITS
-    elif confounder_table not in (None, False, ""):
+    elif confounder_table not in (None, False):
         table_path = Path(confounder_table)
         if not traits:
             raise ParameterError("a confounder table needs confounder_traits (e.g. "
