@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mrbook.data import demo
-from mrbook.data.demo_mv import REGION, SUBDIR, generate_mv, mv_demo_dir
+from mrbook.data.demo_mv import REGION, generate_mv, mv_demo_dir
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,19 @@ def lines(path):
     return gzip.decompress(path.read_bytes()).decode("utf-8").rstrip("\n").split("\n")
 
 
-def test_the_demo_files_are_untouched(mvdir, demo_folder):
+def test_the_demo_files_are_untouched(mvdir, demo_folder, demo_root):
     man = demo.load_manifest(demo_folder)
     for key, rel in man["files"].items():
         if key == "panel":
             continue
         assert demo._sha256(demo_folder / rel) == man["sha256"][key], key
-    assert mvdir == demo_folder / SUBDIR
+    assert mvdir == demo_root / "demo-mv" / demo_folder.name
+    # nothing was added to the demo's folder: its files are the manifest's, the READMEs and itself
+    listed = {str(demo_folder / f) for k, f in man["files"].items() if k != "panel"}
+    listed |= {f"{demo_folder / man['files']['panel']}.{e}" for e in ("bed", "bim", "fam")}
+    listed |= {str(p) for p in demo_folder.rglob("README.txt")} | {str(demo_folder / "manifest.json")}
+    assert {str(p) for p in demo_folder.rglob("*") if p.is_file()} == listed
+    assert len(list(demo_folder.rglob("README.txt"))) == 4
 
 
 def test_only_the_shared_regions_change(mvdir, demo_folder):

@@ -121,7 +121,7 @@ def test_opengwas_ids_use_the_client(demo_root, monkeypatch):
     from mrbook.data.readers import read_sumstats
 
     folder = demo_mv.mv_demo_dir(root=demo_root)
-    base = folder.parent
+    base = demo.demo_dir(root=demo_root)
     man = demo.load_manifest(base)
     leads = set().union(*(set(man["design"][t][r]) for t in demo.THYROID
                           for r in ("final", "missing_in_outcome", "palindromic")),

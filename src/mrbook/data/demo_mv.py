@@ -2,13 +2,14 @@
 
 The demo study (:mod:`mrbook.data.demo`) gives each thyroid trait its own loci,
 so a multivariable analysis of it has nothing to separate. This module writes,
-beside a generated demo study and without touching any of its files, a second
-set of summary statistics in which the three thyroid traits **share loci**, as
+next to a generated demo study (in a folder of its own, never inside the demo's),
+a second set of summary statistics in which the three thyroid traits **share loci**, as
 autoimmune thyroid disease does: every locus of Hashimoto thyroiditis (HT) also
 raises the risk of hypothyroidism, and some loci of each trait act on the other
 two (:data:`SHARED_LOCI`: 30% of the hypothyroidism loci, 30% of the
 hyperthyroidism loci and all the HT loci are shared), enough for every trait to
-keep a conditional F statistic above 10. Files (``<demo>/multivariable/``):
+keep a conditional F statistic above 10. Files (:func:`mv_demo_dir`:
+``<cache>/demo-mv/seed-<seed>/``):
 
 * ``sumstats/hypothyroidism.vcf.gz``, ``hyperthyroidism.vcf.gz``,
   ``hashimoto.vcf.gz``: the demo's exposure VCFs, line for line, except in the
@@ -29,8 +30,9 @@ away from them by the shared loci. The LD panel, the confounder table and every
 SNP's alleles are the demo's own. Everything here is simulated, says so in every
 file, and is no evidence about thyroid disease.
 
-:func:`mv_demo_dir` returns the folder (written on first use, next to the cached
-demo); the sources ``demo-mv:<trait>`` of :mod:`mrbook.multivariable` read it.
+:func:`mv_demo_dir` returns the folder (written on first use, from the cached
+demo, and rewritten when the demo's files change); the sources ``demo-mv:<trait>``
+of :mod:`mrbook.multivariable` read it.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ from . import demo
 
 #: Bump when the design changes: an extension of another version is rewritten.
 MV_VERSION = 1
-#: folder of the extension inside a demo folder
-SUBDIR = "multivariable"
+#: folder of the extensions in the cache root (one ``seed-<seed>`` folder per demo seed)
+CACHE_FOLDER = "demo-mv"
 #: region of a locus (bp either side of its lead): the demo's own locus region
 REGION = 100_000
 
@@ -140,7 +142,8 @@ def generate_mv(base: str | Path, outdir: str | Path | None = None) -> dict[str,
     base : str or Path
         A demo study folder (:func:`mrbook.data.demo.generate` or ``demo_dir``).
     outdir : str or Path, optional
-        Where to write (default ``base / "multivariable"``); replaced atomically.
+        Where to write (default: ``<base>-multivariable`` beside ``base``, never
+        inside it); replaced atomically.
 
     Returns
     -------
@@ -154,7 +157,7 @@ def generate_mv(base: str | Path, outdir: str | Path | None = None) -> dict[str,
         a neighbour outranking its lead), which would change the instruments.
     """
     base = Path(base)
-    outdir = Path(outdir) if outdir is not None else base / SUBDIR
+    outdir = Path(outdir) if outdir is not None else base.with_name(base.name + "-multivariable")
     man = demo.load_manifest(base)
     seed = int(man["seed"])
     rng = np.random.default_rng([seed, 2])
@@ -333,10 +336,12 @@ def mv_demo_dir(seed: int = demo.DEFAULT_SEED, root: str | Path | None = None) -
     Returns
     -------
     Path
-        ``<demo folder>/multivariable``; rewritten when the demo's files changed.
+        ``<cache root>/demo-mv/seed-<seed>``, beside the demo's ``demo/seed-<seed>``
+        (whose files it never touches); rewritten when the demo's files changed.
     """
     base = demo.demo_dir(seed, root=root)
-    folder = base / SUBDIR
+    root = Path(root) if root is not None else demo.cache_root()
+    folder = root / CACHE_FOLDER / f"seed-{int(seed)}"
     if not _is_current(folder, base):
         generate_mv(base, folder)
     return folder

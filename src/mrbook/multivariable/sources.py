@@ -79,8 +79,10 @@ def resolve_mv_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> 
         folder = demo_mv.mv_demo_dir(seed, root=cache_dir)
         info = demo.TRAITS[key]
         meta = dict(info, seed=seed, extension="multivariable (shared thyroid loci)")
+        # the panel and the confounder table are the demo's own
         return Source(spec=text, kind="demo", id=f"demo-mv-{key}", trait=info["trait"],
-                      path=folder / info["file"], demo_dir=folder.parent, meta=meta)
+                      path=folder / info["file"], demo_dir=demo.demo_dir(seed, root=cache_dir),
+                      meta=meta)
     return resolve_source(spec, demo_seed=demo_seed, cache_dir=cache_dir)
 
 
