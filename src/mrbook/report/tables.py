@@ -236,6 +236,98 @@ def comparison_table(mr: pd.DataFrame, run: Mapping[str, Any]) -> pd.DataFrame:
             "this_pval", "diff_b", "z_diff", "nsnp"]
     return pd.DataFrame(rows, columns=cols)
 
+def mv_results_table(result) -> pd.DataFrame:
+    """Every multivariable method's estimate per exposure (a :class:`~mrbook.multivariable.MVResult`).
+
+    Returns
+    -------
+    DataFrame
+        exposure, outcome, method, nsnp, b, se, or, or_lci95, or_uci95, pval,
+        status, reason. ``nsnp`` follows each package: TwoSampleMR's
+        ``mv_multiple`` counts the exposure's own instruments (P below the
+        threshold), the others every SNP in the regression.
+    """
+    t = result.mvmr.assign(outcome=result.data.outcome_name)
+    return mr_results_table(t)
+
+def mv_comparison_table(result) -> pd.DataFrame:
+    """Each exposure alone (univariable IVW) next to all exposures together (multivariable IVW).
+
+    Returns
+    -------
+    DataFrame
+        exposure, nsnp, uni_b, uni_se, uni_pval (TwoSampleMR's IVW of the exposure
+        alone on the same SNPs), mv_b, mv_se, mv_pval (``mv_multiple``),
+        conditional_f (MVMR's strength of the exposure given the others).
+    """
+    uni = result.univariable.set_index("id_exposure")
+    mv = result.mvmr[result.mvmr["method_key"] == "mv_multiple"].set_index("id_exposure")
+    f = result.strength.set_index("id_exposure")["conditional_f"]
+    rows = []
+    for e, name in zip(result.data.exposures, result.data.exposure_names):
+        rows.append(dict(exposure=name, nsnp=result.data.n, uni_b=uni.loc[e, "b"],
+                         uni_se=uni.loc[e, "se"], uni_pval=uni.loc[e, "pval"],
+                         mv_b=mv["b"].get(e, np.nan), mv_se=mv["se"].get(e, np.nan),
+                         mv_pval=mv["pval"].get(e, np.nan), conditional_f=f.get(e, np.nan)))
+    return pd.DataFrame(rows, columns=["exposure", "nsnp", "uni_b", "uni_se", "uni_pval", "mv_b",
+                                       "mv_se", "mv_pval", "conditional_f"])
+
+def mv_forest_table(result, methods=("mv_multiple", "mr_mvegger", "mr_mvmedian")) -> pd.DataFrame:
+    """The tidy table of the univariable-versus-multivariable forest plot.
+
+    Parameters
+    ----------
+    result : MVResult
+    methods : sequence of str
+        The multivariable methods to draw (keys); by default all but the
+        random-effects IVW, whose estimate is the IVW's.
+
+    Returns
+    -------
+    DataFrame
+        exposure, analysis ("Univariable IVW" and each multivariable method that
+        ran), b, se, pval, in the order the figure draws them.
+    """
+    rows = [dict(exposure=r.exposure, analysis="Univariable IVW", b=r.b, se=r.se, pval=r.pval)
+            for r in result.univariable.itertuples(index=False)]
+    ok = result.mvmr[(result.mvmr["status"] == "ok") & result.mvmr["method_key"].isin(list(methods))]
+    rows += [dict(exposure=r.exposure, analysis=r.method, b=r.b, se=r.se, pval=r.pval)
+             for r in ok.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=["exposure", "analysis", "b", "se", "pval"])
+
+def mv_strength_table(result) -> pd.DataFrame:
+    """Conditional F per exposure with the rule of thumb, and the tests of the whole fit.
+
+    Returns
+    -------
+    DataFrame
+        One row per exposure: exposure, conditional_f, strong (F > 10), then the
+        same values on every row: q, q_df, q_pval (MVMR's Q for instrument
+        validity), egger_intercept, egger_intercept_se, egger_intercept_pval
+        (multivariable MR-Egger, SNPs oriented on the first exposure).
+    """
+    s = result.strength
+    h, pl = result.heterogeneity, result.pleiotropy
+    return pd.DataFrame(dict(exposure=s["exposure"], conditional_f=s["conditional_f"],
+                             strong=s["conditional_f"] > 10, q=h["Q"], q_df=h["Q_df"],
+                             q_pval=h["Q_pval"], egger_intercept=pl["egger_intercept"],
+                             egger_intercept_se=pl["se"], egger_intercept_pval=pl["pval"]))
+
+def mv_selection_table(result) -> pd.DataFrame:
+    """The multivariable instrument selection step by step (data sources only).
+
+    Returns
+    -------
+    DataFrame
+        step, removed, remaining (empty for a table that came harmonised).
+    """
+    flow = result.data.meta.get("flow") or []
+    return pd.DataFrame(flow, columns=["step", "removed", "remaining"])
+
+def mv_exclusions_table(result) -> pd.DataFrame:
+    """Every SNP that did not reach the multivariable analysis: snp, step, reason, exposure."""
+    return result.data.exclusions[["snp", "step", "reason", "exposure"]].reset_index(drop=True)
+
 def methods_table() -> pd.DataFrame:
     """The MR methods of the registry: key, name, fewest SNPs, default, citation."""
     from ..estimators import METHODS
@@ -392,6 +484,11 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "pval.exposure": ("P exposure", "p"), "eaf.exposure": ("EAF exposure", 3),
     "effect_allele": ("Effect allele", str), "other_allele": ("Other allele", str),
     "chr": ("Chr", str), "pos": ("Position", "int"),
+    "uni_b": ("β alone", 4), "uni_se": ("SE alone", 4), "uni_pval": ("P alone", "p"),
+    "mv_b": ("β together", 4), "mv_se": ("SE together", 4), "mv_pval": ("P together", "p"),
+    "conditional_f": ("Conditional F", 2), "strong": ("F > 10", "bool"), "analysis": ("Analysis", str),
+    "removed": ("Removed", "int"), "remaining": ("Remaining", "int"), "q": ("Q", 2), "q_df": ("Q df", "int"),
+    "q_pval": ("Q P", "p"),
 }
 
 def _fmt_cell(value, how) -> str:
