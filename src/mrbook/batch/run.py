@@ -207,7 +207,7 @@ def _start_cluster(workers: int, dashboard: bool):
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=":8787" if dashboard else None,
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.CRITICAL)
     return cluster, Client(cluster)
 
 

@@ -85,6 +85,9 @@ def open_folder(out: str | Path, settings, manifest: str | Path) -> Path:
     meta_path = out / "batch.json"
     want = {"mrbook_version": VERSION, "fingerprint": settings.fingerprint(),
             "settings": settings.as_dict()}
+    if (out / "chunks").is_dir():  # chunks a killed run left half-written
+        for d in (out / "chunks").glob(".r*"):
+            shutil.rmtree(d, ignore_errors=True)
     if meta_path.is_file():
         try:
             have = json.loads(meta_path.read_text(encoding="utf-8"))
