@@ -11,8 +11,8 @@
 """
 
 from .plan import PairSpec, Settings, read_manifest
-from .run import BatchSummary, run_batch
+from .run import BatchSummary, phenome_chapter, run_batch
 from .store import bh_fdr, load_results
 
-__all__ = ["BatchSummary", "PairSpec", "Settings", "bh_fdr", "load_results", "read_manifest",
-           "run_batch"]
+__all__ = ["BatchSummary", "PairSpec", "Settings", "bh_fdr", "load_results", "phenome_chapter",
+           "read_manifest", "run_batch"]

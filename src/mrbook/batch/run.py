@@ -419,3 +419,42 @@ def _simulated(pairs, manifest) -> bool:
     if load_phenome(Path(manifest).resolve().parent) is not None:
         return True
     return any(s.lower().startswith("demo:") for p in pairs for s in (p.exposure, p.outcome))
+
+
+def phenome_chapter(run: dict) -> dict:
+    """The Phenome-wide MR chapter's batch: make the demo phenome (or take the manifest), run it.
+
+    Parameters
+    ----------
+    run : dict
+        Validated run parameters (:func:`mrbook.params.from_namespace`): the
+        ``phenome_*`` parameters say what to analyse, ``phenome_params`` how, and
+        ``output_dir`` where (``<output_dir>/phenome/``).
+
+    Returns
+    -------
+    dict
+        :func:`mrbook.batch.load_results`'s tables and ``summary``, plus ``truth``
+        (the truth table of a simulated phenome, else None) and ``manifest``.
+    """
+    import pandas as pd
+
+    from ..data import phenome
+    from ..params import resolve_path
+    from .store import load_results
+
+    folder = resolve_path(run["output_dir"]) / "phenome"
+    if run.get("phenome_manifest"):
+        manifest = resolve_path(run["phenome_manifest"])
+    else:
+        manifest = phenome.generate(folder / "demo", exposures=run["phenome_exposures"],
+                                    outcomes=run["phenome_outcomes"],
+                                    seed=run["phenome_seed"])["manifest"]
+    meta = phenome.load_phenome(Path(manifest).parent)
+    res = run_batch(manifest, folder / "results", params_file=resolve_path(run["phenome_params"]),
+                    workers=run["phenome_workers"], progress=False, dashboard=False, restart=True)
+    tables = load_results(res.out)
+    tables["truth"] = (pd.read_csv(Path(manifest).parent / meta["files"]["truth"])
+                       if meta is not None else None)
+    tables["manifest"] = Path(manifest)
+    return tables

@@ -9,10 +9,12 @@ params, report``): every name they call is re-exported here.
   number format of every table;
 * :mod:`.display` -- showing tables, figures and notes in the book and in
   JupyterLab (CSV and image downloads);
-* :mod:`.plots` -- plotly figures from tidy result tables.
+* :mod:`.plots` -- plotly figures from tidy result tables;
+* :mod:`.phenome` -- the Phenome-wide MR page (a batch's heat map, volcano plot,
+  significant pairs, recovery of a simulation's truth).
 """
 
-from . import plots
+from . import phenome, plots
 from .display import (DEMO_WARNING, FIGURE_FORMATS, PLOT_KINDS, PLOTLY_CONFIG, figure_bundle,
                       figure_files_bundle, pair_figures, show_comparison_caveat, show_data_source,
                       show_figure, show_figures, show_instrument_table, show_note, show_run_parameters,
@@ -30,7 +32,8 @@ __all__ = [
     "comparison_caveat", "comparison_table", "data_source_kinds", "data_sources_table",
     "figure_bundle", "figure_files_bundle", "fmt_num", "fmt_p", "format_table",
     "instrument_summary_table", "instrument_table", "methods_table", "mr_results_table", "pair_figures",
-    "pairs", "plots", "presso_table", "run_parameters_table", "sensitivity_table", "show_comparison_caveat",
+    "pairs", "phenome", "plots", "presso_table", "run_parameters_table", "sensitivity_table",
+    "show_comparison_caveat",
     "show_data_source", "show_figure", "show_figures", "show_instrument_table", "show_note",
     "show_run_parameters", "show_table", "slug", "steiger_table", "trait_key", "uses_demo", "write_csv",
 ]
