@@ -103,10 +103,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in [
     # adds about 20 s (19-25 s measured) to a ~30 s `mrbook build` on the 2-core machine
     _p("export_figures", bool, True,
        "also write every figure as SVG and PNG into output_dir (kaleido with Debian's chromium)"),
-    # the Phenome-wide MR chapter: what it analyses (here) and how (its own parameter file,
-    # which `mrbook batch --params` also takes)
-    _p("phenome_params", str, "params/phenome_demo.yaml",
-       "parameter file of the Phenome-wide MR chapter's batch (instrument and method settings)"),
+    # the Phenome-wide MR chapter: what its batch analyses (with the settings above) and where
     _p("phenome_manifest", str, "",
        "manifest CSV (exposure,outcome) of the Phenome-wide MR chapter; empty: a SIMULATED phenome"),
     _p("phenome_exposures", int, 12, "exposures of the simulated demo phenome"),
@@ -306,9 +303,8 @@ def _check_values(v: dict) -> None:
                          ("phenome_seed", 0, 2**63 - 1), ("phenome_workers", 0, 256)):
         if name in v and not lo <= v[name] <= hi:
             _fail(name, f"must be from {lo} to {hi}, got {v[name]!r}")
-    for name in ("phenome_params", "phenome_manifest"):
-        if v.get(name) and not resolve_path(v[name]).is_file():
-            _fail(name, f"file not found: {v[name]!r}")
+    if v.get("phenome_manifest") and not resolve_path(v["phenome_manifest"]).is_file():
+        _fail("phenome_manifest", f"file not found: {v['phenome_manifest']!r}")
     if "seed" in v and v["seed"] < 0:
         _fail("seed", f"must be a non-negative integer, got {v['seed']!r}")
     if "output_dir" in v and not v["output_dir"].strip():

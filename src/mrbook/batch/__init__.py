@@ -10,9 +10,9 @@
   final Parquet tables with the Benjamini-Hochberg FDR.
 """
 
-from .plan import PairSpec, Settings, read_manifest
-from .run import BatchSummary, phenome_chapter, run_batch
+from .plan import BATCH_PARAMETERS, PairSpec, Settings, read_manifest
+from .run import BatchSummary, page_parameters, phenome_chapter, run_batch
 from .store import bh_fdr, load_results
 
-__all__ = ["BatchSummary", "PairSpec", "Settings", "bh_fdr", "load_results", "phenome_chapter",
-           "read_manifest", "run_batch"]
+__all__ = ["BATCH_PARAMETERS", "BatchSummary", "PairSpec", "Settings", "bh_fdr", "load_results",
+           "page_parameters", "phenome_chapter", "read_manifest", "run_batch"]

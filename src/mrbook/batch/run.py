@@ -239,8 +239,8 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
         Worker processes of a LocalCluster (default: the machine's cores); 0 runs
         every task in this process without Dask.
     scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``) instead of a
-        LocalCluster.
+        Address of a running Dask scheduler (``tcp://host:8786``), or the JSON file
+        ``dask scheduler --scheduler-file`` wrote, instead of a LocalCluster.
     client : distributed.Client, optional
         A client to use as it is (not closed).
     progress : bool
@@ -355,7 +355,10 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
                     if scheduler is not None:
                         from distributed import Client
 
-                        the_client = Client(scheduler, timeout="30s")
+                        if Path(scheduler).is_file():  # a scheduler file (JSON)
+                            the_client = Client(scheduler_file=str(scheduler), timeout="30s")
+                        else:
+                            the_client = Client(scheduler, timeout="30s")
                     else:
                         cluster, the_client = _start_cluster(n_workers, dashboard)
                         if dashboard and progress:
@@ -421,15 +424,25 @@ def _simulated(pairs, manifest) -> bool:
     return any(s.lower().startswith("demo:") for p in pairs for s in (p.exposure, p.outcome))
 
 
+def page_parameters(run: dict) -> dict:
+    """The run parameters the Phenome-wide MR chapter uses: the batch's and the ``phenome_*`` ones."""
+    return {k: v for k, v in run.items()
+            if k in plan_mod.BATCH_PARAMETERS or k.startswith("phenome_")}
+
+
 def phenome_chapter(run: dict) -> dict:
     """The Phenome-wide MR chapter's batch: make the demo phenome (or take the manifest), run it.
 
     Parameters
     ----------
     run : dict
-        Validated run parameters (:func:`mrbook.params.from_namespace`): the
-        ``phenome_*`` parameters say what to analyse, ``phenome_params`` how, and
-        ``output_dir`` where (``<output_dir>/phenome/``).
+        Validated run parameters (:func:`mrbook.params.from_namespace`): the batch
+        runs with the book's instrument and method settings
+        (:data:`mrbook.batch.plan.BATCH_PARAMETERS`) on ``phenome_manifest``, or
+        on a SIMULATED phenome of ``phenome_exposures`` x ``phenome_outcomes``
+        (``phenome_seed``), with ``phenome_workers`` Dask workers, in
+        ``<output_dir>/phenome/`` (the demo phenome in ``demo/``, the batch in
+        ``results/``, both made afresh).
 
     Returns
     -------
@@ -451,8 +464,9 @@ def phenome_chapter(run: dict) -> dict:
                                     outcomes=run["phenome_outcomes"],
                                     seed=run["phenome_seed"])["manifest"]
     meta = phenome.load_phenome(Path(manifest).parent)
-    res = run_batch(manifest, folder / "results", params_file=resolve_path(run["phenome_params"]),
-                    workers=run["phenome_workers"], progress=False, dashboard=False, restart=True)
+    settings = {k: run[k] for k in plan_mod.BATCH_PARAMETERS if k in run}
+    res = run_batch(manifest, folder / "results", run=settings, workers=run["phenome_workers"],
+                    progress=False, dashboard=False, restart=True)
     tables = load_results(res.out)
     tables["truth"] = (pd.read_csv(Path(manifest).parent / meta["files"]["truth"])
                        if meta is not None else None)

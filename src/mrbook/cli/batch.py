@@ -44,8 +44,9 @@ def add_parser(sub) -> None:
                      help="worker processes of a local Dask cluster (default: the machine's "
                           "cores); 0 runs everything in this process without Dask")
     eng.add_argument("--scheduler", default=None,
-                     help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                          "('dask scheduler' + 'dask worker', or dask-jobqueue on Slurm/PBS)")
+                     help="a running Dask scheduler: its address, e.g. tcp://10.0.0.5:8786, "
+                          "or the file of 'dask scheduler --scheduler-file' ('dask scheduler' + "
+                          "'dask worker', or dask-jobqueue on Slurm/PBS)")
     p.add_argument("--chunk-size", type=_count, default=None,
                    help="pairs per task (default: about four tasks per worker, at most 50)")
     p.add_argument("--no-progress", action="store_true",
