@@ -36,7 +36,10 @@ def _method_rows(results: pd.DataFrame, method: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- tables
 
 def run_table(summary: Mapping) -> pd.DataFrame:
-    """What the batch did: pairs, engine, workers, file reads, seconds (from ``summary.json``)."""
+    """What the batch did: pairs, engine, workers, file reads (from ``summary.json``).
+
+    Its seconds are left out: the table is the same in every build of the same data.
+    """
     reads = summary.get("file_reads", {})
     rows = [
         ("pairs in the manifest", summary["pairs_planned"]),
@@ -49,7 +52,6 @@ def run_table(summary: Mapping) -> pd.DataFrame:
         ("outcomes (each read once)", summary["outcomes"]),
         ("file reads per exposure", reads.get("per_exposure")),
         ("file reads per outcome", reads.get("per_outcome")),
-        ("seconds, total", summary["seconds"]["total"]),
     ]
     return pd.DataFrame([dict(item=k, value=str(v)) for k, v in rows])
 
