@@ -240,7 +240,10 @@ def finalise_harmonised(df: pd.DataFrame, path=None) -> pd.DataFrame:
             f"SNP {df['SNP'].iloc[i]} appears twice for {df['id.exposure'].iloc[i]} -> "
             f"{df['id.outcome'].iloc[i]}; each SNP may appear once per exposure-outcome pair",
             path, df.index[i], "SNP")
-    keep = df["mr_keep"].to_numpy(bool) if "mr_keep" in df.columns else np.ones(len(df), bool)
+    # a new array: to_numpy() may return a read-only view of the frame (pandas >= 3,
+    # copy-on-write), and keep is written below
+    keep = (np.array(df["mr_keep"].to_numpy(bool), dtype=bool, copy=True)
+            if "mr_keep" in df.columns else np.ones(len(df), bool))
     reasons = [None] * len(df)
     if "mr_keep_reason" in df.columns:
         reasons = [None if (r is None or (isinstance(r, float) and np.isnan(r)) or str(r) in NA_STRINGS)
