@@ -108,7 +108,7 @@ def new_dir_mode() -> int:
 # --------------------------------------------------------------------------- paths
 
 
-def _reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
     """One line for an OS error, without the path (the caller names it)."""
     known = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
              errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
@@ -128,7 +128,7 @@ def _stat(path: Path):
     except NotADirectoryError:
         raise OutputError("a part of the path is a file, not a folder", path) from None
     except OSError as exc:
-        raise OutputError(f"cannot inspect the path ({_reason(exc)})", path) from None
+        raise OutputError(f"cannot inspect the path ({os_reason(exc)})", path) from None
 
 
 def output_kind(path: str | os.PathLike) -> str:
@@ -222,7 +222,7 @@ def make_dirs(path: Path) -> list[Path]:
             continue
         except OSError as exc:
             remove_dirs(created)
-            raise OutputError(f"cannot create the folder ({_reason(exc)})", d) from None
+            raise OutputError(f"cannot create the folder ({os_reason(exc)})", d) from None
         created.append(d)
     return created
 
@@ -279,7 +279,7 @@ def write_outputs(outputs: Mapping[str | os.PathLike, str], *, stdout=None) -> N
             try:
                 os.replace(tmp, target)
             except OSError as exc:
-                raise OutputError(f"cannot write the file ({_reason(exc)})", shown) from None
+                raise OutputError(f"cannot write the file ({os_reason(exc)})", shown) from None
     except BaseException:
         for _, tmp, _ in staged:
             try:
@@ -296,7 +296,7 @@ def _stage(shown: str, target: Path, text: str, kind: str) -> str:
         mode = (os.stat(target).st_mode & 0o7777) if kind == "file" else new_file_mode()
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write the file ({_reason(exc)})", shown) from None
+        raise OutputError(f"cannot write the file ({os_reason(exc)})", shown) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -306,7 +306,7 @@ def _stage(shown: str, target: Path, text: str, kind: str) -> str:
     except BaseException as exc:
         os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise OutputError(f"cannot write the file ({_reason(exc)})", shown) from None
+            raise OutputError(f"cannot write the file ({os_reason(exc)})", shown) from None
         raise
     return tmp
 
@@ -318,7 +318,7 @@ def _write_stream(shown: str, target: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
     except OSError as exc:
-        raise OutputError(f"cannot write ({_reason(exc)})", shown) from None
+        raise OutputError(f"cannot write ({os_reason(exc)})", shown) from None
 
 
 def _write_stdout(text: str, out) -> None:
@@ -334,7 +334,7 @@ def _write_stdout(text: str, out) -> None:
             pass
         raise OutputError("the reader of standard output closed the pipe", STDOUT) from None
     except OSError as exc:
-        raise OutputError(f"cannot write to standard output ({_reason(exc)})", STDOUT) from None
+        raise OutputError(f"cannot write to standard output ({os_reason(exc)})", STDOUT) from None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -26,15 +26,19 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data.demo import generate
-    from ..errors import ParameterError
-    from ..output import check_output_dir, make_dirs, remove_dirs
+    from ..errors import OutputError, ParameterError
+    from ..output import check_output_dir, make_dirs, os_reason, remove_dirs
 
     if args.seed < 0:
         raise ParameterError(f"--seed must be a non-negative integer, got {args.seed}")
     existed = check_output_dir(args.outdir, "demo folder")  # a file there is refused as it is
     created = [] if existed else make_dirs(args.outdir)
     try:
-        paths = generate(args.outdir, seed=args.seed)
+        try:
+            paths = generate(args.outdir, seed=args.seed)
+        except OSError as exc:  # full or read-only disk: the files are staged, none was moved
+            raise OutputError(f"cannot write the demo study ({os_reason(exc)})",
+                              args.outdir) from None
     except BaseException:
         remove_dirs(created)  # a folder made for this run and left empty goes again
         raise

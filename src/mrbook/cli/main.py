@@ -21,8 +21,16 @@ from ..errors import MRBookError
 COMMANDS = ["harmonise", "mr", "demo_data", "instruments", "build"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (``mrbook mr: error: ...``), exit status 2."""
+
+    def error(self, message: str):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mrbook",
         description="Reproducible two-sample Mendelian randomization (TwoSampleMR-exact engine "
                     "and a Jupyter Book report).",
