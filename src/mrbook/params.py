@@ -383,6 +383,9 @@ def _check_values(v: dict) -> None:
     if "methods" in v:
         if not v["methods"]:
             _fail("methods", "give at least one MR method")
+        for m in v["methods"]:
+            if not isinstance(m, str):
+                _fail("methods", f"must be a list of method keys such as mr_ivw, got {m!r}")
         from .estimators import resolve_methods  # the registry; imported when needed
         try:
             resolve_methods(v["methods"])
