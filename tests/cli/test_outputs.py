@@ -86,8 +86,10 @@ def test_demo_cache_folder_honours_the_umask(tmp_path):
 def test_mr_and_harmonise_say_what_they_wrote(ws):
     r = sh(ws, '"$MRBOOK" mr h.csv --json o.json --nboot 20')
     assert r.returncode == 0 and r.stdout == ""
-    assert r.stderr == ("mrbook mr: wrote o.json: 6 estimate(s) from 4 of 5 SNPs (1 excluded, "
-                        "see 'excluded')\n").replace("6 estimate(s)", f"{len(json.loads((ws / 'o.json').read_text())['mr'])} estimate(s)")
+    n = len(json.loads((ws / "o.json").read_text())["mr"])
+    assert n == 5  # TwoSampleMR's five default methods on 4 SNPs
+    assert r.stderr == ("mrbook mr: wrote o.json: 5 estimate(s) from 4 of 5 SNPs (1 excluded, "
+                        "see 'excluded')\n")
     r = sh(ws, '"$MRBOOK" harmonise exp.csv out.csv --out hm.csv')
     assert r.returncode == 0, r.stderr
     assert r.stderr == ("mrbook harmonise: wrote hm.csv: 2 SNPs in both studies, 2 usable for MR "
