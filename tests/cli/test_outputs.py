@@ -75,6 +75,10 @@ def test_demo_data_honours_the_umask(ws):
     assert mode(ws / "demo") == 0o750 and mode(ws / "demo" / "manifest.json") == 0o640
     assert mode(ws / "demo" / "ld_panel") == 0o750
     assert all(mode(p) == (0o750 if p.is_dir() else 0o640) for p in (ws / "demo").rglob("*"))
+    from mrbook.data.demo import planned_files  # what the CLI checks before simulating
+
+    assert sorted(str(p.relative_to(ws / "demo")) for p in (ws / "demo").rglob("*")
+                  if p.is_file()) == planned_files()
 
 
 def test_demo_cache_folder_honours_the_umask(tmp_path, monkeypatch):

@@ -32,6 +32,16 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ParameterError(f"--seed must be a non-negative integer, got {args.seed}")
     existed = check_output_dir(args.outdir, "demo folder")  # a file there is refused as it is
+    if existed:  # before the simulation: a folder where a file goes, or a file where a folder goes
+        from pathlib import Path
+
+        from ..data.demo import planned_files
+        from ..output import check_output_file
+
+        for rel in planned_files():
+            for parent in reversed(Path(rel).parents[:-1]):
+                check_output_dir(Path(args.outdir) / parent, "demo study's folder")
+            check_output_file(Path(args.outdir) / rel, allow_stdout=False, what="demo file")
     created = [] if existed else make_dirs(args.outdir)
     try:
         try:

@@ -627,6 +627,14 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
     return final
 
 
+def planned_files() -> list[str]:
+    """The files :func:`generate` writes, relative to its folder (for checks before it runs)."""
+    return sorted([TRAITS[t]["file"] for t in (*THYROID, OUTCOME)]
+                  + [f"ld_panel/demo_eur.{ext}" for ext in ("bed", "bim", "fam")]
+                  + ["confounders/gwas_catalog_associations.tsv", "manifest.json", "README.txt"]
+                  + [f"{d}/README.txt" for d in ("ld_panel", "sumstats", "confounders")])
+
+
 def _check_destinations(tmp: Path, outdir: Path) -> None:
     """Refuse, before any file is moved, a destination that is not a file (a folder where
     a file goes, a file where a folder goes): nothing of a user's is replaced or moved."""
