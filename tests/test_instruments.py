@@ -319,12 +319,17 @@ def test_cli_bad_input_is_one_line_and_leaves_nothing(demo_root, tmp_path, monke
 
 
 def test_write_is_atomic_replacing_a_previous_result(forward, tmp_path):
+    # issue 16.3: the four result files are replaced together; a file of the user's in the
+    # folder is never moved or deleted (until then the whole folder was swapped, deleting it)
     out = tmp_path / "res"
     out.mkdir()
     (out / "stale.txt").write_text("old")
+    (out / "summary.json").write_text("{}")
     paths = write_instruments(forward["hashimoto"], out)
-    assert not (out / "stale.txt").exists()
+    assert (out / "stale.txt").read_text() == "old"
     assert json.loads(paths["summary"].read_text())["final"] == 10
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["stale.txt", "harmonised.csv", "exclusions.csv", "snps.csv", "summary.json"])
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, ParameterError
-from .output import VERSION, dumps
+from .output import VERSION, check_output_dir, check_output_file, dumps, write_into_dir
 
 #: Steps of the selection, in order; the ``step`` values of the exclusions table.
 STEPS = ("clumping", "missing_in_outcome", "harmonise", "palindromic", "confounder", "steiger")
@@ -914,46 +914,58 @@ def _check_settings(p, r2, kb, action, confounder_p, proxy_r2) -> None:
         raise ParameterError(f"palindrome_action must be 1, 2 or 3, got {action!r}")
 
 
+#: the files :func:`write_instruments` writes into its folder
+INSTRUMENT_FILES = ("harmonised.csv", "exclusions.csv", "snps.csv", "summary.json", "exposure.csv",
+                    "outcome.csv")
+
+
+def check_instruments_out(outdir: str | Path) -> None:
+    """Refuse an output folder that cannot take the six files, before any work.
+
+    Raises
+    ------
+    OutputError
+        ``outdir`` is a file (or anything but a folder), or one of the six names
+        inside it is a folder.
+    """
+    if check_output_dir(outdir):
+        for name in INSTRUMENT_FILES:
+            check_output_file(Path(outdir) / name, allow_stdout=False)
+
+
 def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
     """Write ``harmonised.csv``, ``exclusions.csv``, ``snps.csv``, ``summary.json``,
     ``exposure.csv`` and ``outcome.csv``.
 
     ``exposure.csv`` and ``outcome.csv`` are :attr:`Instruments.exposure_dat` and
     :attr:`Instruments.outcome_dat` (TwoSampleMR format, before harmonisation: the
-    input of ``mrbook harmonise``). The files are written into a temporary folder beside ``outdir`` which then
-    replaces ``outdir``: an error leaves no half-written result.
+    input of ``mrbook harmonise``).
+
+    ``outdir`` is created if missing (permissions from the umask). The six files are
+    staged beside their final names and renamed into place only when all are
+    complete, so an error (a full disk) leaves none of them and the folder's other
+    files are never touched.
+
+    Raises
+    ------
+    OutputError
+        ``outdir`` is a file, a name inside it is a folder, or a file cannot be written.
     """
     import json
-    import shutil
-    import tempfile
 
-
-
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
-        ins.harmonised.to_csv(tmp / "harmonised.csv", index=False)
-        ins.exclusions.to_csv(tmp / "exclusions.csv", index=False)
-        ins.snps.to_csv(tmp / "snps.csv", index=False)
-        ins.exposure_dat.to_csv(tmp / "exposure.csv", index=False)
-        ins.outcome_dat.to_csv(tmp / "outcome.csv", index=False)
-        (tmp / "summary.json").write_text(dumps(json.loads(json.dumps(ins.summary,
-                                                                      default=_json_default))))
-        old = None
-        if outdir.exists():
-            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-            os.replace(outdir, old)
-        os.replace(tmp, outdir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {k: outdir / f for k, f in (("harmonised", "harmonised.csv"),
-                                       ("exclusions", "exclusions.csv"), ("snps", "snps.csv"),
-                                       ("summary", "summary.json"), ("exposure", "exposure.csv"),
-                                       ("outcome", "outcome.csv"))}
+    text = {
+        "harmonised.csv": ins.harmonised.to_csv(index=False),
+        "exclusions.csv": ins.exclusions.to_csv(index=False),
+        "snps.csv": ins.snps.to_csv(index=False),
+        "exposure.csv": ins.exposure_dat.to_csv(index=False),
+        "outcome.csv": ins.outcome_dat.to_csv(index=False),
+        "summary.json": dumps(json.loads(json.dumps(ins.summary, default=_json_default))),
+    }
+    paths = write_into_dir(outdir, text)
+    return {k: paths[f] for k, f in (("harmonised", "harmonised.csv"),
+                                     ("exclusions", "exclusions.csv"), ("snps", "snps.csv"),
+                                     ("summary", "summary.json"), ("exposure", "exposure.csv"),
+                                     ("outcome", "outcome.csv"))}
 
 
 def _json_default(o):

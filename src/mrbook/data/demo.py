@@ -88,6 +88,7 @@ import pandas as pd
 from scipy import special
 
 from ..errors import ParameterError
+from ..output import new_dir_mode
 
 #: Seed of the published demo (``mrbook demo-data`` without ``--seed``).
 DEFAULT_SEED = 20241010
@@ -566,6 +567,7 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
         tmp = Path(tmp)
         paths = _write_all(tmp, seed, snps, loci, alt_count, z, se, beta, eaf, eaf_fg,
                            in_outcome, in_thyroid, swap, flip)
+        _check_destinations(tmp, outdir)
         final = {}
         for key, p in paths.items():
             rel = p.relative_to(tmp)
@@ -583,6 +585,27 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(readme, dest)
     return final
+
+
+def planned_files() -> list[str]:
+    """The files :func:`generate` writes, relative to its folder (for checks before it runs)."""
+    return sorted([TRAITS[t]["file"] for t in (*THYROID, OUTCOME)]
+                  + [f"ld_panel/demo_eur.{ext}" for ext in ("bed", "bim", "fam")]
+                  + ["confounders/gwas_catalog_associations.tsv", "manifest.json", "README.txt"]
+                  + [f"{d}/README.txt" for d in ("ld_panel", "sumstats", "confounders")])
+
+
+def _check_destinations(tmp: Path, outdir: Path) -> None:
+    """Refuse, before any file is moved, a destination that is not a file (a folder where
+    a file goes, a file where a folder goes): nothing of a user's is replaced or moved."""
+    from ..errors import OutputError
+
+    for p in sorted(tmp.rglob("*")):
+        dest = outdir / p.relative_to(tmp)
+        if p.is_dir() and (dest.exists() or dest.is_symlink()) and not dest.is_dir():
+            raise OutputError("is a file; the demo study writes a folder of that name", dest)
+        if p.is_file() and dest.is_dir():
+            raise OutputError("is a folder; the demo study writes a file of that name", dest)
 
 
 def _check_design(seed, loci, snp_locus, kind, z, alt_count) -> None:
@@ -914,6 +937,7 @@ def demo_dir(seed: int = DEFAULT_SEED, root: str | Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".seed-{int(seed)}-", dir=target.parent))
     try:
+        os.chmod(tmp, new_dir_mode())  # mkdtemp makes it owner-only; the umask decides
         generate(tmp, seed=seed)
         if target.exists():
             if _is_current(target, seed):  # another process finished first
