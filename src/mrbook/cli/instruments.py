@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--exposure", required=True, help="exposure source")
     p.add_argument("--outcome", required=True, help="outcome source")
     p.add_argument("--out", required=True,
-                   help="output folder (created if missing; its four files are written together "
+                   help="output folder (created if missing; its six files are written together "
                         "or not at all, other files in it are left alone)")
     p.add_argument("--p", type=float, default=5e-8, help="exposure P threshold (5e-8)")
     p.add_argument("--r2", type=float, default=0.01, help="clumping r2 (0.01)")
