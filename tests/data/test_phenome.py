@@ -75,3 +75,36 @@ def test_bad_arguments(tmp_path, kw):
     with pytest.raises(ParameterError):
         phenome.generate(tmp_path / "p", **kw)
     assert not (tmp_path / "p").exists()
+
+
+def test_cli_defaults_equal_the_simulator_defaults():
+    """``mrbook --help`` reads the defaults from the CLI module without importing the simulator."""
+    from mrbook.cli import demo_phenome as cli
+    from mrbook.data import phenome
+
+    assert (cli.DEFAULT_EXPOSURES, cli.DEFAULT_OUTCOMES, cli.DEFAULT_SEED, cli.DEFAULT_LOCI) == (
+        phenome.DEFAULT_EXPOSURES, phenome.DEFAULT_OUTCOMES, phenome.DEFAULT_SEED, phenome.DEFAULT_LOCI)
+
+
+def test_an_existing_folder_keeps_the_users_files(tmp_path):
+    """Writing into an existing folder never deletes what was there (issue 16.3)."""
+    from mrbook.data import phenome
+
+    out = tmp_path / "ph"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    paths = phenome.generate(out, exposures=2, outcomes=1, loci=3)
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert paths["manifest"].is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".mrbook-phenome-")]
+
+
+def test_a_file_where_the_folder_goes_is_refused_and_kept(tmp_path):
+    from mrbook.data import phenome
+    from mrbook.errors import OutputError
+
+    f = tmp_path / "ph"
+    f.write_text("a file\n")
+    with pytest.raises(OutputError, match="must be a folder"):
+        phenome.generate(f, exposures=2, outcomes=1, loci=3)
+    assert f.read_text() == "a file\n"

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 
+import sys
+
 from ..errors import ParameterError
-from ..estimators.multivariable import MVMEDIAN_SEED, resolve_mv_methods
-from ..output import atomic_write_text, dumps
+from ..output import STDOUT, check_output_file, dumps, write_outputs
 
 
 def add_parser(sub) -> None:
@@ -40,14 +41,15 @@ def add_parser(sub) -> None:
                    help="data sources of the exposures joined by '+' (files, demo:<trait>, "
                         "demo-mv:<trait>, OpenGWAS IDs); the first is the reference")
     p.add_argument("--outcome", default=None, metavar="SRC", help="data source of the outcome")
-    p.add_argument("--json", required=True, dest="json_out", help="output JSON file")
+    p.add_argument("--json", required=True, dest="json_out",
+                   help="output JSON file; '-' writes it to standard output")
     p.add_argument("--methods", default=None,
                    help="comma-separated method keys or names (default all: mv_multiple, "
                         "mr_mvivw, mr_mvegger, mr_mvmedian)")
     p.add_argument("--iterations", type=int, default=10000,
                    help="bootstrap replicates of the weighted median (10000)")
-    p.add_argument("--seed", type=int, default=MVMEDIAN_SEED,
-                   help=f"seed of the median's bootstrap ({MVMEDIAN_SEED}, as mr_mvmedian)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the median's bootstrap (default: mr_mvmedian's own, 314159265)")
     p.add_argument("--rng", choices=["numpy", "r"], default="numpy",
                    help="random generator: numpy (default) or 'r' for R's own, so that the "
                         "median's SE equals MendelianRandomization's")
@@ -90,14 +92,17 @@ def _check(args) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..estimators.multivariable import MVMEDIAN_SEED, resolve_mv_methods
     from ..multivariable import mvmr_from_sources, read_mv_harmonised, read_mv_table, run_mvmr
 
     mode = _check(args)
+    check_output_file(args.json_out, what="JSON result")  # before any computation
+    seed = MVMEDIAN_SEED if args.seed is None else args.seed
     methods = None
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         resolve_mv_methods(methods)  # fail before reading
-    kw = dict(iterations=args.iterations, seed=args.seed, rng=args.rng)
+    kw = dict(iterations=args.iterations, seed=seed, rng=args.rng)
     if mode == "table":
         data = read_mv_table(args.table)
         result = run_mvmr(data, methods, pval_threshold=args.pval_threshold,
@@ -113,5 +118,9 @@ def run(args: argparse.Namespace) -> int:
                                    clump_kb=args.clump_kb, ld_ref=args.ld_ref,
                                    palindrome_action=args.action,
                                    confounder_table=False if args.no_confounders else None, **kw)
-    atomic_write_text(args.json_out, dumps(result.to_json()))
+    out = result.to_json()
+    write_outputs({args.json_out: dumps(out)})
+    where = "standard output" if args.json_out == STDOUT else args.json_out
+    print(f"mrbook mvmr: wrote {where}: {len(out.get('mvmr', []))} estimate(s) for "
+          f"{len(out.get('strength', []))} exposure(s)", file=sys.stderr)
     return 0

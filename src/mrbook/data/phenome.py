@@ -58,7 +58,7 @@ import csv
 import io
 import json
 import math
-import shutil
+import os
 import tempfile
 from pathlib import Path
 
@@ -285,8 +285,10 @@ def generate(outdir: str | Path, exposures: int = DEFAULT_EXPOSURES,
     Parameters
     ----------
     outdir : str or Path
-        Folder to write; written in a temporary folder beside it that then
-        replaces it, so an error leaves no half-written phenome.
+        Folder to write (created if missing). The files are written in a hidden
+        folder inside it and then moved to their places, so an error leaves no
+        half-written phenome; other files in the folder are left alone (a file of
+        a previous phenome is replaced).
     exposures, outcomes : int
         Numbers of exposure and outcome GWAS (1-2000 and 1-100).
     seed : int
@@ -317,18 +319,22 @@ def generate(outdir: str | Path, exposures: int = DEFAULT_EXPOSURES,
     n_out = _check("outcomes", outcomes, 1, 100)
     loci = _check("loci", loci, 3, 200)
     seed = _check("seed", seed, 0, 2**63 - 1)
+    from ..output import check_output_dir, new_dir_mode
+
     outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
+    check_output_dir(outdir, what="phenome folder")  # a file of that name: refused, untouched
+    outdir.mkdir(parents=True, exist_ok=True, mode=new_dir_mode())
+    # written in a hidden folder inside outdir, then every file is moved to its place: an
+    # error leaves no half-written phenome, and the folder's other files are never touched
+    with tempfile.TemporaryDirectory(prefix=".mrbook-phenome-", dir=outdir) as tmp:
+        tmp = Path(tmp)
         paths = _generate(tmp, n_exp, n_out, seed, loci)
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        tmp.rename(outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {k: outdir / Path(v).relative_to(tmp) for k, v in paths.items()}
+        demo._check_destinations(tmp, outdir)
+        for f in sorted(q for q in tmp.rglob("*") if q.is_file()):
+            dest = outdir / f.relative_to(tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=new_dir_mode())
+            os.replace(f, dest)
+        return {k: outdir / Path(v).relative_to(tmp) for k, v in paths.items()}
 
 
 def _generate(tmp: Path, n_exp: int, n_out: int, seed: int, loci: int) -> dict[str, Path]:
