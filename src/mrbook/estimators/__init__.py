@@ -5,6 +5,7 @@ Importing this package registers every method in :data:`METHODS`.
 
 from ._registry import METHODS, ORDER, MethodSpec, Params, default_methods, register, resolve_methods
 from . import basic, median, mode  # noqa: F401  (registration)
+from . import divw, raps, robust  # noqa: F401  (registration: issue 18's extended estimators)
 
 __all__ = ["METHODS", "ORDER", "MethodSpec", "Params", "default_methods", "register",
            "resolve_methods"]
