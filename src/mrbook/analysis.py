@@ -34,6 +34,9 @@ def _not_run_reason(spec, k: int) -> str | None:
 
 
 MR_COLUMNS = PAIR_COLUMNS + ["method_key", "method", "nsnp", "b", "se", "pval", "status", "reason"]
+#: optional fields of a method's row, copied from its result when it gives them (robust MR-Egger's
+#: intercept); the table has such a column only when a method of the run filled it
+MR_OPTIONAL_COLUMNS = ["intercept", "intercept_se", "intercept_pval"]
 
 
 def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: int = 1234,
@@ -65,7 +68,9 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
     -------
     DataFrame
         Columns id_exposure, id_outcome, exposure, outcome, method_key, method,
-        nsnp, b, se, pval, status ("ok" or "not run") and reason (why not run).
+        nsnp, b, se, pval, status ("ok" or "not run") and reason (why not run),
+        then any of :data:`MR_OPTIONAL_COLUMNS` that a requested method gives
+        (NaN in the other rows).
         A single-SNP pair gets the Wald ratio; with more SNPs the Wald ratio is
         left out (it is in :func:`singlesnp`), as TwoSampleMR does.
     """
@@ -94,12 +99,14 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                 else:
                     res = spec.func(bx, by, sx, sy, params, stream)
                 row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
+                row.update({c: float(res[c]) for c in MR_OPTIONAL_COLUMNS if c in res})
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"
             if why is not None:
                 row.update(status="not run", reason=why)
             out.append(row)
-    return pd.DataFrame(out, columns=MR_COLUMNS)
+    extra = [c for c in MR_OPTIONAL_COLUMNS if any(c in r for r in out)]
+    return pd.DataFrame(out, columns=MR_COLUMNS + extra)
 
 
 def add_odds_ratios(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

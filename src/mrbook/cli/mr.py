@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
+from ..analysis import (MR_OPTIONAL_COLUMNS, heterogeneity, iter_pairs, leaveoneout, pleiotropy,
+                        run_mr, singlesnp)
 from ..errors import ParameterError
 from ..estimators import Params, resolve_methods
 from ..data.tsmr import read_harmonised
@@ -42,7 +43,7 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     multi = sum(1 for _ in iter_pairs(dat, keep_only=False)) > 1
     ok = mr[mr["status"] == "ok"]
     out = {
-        "mr": records(ok, ["method", "nsnp", "b", "se", "pval"], multi),
+        "mr": _mr_rows(ok, multi),
         "not_run": records(mr[mr["status"] != "ok"], ["method", "reason"], multi),
         "heterogeneity": records(heterogeneity(dat), ["method", "q", "q_df", "q_pval"], multi),
     }
@@ -68,6 +69,17 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     out["meta"] = {"mrbook_version": __version__, "seed": seed, "nboot": nboot, "rng": rng,
                    "input": source}
     return out
+
+
+def _mr_rows(ok, multi: bool) -> list[dict]:
+    """The ``mr`` rows; a method's optional fields (robust MR-Egger's intercept) only in its own row."""
+    extra = [c for c in MR_OPTIONAL_COLUMNS if c in ok.columns]
+    rows = records(ok, ["method", "nsnp", "b", "se", "pval"] + extra, multi)
+    for row in rows:
+        for c in extra:
+            if row[c] is None:
+                del row[c]
+    return rows
 
 
 def _presso_json(dat, nsim, seed, rng, multi):

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import integrate, optimize
 
 from ..errors import ParameterError
+from ..rmath.optimize import r_optimize
 from ._registry import Params, register
 from ._stats import na_result, p_normal
 from .robust import r_stream
@@ -101,10 +102,8 @@ def raps_constants(loss: str, k: float) -> tuple[float, float, float, float]:
 # --------------------------------------------------------------------------------------
 
 def _maximise(f, lo: float, hi: float) -> float:
-    """R's ``optimize(f, c(lo, hi), maximum = TRUE, tol = sqrt(eps))`` (Brent's fmin)."""
-    res = optimize.minimize_scalar(lambda x: -f(x), bounds=(lo, hi), method="bounded",
-                                   options={"xatol": math.sqrt(_EPS)})
-    return float(res.x)
+    """R's ``optimize(f, c(lo, hi), maximum = TRUE, tol = sqrt(eps))`` (R's own Brent fmin)."""
+    return r_optimize(f, lo, hi, maximum=True, tol=math.sqrt(_EPS))
 
 
 def _maximise_growing(f, bound: float, niter: int | None = None) -> float:

@@ -69,7 +69,8 @@ def mr_ivw_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     -------
     dict
         ``b``, ``se``, ``pval`` (normal), ``nsnp``, ``rse`` (the robust residual
-        scale, ``summary(lmrob)$sigma``).
+        scale, ``summary(lmrob)$sigma``), ``note`` (robustbase's warnings, e.g. a
+        fit that did not converge and so has no standard error; None).
 
     Notes
     -----
@@ -107,13 +108,14 @@ def mr_ivw_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
     k = bx.size
     if k < 2:
-        return na_result(rse=np.nan)
+        return na_result(rse=np.nan, note=None)
     fit = lmrob(bx[:, None], by, sy ** -2.0, rng=r_stream(rng), control=MR_LMROB)
     b = float(fit.coef[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         se = _model_se(float(fit.se[0]), fit.scale, k)
         pval = float(p_normal(b / se))
-    return {"b": b, "se": se, "pval": pval, "nsnp": k, "rse": fit.scale}
+    return {"b": b, "se": se, "pval": pval, "nsnp": k, "rse": fit.scale,
+            "note": "; ".join(fit.notes) or None}
 
 
 @register("mr_egger_robust", "Robust MR-Egger", min_snps=3, default=False, citation=_CITE_ROBUST)
@@ -133,8 +135,11 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     -------
     dict
         ``b``, ``se``, ``pval`` (slope), ``b_i``, ``se_i``, ``pval_i``
-        (intercept), ``nsnp``, ``rse`` (robust residual scale), ``Q``, ``Q_df``,
-        ``Q_pval`` (heterogeneity around the robust line, k-2 df).
+        (intercept; also as ``intercept``, ``intercept_se``, ``intercept_pval``,
+        which :func:`mrbook.analysis.run_mr` puts in the method's row), ``nsnp``,
+        ``rse`` (robust residual scale), ``Q``, ``Q_df``, ``Q_pval``
+        (heterogeneity around the robust line, k-2 df), ``note`` (robustbase's
+        warnings or None).
 
     Notes
     -----
@@ -163,7 +168,8 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     k = bx.size
     if k < 3:
         return na_result(b_i=np.nan, se_i=np.nan, pval_i=np.nan, rse=np.nan, Q=np.nan,
-                         Q_df=np.nan, Q_pval=np.nan)
+                         Q_df=np.nan, Q_pval=np.nan, intercept=np.nan, intercept_se=np.nan,
+                         intercept_pval=np.nan, note=None)
     by = by * np.sign(bx)          # MendelianRandomization uses sign(), not sign0()
     bx = np.abs(bx)
     X = np.column_stack([np.ones(k), bx])
@@ -172,9 +178,12 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     with np.errstate(divide="ignore", invalid="ignore"):
         se_i, se = (float(v) / min(fit.scale, 1.0) for v in fit.se)
         q = float(np.sum(((by - b_i - b * bx) / sy) ** 2))
+        p_i = _p_egger(b_i / se_i)
         return {"b": b, "se": se, "pval": _p_egger(b / se), "nsnp": k,
-                "b_i": b_i, "se_i": se_i, "pval_i": _p_egger(b_i / se_i), "rse": fit.scale,
-                "Q": q, "Q_df": k - 2, "Q_pval": float(special.chdtrc(k - 2, q))}
+                "b_i": b_i, "se_i": se_i, "pval_i": p_i, "rse": fit.scale,
+                "Q": q, "Q_df": k - 2, "Q_pval": float(special.chdtrc(k - 2, q)),
+                "intercept": b_i, "intercept_se": se_i, "intercept_pval": p_i,
+                "note": "; ".join(fit.notes) or None}
 
 
 def penalised_weights(bx, by, sy) -> np.ndarray:

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -109,6 +109,9 @@ class LmrobFit:
         The S-estimate.
     converged : bool
         Whether the S refinements and the M-step converged.
+    notes : list of str
+        robustbase's warnings for this fit (non-convergence, exact fit), kept
+        here instead of being issued.
     """
 
     coef: np.ndarray
@@ -117,6 +120,7 @@ class LmrobFit:
     scale: float
     coef_s: np.ndarray
     converged: bool
+    notes: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------
@@ -582,45 +586,52 @@ def _candidates(Xe, y, U, R, C, rowequ, colequ, tol):
     else:
         # Gaussian elimination on xt = rows^T (variables x observations) with partial
         # pivoting over the variables, as subsample() does, vectorised over resamples
+        beta = _eliminate(Xe, y, perm, R, C, rowequ, colequ, tol)
+        bad = np.isnan(beta).any(axis=1)
+    for r in np.flatnonzero(bad):
+        b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
+        beta[r] = np.nan if b is None else b
+    return beta
+
+
+def _eliminate(Xe, y, perm, R, C, rowequ, colequ, tol):
+    """Candidates of many resamples at once (any p); NaN rows where a pivot is below ``tol``.
+
+    Gaussian elimination on ``xt`` (variables x observations) with partial
+    pivoting over the variables, as subsample() does, vectorised over resamples.
+    """
+    m, p = perm.shape
+    ridx = np.arange(m)
+    with np.errstate(divide="ignore", invalid="ignore"):
         A = np.swapaxes(Xe[perm], 1, 2).copy()      # A[r, var, obs] = xt
         idr = np.broadcast_to(np.arange(p), (m, p)).copy()
         bad = np.zeros(m, dtype=bool)
-        ridx = np.arange(m)
         for j in range(p):
-            col = A[:, j:, j]
-            mu = j + np.argmax(np.abs(col), axis=1)  # first maximum, as the strict '<' in C
-            piv = np.abs(A[ridx, mu, j])
-            bad |= piv < tol
+            mu = j + np.argmax(np.abs(A[:, j:, j]), axis=1)  # first maximum, as C's strict '<'
+            bad |= np.abs(A[ridx, mu, j]) < tol
             swap = mu != j
             if swap.any():
                 r_ = ridx[swap]
                 A[r_, j], A[r_, mu[swap]] = A[r_, mu[swap]].copy(), A[r_, j].copy()
                 idr[r_, j], idr[r_, mu[swap]] = idr[r_, mu[swap]], idr[r_, j]
             if j < p - 1:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    f = A[:, j + 1:, j] / A[:, j:j + 1, j]
+                f = A[:, j + 1:, j] / A[:, j:j + 1, j]
                 A[:, j + 1:, j + 1:] -= f[:, :, None] * A[:, j:j + 1, j + 1:]
                 A[:, j + 1:, j] = f
-        yy = y[perm]
-        if rowequ:
-            yy = yy * R[perm]
-        # A holds L (unit, below) and U (above) of P xt; xt^T beta = y  <=>  U^T L^T P beta = y
-        z = yy.copy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for k in range(p):
-                for l_ in range(k):
-                    z[:, k] -= A[:, l_, k] * z[:, l_]
-                z[:, k] /= A[:, k, k]
+        # A holds L (unit, below) and U (above) of P xt; xt^T beta = y <=> U^T L^T P beta = y
+        z = y[perm] * R[perm] if rowequ else y[perm].copy()
+        for k in range(p):
+            for l_ in range(k):
+                z[:, k] -= A[:, l_, k] * z[:, l_]
+            z[:, k] /= A[:, k, k]
         for k in range(p - 1, -1, -1):
             for l_ in range(k + 1, p):
                 z[:, k] -= A[:, l_, k] * z[:, l_]
-        if colequ:
-            z = z * C[idr]
-        beta = np.empty_like(z)
-        beta[ridx[:, None], idr] = z
-    for r in np.flatnonzero(bad):
-        b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
-        beta[r] = np.nan if b is None else b
+    if colequ:
+        z = z * C[idr]
+    beta = np.empty_like(z)
+    beta[ridx[:, None], idr] = z
+    beta[bad] = np.nan
     return beta
 
 
@@ -956,6 +967,18 @@ def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
 
 
 def lmrob(X, y, weights=None, *, rng, control: LmrobControl = LmrobControl()) -> LmrobFit:
+    """``lmrob(y ~ X, weights)`` as robustbase fits it by default; see :func:`_lmrob`.
+
+    robustbase's warnings are collected in :attr:`LmrobFit.notes` rather than issued.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = _lmrob(X, y, weights, rng=rng, control=control)
+    fit.notes = list(dict.fromkeys(str(w.message) for w in caught))
+    return fit
+
+
+def _lmrob(X, y, weights=None, *, rng, control: LmrobControl = LmrobControl()) -> LmrobFit:
     """``lmrob(y ~ X, weights)`` as robustbase fits it by default (MM, bisquare, .vcov.avar1).
 
     Parameters
