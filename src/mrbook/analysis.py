@@ -68,7 +68,8 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
     -------
     DataFrame
         Columns id_exposure, id_outcome, exposure, outcome, method_key, method,
-        nsnp, b, se, pval, status ("ok" or "not run") and reason (why not run),
+        nsnp, b, se, pval, status ("ok" or "not run") and reason (why not run,
+        or the method's own note about a result, e.g. that its fit did not converge),
         then any of :data:`MR_OPTIONAL_COLUMNS` that a requested method gives
         (NaN in the other rows).
         A single-SNP pair gets the Wald ratio; with more SNPs the Wald ratio is
@@ -100,6 +101,8 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                     res = spec.func(bx, by, sx, sy, params, stream)
                 row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
                 row.update({c: float(res[c]) for c in MR_OPTIONAL_COLUMNS if c in res})
+                if res.get("note"):          # e.g. robustbase's warning about a fit's covariance
+                    row["reason"] = str(res["note"])
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"
             if why is not None:

@@ -24,9 +24,9 @@ from ._stats import na_result, p_normal
 #: lmrob.control() as MendelianRandomization calls it: k.max = 500, maxit.scale = 500
 MR_LMROB = LmrobControl(k_max=500, maxit_scale=500)
 
-_CITE_ROBUST = ("Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.1101/052688; "
+_CITE_ROBUST = ("Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.48550/arXiv.1606.03729; "
                 "Yohai 1987, doi:10.1214/aos/1176350366")
-_CITE_PEN = "Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.1101/052688"
+_CITE_PEN = "Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.48550/arXiv.1606.03729"
 
 
 def r_stream(rng) -> RRNG:
@@ -41,9 +41,17 @@ def r_stream(rng) -> RRNG:
 def _model_se(coef_se: float, sigma: float, k: int) -> float:
     """MendelianRandomization's default model: random effects (k >= 4) or fixed effects.
 
-    ``summary(fit)$coef[, 2] / min(sigma, 1)`` (random) or ``/ sigma`` (fixed).
+    ``summary(fit)$coef[, 2] / min(sigma, 1)`` (random) or ``/ sigma`` (fixed),
+    in R's arithmetic (0/0 is NaN).
     """
-    return coef_se / min(sigma, 1.0) if k >= 4 else coef_se / sigma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(coef_se) / (min(sigma, 1.0) if k >= 4 else sigma))
+
+
+def _ratio(a: float, b: float) -> float:
+    """``a / b`` as R divides (x/0 is +-Inf, 0/0 NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / b)
 
 
 def _p_egger(z: float) -> float:
@@ -93,7 +101,7 @@ def mr_ivw_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     ----------
     Burgess S, Bowden J, Dudbridge F, Thompson SG (2016). Robust instrumental
     variable methods using multiple candidate instruments with application to
-    Mendelian randomization. arXiv:1606.03729. doi:10.1101/052688
+    Mendelian randomization. arXiv:1606.03729. doi:10.48550/arXiv.1606.03729
 
     Yohai VJ (1987). Ann Stat 15:642-656. doi:10.1214/aos/1176350366
 
@@ -111,11 +119,10 @@ def mr_ivw_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
         return na_result(rse=np.nan, note=None)
     fit = lmrob(bx[:, None], by, sy ** -2.0, rng=r_stream(rng), control=MR_LMROB)
     b = float(fit.coef[0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = _model_se(float(fit.se[0]), fit.scale, k)
-        pval = float(p_normal(b / se))
+    se = _model_se(float(fit.se[0]), fit.scale, k)
+    pval = float(p_normal(_ratio(b, se)))
     return {"b": b, "se": se, "pval": pval, "nsnp": k, "rse": fit.scale,
-            "note": "; ".join(fit.notes) or None}
+            "note": ("lmrob: " + "; ".join(fit.notes)) if fit.notes else None}
 
 
 @register("mr_egger_robust", "Robust MR-Egger", min_snps=3, default=False, citation=_CITE_ROBUST)
@@ -159,7 +166,7 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     References
     ----------
     Burgess S, Bowden J, Dudbridge F, Thompson SG (2016). arXiv:1606.03729.
-    doi:10.1101/052688
+    doi:10.48550/arXiv.1606.03729
 
     Bowden J, Davey Smith G, Burgess S (2015). Int J Epidemiol 44:512-525.
     doi:10.1093/ije/dyv080
@@ -175,15 +182,14 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     X = np.column_stack([np.ones(k), bx])
     fit = lmrob(X, by, sy ** -2.0, rng=r_stream(rng), control=MR_LMROB)
     b_i, b = (float(v) for v in fit.coef)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se_i, se = (float(v) / min(fit.scale, 1.0) for v in fit.se)
-        q = float(np.sum(((by - b_i - b * bx) / sy) ** 2))
-        p_i = _p_egger(b_i / se_i)
-        return {"b": b, "se": se, "pval": _p_egger(b / se), "nsnp": k,
-                "b_i": b_i, "se_i": se_i, "pval_i": p_i, "rse": fit.scale,
-                "Q": q, "Q_df": k - 2, "Q_pval": float(special.chdtrc(k - 2, q)),
-                "intercept": b_i, "intercept_se": se_i, "intercept_pval": p_i,
-                "note": "; ".join(fit.notes) or None}
+    se_i, se = (_ratio(v, min(fit.scale, 1.0)) for v in fit.se)
+    q = float(np.sum(((by - b_i - b * bx) / sy) ** 2))
+    p_i = _p_egger(_ratio(b_i, se_i))
+    return {"b": b, "se": se, "pval": _p_egger(_ratio(b, se)), "nsnp": k,
+            "b_i": b_i, "se_i": se_i, "pval_i": p_i, "rse": fit.scale,
+            "Q": q, "Q_df": k - 2, "Q_pval": float(special.chdtrc(k - 2, q)),
+            "intercept": b_i, "intercept_se": se_i, "intercept_pval": p_i,
+            "note": ("lmrob: " + "; ".join(fit.notes)) if fit.notes else None}
 
 
 def penalised_weights(bx, by, sy) -> np.ndarray:
@@ -234,7 +240,7 @@ def mr_ivw_penalised(bx, by, sx, sy, params: Params = Params(), rng=None) -> dic
     ----------
     Burgess S, Bowden J, Dudbridge F, Thompson SG (2016). Robust instrumental
     variable methods using multiple candidate instruments with application to
-    Mendelian randomization. arXiv:1606.03729. doi:10.1101/052688
+    Mendelian randomization. arXiv:1606.03729. doi:10.48550/arXiv.1606.03729
     """
     bx, by, sy = (np.asarray(v, dtype=float) for v in (bx, by, sy))
     k = bx.size

@@ -14,23 +14,26 @@ params, report``): every name they call is re-exported here.
 
 from . import plots
 from .display import (DEMO_WARNING, FIGURE_FORMATS, PLOT_KINDS, PLOTLY_CONFIG, figure_bundle,
-                      figure_files_bundle, pair_figures, show_comparison_caveat, show_data_source,
-                      show_figure, show_figures, show_instrument_table, show_note, show_run_parameters,
-                      show_table)
+                      figure_files_bundle, methods_figures, pair_figures, show_comparison_caveat,
+                      show_data_source, show_figure, show_figures, show_instrument_table, show_note,
+                      show_run_parameters, show_table, show_unavailable_methods)
 from .study import (PUBLISHED_INSTRUMENTS, PUBLISHED_IVW, STUDY_GWAS, DirectionResult, Pair,
-                    analyse_pairs, cache_key, data_source_kinds, pairs, slug, trait_key, uses_demo)
-from .tables import (COLUMNS, comparison_caveat, comparison_table, data_sources_table, fmt_num, fmt_p,
-                     format_table, instrument_summary_table, instrument_table, methods_table,
-                     mr_results_table, presso_table, run_parameters_table, sensitivity_table,
-                     steiger_table, write_csv)
+                    analyse_pairs, cache_key, data_source_kinds, extended_mr, pairs, slug,
+                    split_methods, trait_key, uses_demo)
+from .tables import (COLUMNS, all_methods_table, comparison_caveat, comparison_table,
+                     data_sources_table, extended_table, fmt_num, fmt_p, format_table,
+                     instrument_summary_table, instrument_table, methods_table, mr_results_table,
+                     presso_table, run_parameters_table, sensitivity_table, steiger_table, write_csv)
 
 __all__ = [
     "COLUMNS", "DEMO_WARNING", "FIGURE_FORMATS", "PLOTLY_CONFIG", "PLOT_KINDS", "PUBLISHED_INSTRUMENTS",
-    "PUBLISHED_IVW", "STUDY_GWAS", "DirectionResult", "Pair", "analyse_pairs", "cache_key",
-    "comparison_caveat", "comparison_table", "data_source_kinds", "data_sources_table",
-    "figure_bundle", "figure_files_bundle", "fmt_num", "fmt_p", "format_table",
-    "instrument_summary_table", "instrument_table", "methods_table", "mr_results_table", "pair_figures",
-    "pairs", "plots", "presso_table", "run_parameters_table", "sensitivity_table", "show_comparison_caveat",
-    "show_data_source", "show_figure", "show_figures", "show_instrument_table", "show_note",
-    "show_run_parameters", "show_table", "slug", "steiger_table", "trait_key", "uses_demo", "write_csv",
+    "PUBLISHED_IVW", "STUDY_GWAS", "DirectionResult", "Pair", "all_methods_table", "analyse_pairs",
+    "cache_key", "comparison_caveat", "comparison_table", "data_source_kinds", "data_sources_table",
+    "extended_mr", "extended_table", "figure_bundle", "figure_files_bundle", "fmt_num", "fmt_p",
+    "format_table", "instrument_summary_table", "instrument_table", "methods_figures", "methods_table",
+    "mr_results_table", "pair_figures", "pairs", "plots", "presso_table", "run_parameters_table",
+    "sensitivity_table", "show_comparison_caveat", "show_data_source", "show_figure", "show_figures",
+    "show_instrument_table", "show_note", "show_run_parameters", "show_table",
+    "show_unavailable_methods", "slug", "split_methods", "steiger_table", "trait_key", "uses_demo",
+    "write_csv",
 ]

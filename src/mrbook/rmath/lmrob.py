@@ -958,6 +958,9 @@ def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
     lam, Q = np.linalg.eigh(ret)
     if np.any(lam < 0):                    # posdefify, as robustbase
         o_diag = np.diag(ret).copy()
+        if np.any(o_diag < 0):
+            warnings.warn(".vcov.avar1: negative diag(<vcov>) fixed up; consider "
+                          "'cov=\".vcov.w.\"' instead", RuntimeWarning, stacklevel=3)
         lam = np.where(lam < 0, 0.0, lam)
         ret = Q @ (lam[:, None] * Q.T)
         with np.errstate(divide="ignore", invalid="ignore"):
