@@ -13,6 +13,8 @@ to the caller; the references were made after ``set.seed(1234)``).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy import special
 
@@ -29,13 +31,23 @@ _CITE_ROBUST = ("Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.48550/arXiv.
 _CITE_PEN = "Burgess, Bowden, Dudbridge & Thompson 2016, doi:10.48550/arXiv.1606.03729"
 
 
+_STREAMS = threading.local()
+
+
 def r_stream(rng) -> RRNG:
     """R's generator right after ``set.seed(seed)``, ``seed`` being the run's (1234 by default).
 
     ``rng`` is the run's random source (its ``seed`` attribute is used); the
     draws of these methods do not depend on what other methods drew before.
+    One generator per thread is reseeded (cheaper than making a new one).
     """
-    return RRNG(int(getattr(rng, "seed", 1234)))
+    seed = int(getattr(rng, "seed", 1234))
+    stream = getattr(_STREAMS, "rrng", None)
+    if stream is None:
+        stream = _STREAMS.rrng = RRNG(seed)
+    else:
+        stream.set_seed(seed)
+    return stream
 
 
 def _model_se(coef_se: float, sigma: float, k: int) -> float:

@@ -221,6 +221,22 @@ class _Design:
         sw = np.sqrt(w)
         return np.linalg.lstsq(self.X * sw[:, None], self.y * sw, rcond=None)[0]
 
+    def coefs(self, W: np.ndarray) -> list[list[float]]:
+        """:meth:`wls` for each row of weights ``W`` (k, n), as lists of floats.
+
+        One matrix product gives every row's weighted sums; the small solves are
+        done in floats (cheaper than numpy calls on 2-vectors in the hot loops).
+        """
+        if self.p == 1:
+            return [[sxy / sxx] for sxx, sxy in (self.F @ W.T).T.tolist()]
+        if self.p == 2:
+            out = []
+            for saa, sab, sbb, sya, syb in (self.F @ W.T).T.tolist():
+                det = saa * sbb - sab * sab
+                out.append([(sbb * sya - sab * syb) / det, (saa * syb - sab * sya) / det])
+            return out
+        return _wls_rows(self, W).tolist()
+
 
 def _wls_rows(D: "_Design", W: np.ndarray) -> np.ndarray:
     """:meth:`_Design.wls` for every row of weights ``W`` (k, n) at once: (k, p)."""
@@ -255,31 +271,6 @@ def _weights_rows(r2: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return u
 
 
-def _find_scale_rows(r: np.ndarray, scale: np.ndarray, p: int, ctrl: LmrobControl) -> np.ndarray:
-    """:func:`_find_scale` for every row of ``r`` (k, n), each row taken at its own stop."""
-    init = np.array(scale, dtype=float)
-    if np.any(init <= 0):
-        return np.array([_find_scale(r[i], float(init[i]), p, ctrl) for i in range(len(init))])
-    r2 = r / ctrl.tuning_chi
-    r2 *= r2
-    n_p = r.shape[1] - p
-    out = init.copy()
-    finished = np.zeros(len(init), dtype=bool)
-    for _ in range(ctrl.maxit_scale):
-        sc = init * np.sqrt(_mean_rho_rows(r2, init, n_p) / ctrl.bb)
-        new = (np.abs(sc - init) <= ctrl.scale_tol * init) & ~finished
-        if new.any():
-            out[new] = sc[new]
-            finished |= new
-            if finished.all():
-                return out
-        init = sc
-    warnings.warn(f"find_scale() did not converge in 'maxit.scale' (= {ctrl.maxit_scale}) "
-                  f"iterations with tol={ctrl.scale_tol:g}", RuntimeWarning, stacklevel=3)
-    out[~finished] = init[~finished]
-    return out
-
-
 def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> float:
     """lmrob.c ``find_scale``: the M-scale by fixed-point iteration from ``scale``."""
     if scale <= 0.0:
@@ -290,8 +281,14 @@ def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> floa
     r2 = r / ctrl.tuning_chi
     r2 *= r2
     n_p = r.size - p
+    u = np.empty_like(r2)
+    n = float(r.size)
+    bb = ctrl.bb
     for _ in range(ctrl.maxit_scale):
-        scale = scale * math.sqrt(_mean_rho(r2, scale, n_p) / ctrl.bb)
+        np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho, inlined for speed
+        np.minimum(u, 1.0, out=u)
+        np.subtract(1.0, u, out=u)
+        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
         if abs(scale - init) <= ctrl.scale_tol * init:
             return scale
         init = scale
@@ -366,8 +363,14 @@ def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> floa
     r2 = r / ctrl.tuning_chi
     r2 *= r2
     n_p = r.size - p
+    u = np.empty_like(r2)
+    n = float(r.size)
+    bb = ctrl.bb
     for _ in range(ctrl.maxit_scale):
-        scale = scale * math.sqrt(_mean_rho(r2, scale, n_p) / ctrl.bb)
+        np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho, inlined for speed
+        np.minimum(u, 1.0, out=u)
+        np.subtract(1.0, u, out=u)
+        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
         if abs(scale - init) <= ctrl.scale_tol * init:
             return scale
         init = scale
@@ -690,41 +693,49 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
     """
     X, y = D.X, D.y
     n, p = X.shape
-    c = ctrl.tuning_chi
     k = B.shape[0]
     res = y[None, :] - B @ X.T
     out_b, out_s = B.copy(), np.zeros(k)
     out_r, conv = res.copy(), np.zeros(k, dtype=bool)
     zero = (scales <= 0) | (np.count_nonzero(np.abs(res) <= s_y * ctrl.zero_tol, axis=1) > n / 2)
-    finished = zero.copy()                  # zero rows keep beta_cand with scale 0
+    finished = zero.tolist()               # zero rows keep beta_cand with scale 0
     conv |= zero
-    s0 = np.where(zero, 1.0, scales).astype(float)
-    beta_j = B.copy()
-    tol = ctrl.refine_tol
-    inv_c = 1.0 / c
+    s0 = [1.0 if z else float(v) for z, v in zip(zero, scales)]
+    beta_j = B.tolist()
+    tol, bb, n_p, inv_c = ctrl.refine_tol, ctrl.bb, n - p, 1.0 / ctrl.tuning_chi
+    u = np.empty_like(res)
     with np.errstate(all="ignore"):        # rows already taken may degenerate: ignored
         for _ in range(ctrl.k_max):
             r2 = res * inv_c
             r2 *= r2
-            s0 = s0 * np.sqrt(_mean_rho_rows(r2, s0, n - p) / ctrl.bb)
-            beta_ref = _wls_rows(D, _weights_rows(r2, s0))
-            dv = beta_j - beta_ref
-            done = np.sqrt((dv * dv).sum(axis=1)) <= tol * np.maximum(
-                tol, np.sqrt((beta_j * beta_j).sum(axis=1)))
-            new = done & ~finished
-            if new.any():
-                out_b[new], out_s[new], out_r[new] = beta_ref[new], s0[new], res[new]
-                conv |= new
-                finished |= new
-                if finished.all():
-                    break
-            res = y[None, :] - beta_ref @ X.T
+            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            np.minimum(u, 1.0, out=u)
+            np.subtract(1.0, u, out=u)
+            sums = ((u * u) * u).sum(axis=1).tolist()
+            s0 = [v * math.sqrt((n - t) / n_p / bb) for v, t in zip(s0, sums)]
+            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            np.minimum(u, 1.0, out=u)
+            np.subtract(1.0, u, out=u)
+            u *= u                         # bisquare weights at the new scale
+            beta_ref = D.coefs(u)
+            for i in range(k):
+                if finished[i]:
+                    continue
+                bj, br = beta_j[i], beta_ref[i]
+                d = math.sqrt(sum((x1 - x2) ** 2 for x1, x2 in zip(bj, br)))
+                if d <= tol * max(tol, math.sqrt(sum(x1 * x1 for x1 in bj))):
+                    out_b[i], out_s[i], out_r[i] = br, s0[i], res[i]
+                    conv[i] = finished[i] = True
+            if all(finished):
+                break
+            res = y[None, :] - np.array(beta_ref) @ X.T
             beta_j = beta_ref
-    left = ~finished
-    if left.any():
+    left = [i for i in range(k) if not finished[i]]
+    if left:
         warnings.warn(f"S refinements did not converge (to refine.tol={tol:g}) "
                       f"in {ctrl.k_max} (= k.max) steps", RuntimeWarning, stacklevel=3)
-        out_b[left], out_s[left], out_r[left] = beta_j[left], s0[left], res[left]
+        for i in left:
+            out_b[i], out_s[i], out_r[i] = beta_j[i], s0[i], res[i]
     return out_b, out_s, out_r, conv
 
 
@@ -764,6 +775,11 @@ def _rho_sums(res: np.ndarray, scale: float, p: int, c: float) -> np.ndarray:
     u3 = t * t
     u3 *= t
     return (n - u3.sum(axis=-1)) / (n - p)
+
+
+#: how close two M-scales (relative), or a candidate's mean rho and b, must be for the order
+#: to need robustbase's own find_scale() values (which stop within ~4e-10 of the root)
+TIE = 5e-9
 
 
 class _Slots:
@@ -861,13 +877,14 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
     def insert(u: int) -> None:
         k = slots.pos
         slots.row[k], slots.sc[k], slots.exact[k] = u, scale_of(u), False
-        sc = slots.sc
-        finite = [v for v in sc if v < inf_sc]
-        if any(v != v for v in finite) or any(
-                abs(a - b) <= 1e-8 * max(a, b) for i_, a in enumerate(finite) for b in finite[i_ + 1:]):
-            for k2 in range(len(sc)):       # near-tie (or no Newton scale): robustbase's own values
-                if slots.row[k2] >= 0:
-                    exactify(k2)
+        filled = [j for j in range(len(slots.row)) if slots.row[j] >= 0]
+        for j in filled:
+            v = slots.sc[j]
+            # no Newton scale, or a near-tie between different candidates (the same candidate
+            # twice has the same value either way): robustbase's own find_scale values decide
+            if v != v or any(slots.row[i] != slots.row[j] and abs(slots.sc[i] - v)
+                             <= TIE * max(slots.sc[i], v) for i in filled):
+                exactify(j)
         slots.pos = int(np.argmax(slots.sc))  # find_max: the first maximum
 
     i, block = 0, 8
@@ -880,7 +897,7 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
         hi = min(stop, i + block)
         us = draw[i:hi]
         sums = _rho_sums(res1[us], w, p, c)
-        near = np.abs(sums - bb) <= 1e-7
+        near = np.abs(sums - bb) <= TIE
         passing = (sums < bb) & ~near
         if near.any():
             exactify(slots.pos)
@@ -899,11 +916,8 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
         return cand_u[u].copy(), 0.0, y - X @ cand_u[u], True
     filled = [k for k in range(ctrl.best_r_s) if slots.row[k] >= 0]
     todo = [k for k in filled if not slots.exact[k] and slots.row[k] not in exact]
-    if todo:                               # the final slots' scales, as find_scale() gives them
-        rows = [slots.row[k] for k in todo]
-        vals = _find_scale_rows(res1[rows], s1[rows], p, ctrl)
-        for r_, v in zip(rows, vals):
-            exact[r_] = float(v)
+    for k in todo:                         # the final slots' scales, as find_scale() gives them
+        exact_of(slots.row[k])
     for k in filled:
         exactify(k)
     rows = [slots.row[k] for k in filled]
@@ -921,20 +935,26 @@ def _rwls(D: _Design, beta0, scale, ctrl: LmrobControl):
     X, y = D.X, D.y
     resid = y - X @ beta0
     it, converged = 0, False
-    c, eps = ctrl.tuning_psi, ctrl.rel_tol
-    estimate = beta0
+    eps = ctrl.rel_tol
+    factor = 1.0 / (ctrl.tuning_psi * scale) ** 2
+    b0 = [float(v) for v in beta0]
+    estimate = b0
+    u = np.empty_like(resid)
     while not converged:
         it += 1
         if it >= ctrl.max_it:
             break
-        r2 = resid / c
-        r2 *= r2
-        estimate = D.wls(_weights(r2, scale))
-        resid = y - X @ estimate
-        d = float(np.abs(beta0 - estimate).sum())
-        converged = d <= eps * max(eps, float(np.abs(estimate).sum()))
-        beta0 = estimate
-    return estimate, resid, converged
+        np.multiply(resid, resid, out=u)
+        u *= factor
+        np.minimum(u, 1.0, out=u)
+        np.subtract(1.0, u, out=u)
+        u *= u                             # bisquare weights at the S-scale
+        estimate = D.coefs(u[None, :])[0]
+        resid = y - X @ np.array(estimate)
+        d = sum(abs(x1 - x2) for x1, x2 in zip(b0, estimate))
+        converged = d <= eps * max(eps, sum(abs(x) for x in estimate))
+        b0 = estimate
+    return np.array(estimate), resid, converged
 
 
 def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
