@@ -81,6 +81,10 @@ def test_all_methods_table_puts_the_papers_first():
     t = report.all_methods_table(paper, beyond)
     assert t["group"].tolist() == ["paper"] * 5 + ["beyond"] * 5
     assert t["method"].tolist()[:5] == paper["method"].tolist()
+    # a method in both lists (the run's methods may name an extended one) is drawn once
+    both = report.all_methods_table(run_mr(d, params.PAPER_METHODS + ["mr_divw"]), beyond)
+    assert both["method"].tolist().count("Debiased IVW") == 1
+    assert both.set_index("method").loc["Debiased IVW", "group"] == "paper"
 
 
 def test_methods_forest_plot_draws_every_method_with_its_interval():

@@ -175,14 +175,17 @@ def all_methods_table(mr: pd.DataFrame, extended: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         exposure, outcome, method, group ("paper" for the run's ``methods``,
         "beyond" for ``extended_methods``), b, se, ci_low, ci_upp, pval; the
-        methods that ran, the paper's first, each group in its own order.
+        methods that ran, the paper's first, each group in its own order (a
+        method in both lists once, in the first group).
     """
     cols = ["exposure", "outcome", "method", "group", "b", "se", "ci_low", "ci_upp", "pval"]
-    parts = []
+    parts, seen = [], set()
     for group, t in (("paper", mr), ("beyond", extended)):
         if t is None or not len(t):
             continue
         t = t[t["status"] == "ok"] if "status" in t.columns else t
+        t = t[~t["method"].isin(seen)]     # a method in both lists is drawn once, with the paper's
+        seen |= set(t["method"])
         parts.append(_intervals(t).assign(group=group))
     if not parts:
         return pd.DataFrame(columns=cols)
