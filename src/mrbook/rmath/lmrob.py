@@ -834,18 +834,19 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
     if np.isnan(cand_u).any():             # robustbase gives up: no subsample in general position
         return None, -1.0, None, False
     # one refinement step (k.fast.s = 1) of every distinct candidate
-    res0 = y[None, :] - cand_u @ X.T
-    a0 = np.abs(res0)
+    res0 = cand_u @ X.T
+    np.subtract(y, res0, out=res0)
+    sq = res0 * res0                       # sqrt(x * x) == |x| exactly: the MAD from squares
     half = (n - 1) // 2
     if n % 2:
-        s0 = np.partition(a0, half, axis=1)[:, half] * 1.4826
+        s0 = np.sqrt(np.partition(sq, half, axis=1)[:, half]) * 1.4826
     else:
-        part = np.partition(a0, [half, half + 1], axis=1)
-        s0 = (part[:, half] + part[:, half + 1]) / 2.0 * 1.4826
+        part = np.partition(sq, [half, half + 1], axis=1)
+        s0 = (np.sqrt(part[:, half]) + np.sqrt(part[:, half + 1])) / 2.0 * 1.4826
     exact_u = s0 <= 0
     tiny = s0 <= s_y * ctrl.zero_tol * 1.4826
     if tiny.any():                         # more than n/2 zero residuals: an exact fit
-        z = np.count_nonzero(a0[tiny] <= s_y * ctrl.zero_tol, axis=1)
+        z = np.count_nonzero(np.abs(res0[tiny]) <= s_y * ctrl.zero_tol, axis=1)
         exact_u[np.flatnonzero(tiny)[z > n / 2]] = True
     ex = exact_u[draw]
     stop = int(np.argmax(ex)) if ex.any() else m
@@ -854,9 +855,8 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
     ref_u = np.full_like(cand_u, np.nan)
     res1 = np.full_like(res0, np.nan)
     if ok_u.any():
-        r2 = res0[ok_u] if not exact_u.any() else res0[ok_u].copy()
-        r2 = r2 * (1.0 / c)
-        r2 *= r2
+        r2 = sq[ok_u] if exact_u.any() else sq
+        r2 *= 1.0 / (c * c)                # (r / c)^2
         s0k = s0[ok_u]
         s1k = s0k * np.sqrt(_mean_rho_rows(r2, s0k, n - p) / bb)
         ref_k = _wls_rows(D, _weights_rows(r2, s1k))
