@@ -179,27 +179,6 @@ def _sum_rho_sc(r: np.ndarray, scale, p: int, c: float) -> np.ndarray:
     return rho_bisquare(x, c).sum(axis=-1) / (n - p)
 
 
-def _mean_rho(r2: np.ndarray, scale: float, n_p: int) -> float:
-    """sum(rho(r / scale)) / (n - p) from ``r2 = (r / c)^2``: rho = 1 - (1 - min(t, 1))^3.
-
-    The bisquare rho of lmrob.c, ``t(3 - 3t + t^2)`` for ``t = (x/c)^2 <= 1``
-    and 1 beyond, written so that one pass serves both branches.
-    """
-    u = r2 * (1.0 / (scale * scale))
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    return (r2.size - float((u * u) @ u)) / n_p
-
-
-def _weights(r2: np.ndarray, scale: float) -> np.ndarray:
-    """Bisquare weights ``(1 - (x/c)^2)^2`` (0 beyond c) from ``r2 = (r / c)^2``."""
-    u = r2 * (1.0 / (scale * scale))
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    u *= u
-    return u
-
-
 class _Design:
     """A design matrix with the cross products its weighted least squares need."""
 
@@ -213,27 +192,14 @@ class _Design:
             a, b = X[:, 0], X[:, 1]
             self.F = np.vstack([a * a, a * b, b * b, a * y, b * y])
 
-    def wls(self, w: np.ndarray) -> np.ndarray:
-        """Coefficients of the weighted least-squares fit (``lm.wfit``; DGELS in robustbase).
-
-        Closed forms for one and two columns (the MR fits), a QR solve
-        otherwise; the differences from LAPACK's Householder QR are rounding.
-        """
-        if self.p == 1:
-            sxx, sxy = self.F @ w
-            return np.array([sxy / sxx])
-        if self.p == 2:
-            saa, sab, sbb, sya, syb = self.F @ w
-            det = saa * sbb - sab * sab
-            return np.array([(sbb * sya - sab * syb) / det, (saa * syb - sab * sya) / det])
-        sw = np.sqrt(w)
-        return np.linalg.lstsq(self.X * sw[:, None], self.y * sw, rcond=None)[0]
-
     def coefs(self, W: np.ndarray) -> list[list[float]]:
-        """:meth:`wls` for each row of weights ``W`` (k, n), as lists of floats.
+        """Weighted least-squares coefficients for each row of weights ``W`` (k, n), as floats.
 
-        One matrix product gives every row's weighted sums; the small solves are
-        done in floats (cheaper than numpy calls on 2-vectors in the hot loops).
+        ``lm.wfit``'s fit (DGELS on sqrt(w) x in robustbase): closed forms for one
+        and two columns (the MR fits), with one matrix product for every row's
+        weighted sums and the small solves in floats (cheaper than numpy calls on
+        2-vectors in the hot loops); a solve of the normal equations otherwise.
+        The differences from LAPACK's Householder QR are rounding.
         """
         if self.p == 1:
             return [[sxy / sxx] for sxx, sxy in (self.F @ W.T).T.tolist()]
@@ -247,7 +213,7 @@ class _Design:
 
 
 def _wls_rows(D: "_Design", W: np.ndarray) -> np.ndarray:
-    """:meth:`_Design.wls` for every row of weights ``W`` (k, n) at once: (k, p)."""
+    """:meth:`_Design.coefs` for every row of weights ``W`` (k, n) at once, as a (k, p) array."""
     if D.p == 1:
         sxx, sxy = D.F @ W.T
         return (sxy / sxx)[:, None]
@@ -261,152 +227,52 @@ def _wls_rows(D: "_Design", W: np.ndarray) -> np.ndarray:
 
 
 def _mean_rho_rows(r2: np.ndarray, scale: np.ndarray, n_p: int) -> np.ndarray:
-    """:func:`_mean_rho` of every row of ``r2`` (k, n) at its own scale."""
-    u = r2 * (1.0 / (scale * scale))[:, None]
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    u3 = u * u
-    u3 *= u
-    return (r2.shape[1] - u3.sum(axis=1)) / n_p
+    """sum(rho(r / scale)) / (n - p) of every row, from ``r2 = (r / c)^2`` (k, n) and its scale.
 
-
-def _weights_rows(r2: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """:func:`_weights` of every row of ``r2`` (k, n) at its own scale."""
-    u = r2 * (1.0 / (scale * scale))[:, None]
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    u *= u
-    return u
-
-
-def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> float:
-    """lmrob.c ``find_scale``: the M-scale by fixed-point iteration from ``scale``."""
-    if scale <= 0.0:
-        warnings.warn(f"find_scale(*, initial_scale = {scale:g} <= 0) -> final scale = 0",
-                      RuntimeWarning, stacklevel=3)
-        return 0.0
-    init = scale
-    r2 = r / ctrl.tuning_chi
-    r2 *= r2
-    n_p = r.size - p
-    u = np.empty_like(r2)
-    n = float(r.size)
-    bb = ctrl.bb
-    for _ in range(ctrl.maxit_scale):
-        np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho, inlined for speed
-        np.minimum(u, 1.0, out=u)
-        np.subtract(1.0, u, out=u)
-        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
-        if abs(scale - init) <= ctrl.scale_tol * init:
-            return scale
-        init = scale
-    warnings.warn(f"find_scale() did not converge in 'maxit.scale' (= {ctrl.maxit_scale}) "
-                  f"iterations with tol={ctrl.scale_tol:g}", RuntimeWarning, stacklevel=3)
-    return scale
-
-
-def _wls_rows(D: "_Design", W: np.ndarray) -> np.ndarray:
-    """:meth:`_Design.wls` for every row of weights ``W`` (k, n) at once: (k, p)."""
-    if D.p == 1:
-        sxx, sxy = D.F @ W.T
-        return (sxy / sxx)[:, None]
-    if D.p == 2:
-        saa, sab, sbb, sya, syb = D.F @ W.T
-        det = saa * sbb - sab * sab
-        return np.column_stack([(sbb * sya - sab * syb) / det, (saa * syb - sab * sya) / det])
-    A = np.einsum("mi,ij,ik->mjk", W, D.X, D.X, optimize=True)
-    b = W @ (D.X * D.y[:, None])
-    return np.linalg.solve(A, b[..., None])[..., 0]
-
-
-def _mean_rho_rows(r2: np.ndarray, scale: np.ndarray, n_p: int) -> np.ndarray:
-    """:func:`_mean_rho` of every row of ``r2`` (k, n) at its own scale."""
-    u = r2 * (1.0 / (scale * scale))[:, None]
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    u3 = u * u
-    u3 *= u
-    return (r2.shape[1] - u3.sum(axis=1)) / n_p
-
-
-def _weights_rows(r2: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """:func:`_weights` of every row of ``r2`` (k, n) at its own scale."""
-    u = r2 * (1.0 / (scale * scale))[:, None]
-    np.minimum(u, 1.0, out=u)
-    np.subtract(1.0, u, out=u)
-    u *= u
-    return u
-
-
-def _find_scale_rows(r: np.ndarray, scale: np.ndarray, p: int, ctrl: LmrobControl) -> np.ndarray:
-    """:func:`_find_scale` for every row of ``r`` (k, n), each row iterating until its own stop."""
-    out = np.array(scale, dtype=float)
-    if np.any(out <= 0):
-        return np.array([_find_scale(r[i], float(out[i]), p, ctrl) for i in range(len(out))])
-    r2 = r / ctrl.tuning_chi
-    r2 *= r2
-    n_p = r.shape[1] - p
-    active = np.arange(len(out))
-    init = out.copy()
-    for _ in range(ctrl.maxit_scale):
-        sc = init[active] * np.sqrt(_mean_rho_rows(r2[active], init[active], n_p) / ctrl.bb)
-        done = np.abs(sc - init[active]) <= ctrl.scale_tol * init[active]
-        out[active] = sc
-        init[active] = sc
-        active = active[~done]
-        if not active.size:
-            return out
-    warnings.warn(f"find_scale() did not converge in 'maxit.scale' (= {ctrl.maxit_scale}) "
-                  f"iterations with tol={ctrl.scale_tol:g}", RuntimeWarning, stacklevel=3)
-    return out
-
-
-def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> float:
-    """lmrob.c ``find_scale``: the M-scale by fixed-point iteration from ``scale``."""
-    if scale <= 0.0:
-        warnings.warn(f"find_scale(*, initial_scale = {scale:g} <= 0) -> final scale = 0",
-                      RuntimeWarning, stacklevel=3)
-        return 0.0
-    init = scale
-    r2 = r / ctrl.tuning_chi
-    r2 *= r2
-    n_p = r.size - p
-    u = np.empty_like(r2)
-    n = float(r.size)
-    bb = ctrl.bb
-    for _ in range(ctrl.maxit_scale):
-        np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho, inlined for speed
-        np.minimum(u, 1.0, out=u)
-        np.subtract(1.0, u, out=u)
-        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
-        if abs(scale - init) <= ctrl.scale_tol * init:
-            return scale
-        init = scale
-    warnings.warn(f"find_scale() did not converge in 'maxit.scale' (= {ctrl.maxit_scale}) "
-                  f"iterations with tol={ctrl.scale_tol:g}", RuntimeWarning, stacklevel=3)
-    return scale
-
-
-def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares, ``lm.wfit``'s coefficients (robustbase: DGELS on sqrt(w) x).
-
-    Closed forms for one and two columns (the MR fits); a QR least-squares
-    solve otherwise. Differences from LAPACK's Householder QR are rounding.
+    lmrob.c's bisquare rho, ``t(3 - 3t + t^2)`` for ``t = (x/c)^2 <= 1`` and 1
+    beyond, written as ``1 - (1 - min(t, 1))^3`` so that one pass serves both.
     """
-    p = X.shape[1]
-    if p == 1:
-        x = X[:, 0]
-        wx = w * x
-        return np.array([wx @ y / (wx @ x)])
-    if p == 2:
-        a, b = X[:, 0], X[:, 1]
-        wa, wb = w * a, w * b
-        saa, sab, sbb = wa @ a, wa @ b, wb @ b
-        sya, syb = wa @ y, wb @ y
-        det = saa * sbb - sab * sab
-        return np.array([(sbb * sya - sab * syb) / det, (saa * syb - sab * sya) / det])
-    sw = np.sqrt(w)
-    return np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+    u = r2 * (1.0 / (scale * scale))[:, None]
+    np.minimum(u, 1.0, out=u)
+    np.subtract(1.0, u, out=u)
+    u3 = u * u
+    u3 *= u
+    return (r2.shape[1] - u3.sum(axis=1)) / n_p
+
+
+def _weights_rows(r2: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Bisquare weights ``(1 - (x/c)^2)^2`` (0 beyond c) of every row of ``r2 = (r / c)^2``."""
+    u = r2 * (1.0 / (scale * scale))[:, None]
+    np.minimum(u, 1.0, out=u)
+    np.subtract(1.0, u, out=u)
+    u *= u
+    return u
+
+
+def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> float:
+    """lmrob.c ``find_scale``: the M-scale by fixed-point iteration from ``scale``."""
+    if scale <= 0.0:
+        warnings.warn(f"find_scale(*, initial_scale = {scale:g} <= 0) -> final scale = 0",
+                      RuntimeWarning, stacklevel=3)
+        return 0.0
+    init = scale
+    r2 = r / ctrl.tuning_chi
+    r2 *= r2
+    n_p = r.size - p
+    u = np.empty_like(r2)
+    n = float(r.size)
+    bb = ctrl.bb
+    for _ in range(ctrl.maxit_scale):
+        np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho_rows, inlined for speed
+        np.minimum(u, 1.0, out=u)
+        np.subtract(1.0, u, out=u)
+        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
+        if abs(scale - init) <= ctrl.scale_tol * init:
+            return scale
+        init = scale
+    warnings.warn(f"find_scale() did not converge in 'maxit.scale' (= {ctrl.maxit_scale}) "
+                  f"iterations with tol={ctrl.scale_tol:g}", RuntimeWarning, stacklevel=3)
+    return scale
 
 
 # --------------------------------------------------------------------------------------
@@ -650,50 +516,8 @@ def _eliminate(Xe, y, perm, R, C, rowequ, colequ, tol):
 # fast-S, refinement, M-step, covariance
 # --------------------------------------------------------------------------------------
 
-def _refine(D: _Design, s_y, beta_cand, converge, kk, initial_scale, ctrl):
-    """lmrob.c ``refine_fast_s`` for one candidate.
-
-    Returns (beta_ref, scale, res, converged, zero_fit): ``res`` is the
-    residual vector as the C code leaves it (of the last coefficients it
-    stepped from when it converged), which robustbase returns as the
-    S-residuals.
-    """
-    X, y = D.X, D.y
-    n, p = X.shape
-    c = ctrl.tuning_chi
-    res = y - X @ beta_cand
-    if initial_scale < 0:
-        initial_scale = float(np.median(np.abs(res))) * 1.4826
-    zeroes = int(np.count_nonzero(np.abs(res) <= s_y * ctrl.zero_tol))
-    if initial_scale <= 0 or zeroes > n / 2:
-        return beta_cand.copy(), 0.0, res, True, True
-    s0 = initial_scale
-    beta_j = beta_cand
-    beta_ref = beta_cand
-    converged = False
-    tol = ctrl.refine_tol
-    for _ in range(kk):
-        r2 = res / c
-        r2 *= r2
-        s0 = s0 * math.sqrt(_mean_rho(r2, s0, n - p) / ctrl.bb)
-        beta_ref = D.wls(_weights(r2, s0))
-        if converge:
-            dv = beta_j - beta_ref
-            d = math.sqrt(float(dv @ dv))
-            nb = math.sqrt(float(beta_j @ beta_j))
-            converged = d <= tol * max(tol, nb)
-            if converged:
-                break
-        res = y - X @ beta_ref
-        beta_j = beta_ref
-    if converge and not converged:
-        warnings.warn(f"S refinements did not converge (to refine.tol={tol:g}) "
-                      f"in {kk} (= k.max) steps", RuntimeWarning, stacklevel=3)
-    return beta_ref, s0, res, (converged or not converge), False
-
-
 def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: LmrobControl):
-    """:func:`_refine` to convergence (``k.max`` steps at most) of the rows of ``B``, at once.
+    """lmrob.c ``refine_fast_s`` to convergence (``k.max`` steps at most) of the rows of ``B``.
 
     Every row follows its own iterations and is taken at its own convergence,
     exactly as separate calls of refine_fast_s(conv = TRUE) would give.
