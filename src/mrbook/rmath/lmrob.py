@@ -624,7 +624,7 @@ class _Slots:
         self.pos = 0
 
 
-def _fast_s(X, y, U, ctrl: LmrobControl):
+def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
     """lmrob.c ``fast_s``: (coef, scale, residuals, converged).
 
     The candidate stage runs vectorised over the resamples (for one regressor
@@ -638,7 +638,7 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
     s_y = float(np.mean(np.abs(y)))
     inf_sc = s_y * 1e20
     c, bb = ctrl.tuning_chi, ctrl.bb
-    D = _Design(X, y)
+    D = _Design(X, y) if D is None else D
     Xe, R, C, rowequ, colequ = _equilibrate(X)
     m = U.shape[0]
     cand_u, draw = None, None
@@ -730,7 +730,9 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
         us = draw[i:hi]
         sums = _rho_sums(res1[us], w, p, c)
         near = np.abs(sums - bb) <= TIE
-        passing = (sums < bb) & ~near
+        # the very candidate of the worst slot drawn again changes nothing, accepted or not
+        near &= us != slots.row[slots.pos]
+        passing = (sums < bb) & ~near & (us != slots.row[slots.pos])
         if near.any():
             exactify(slots.pos)
             w = slots.sc[slots.pos]
@@ -738,11 +740,11 @@ def _fast_s(X, y, U, ctrl: LmrobControl):
                 passing[j] = float(_sum_rho_sc(res1[us[j]], w, p, c)) < bb
         hit = np.flatnonzero(passing)
         if hit.size == 0:
-            i, block = hi, min(2 * block, 128)
+            i, block = hi, min(2 * block, 256)
             continue
         j = i + int(hit[0])
         insert(int(draw[j]))
-        i, block = j + 1, 8
+        i, block = j + 1, max(8, block // 2)
     if stop < m:                           # an exact fit: robustbase returns it with scale 0
         u = int(draw[stop])
         return cand_u[u].copy(), 0.0, y - X @ cand_u[u], True
@@ -877,7 +879,8 @@ def _lmrob(X, y, weights=None, *, rng, control: LmrobControl = LmrobControl()) -
     nan = np.full(p, np.nan)
     draw = getattr(rng, "unif_rand", None) or rng.runif
     U = np.asarray(draw(n * control.n_resample), dtype=float).reshape(control.n_resample, n)
-    coef_s, scale, r0, conv_s = _fast_s(X, y, U, control)
+    D = _Design(X, y)
+    coef_s, scale, r0, conv_s = _fast_s(X, y, U, control, D)
     if coef_s is None or scale < 0:
         return LmrobFit(nan, nan, np.full((p, p), np.nan), np.nan, nan, False)
     if scale == 0.0:                       # exact fit: robustbase's cov is 0
@@ -885,7 +888,7 @@ def _lmrob(X, y, weights=None, *, rng, control: LmrobControl = LmrobControl()) -
     if not conv_s:
         # lmrob.fit: an unconverged S-estimate is returned as it is, without covariance
         return LmrobFit(coef_s, nan, np.full((p, p), np.nan), scale, coef_s, False)
-    coef, r, conv_m = _rwls(_Design(X, y), coef_s, scale, control)
+    coef, r, conv_m = _rwls(D, coef_s, scale, control)
     if not conv_m:
         warnings.warn(f"M-step did NOT converge in {control.max_it} steps. Returning unconverged "
                       "SM-estimate", RuntimeWarning, stacklevel=2)
