@@ -87,12 +87,21 @@ class Instruments:
         ``missing_in_outcome``, ``palindromic``, ``confounder``, ``final`` ...), the
         list ``palindromic_snps``, ``f_min``/``f_max``, the settings, the sources and
         ``simulated``.
+    exposure_dat : DataFrame
+        The candidate instruments (after clumping) in TwoSampleMR's exposure
+        columns, as ``extract_instruments`` + ``clump_data`` return them.
+    outcome_dat : DataFrame
+        Their rows in the outcome data (LD proxies mapped to the target SNP) in
+        TwoSampleMR's outcome columns, as ``extract_outcome_data`` returns them,
+        before harmonisation: with ``exposure_dat``, the input of ``mrbook harmonise``.
     """
 
     harmonised: pd.DataFrame
     exclusions: pd.DataFrame
     snps: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    exposure_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
+    outcome_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- sources
@@ -713,7 +722,10 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         summary["demo_seed"] = (exp_src.meta.get("seed") if exp_src.simulated
                                 else out_src.meta.get("seed"))
     summary["flow"] = _flow(summary)
-    return Instruments(harmonised=final, exclusions=exclusions, snps=snps, summary=summary)
+    return Instruments(harmonised=final, exclusions=exclusions, snps=snps, summary=summary,
+                       exposure_dat=to_tsmr(cand.drop(columns=["p_eff"]), "exposure",
+                                            id=exp_src.id, trait=exp_src.trait),
+                       outcome_dat=out_t)
 
 
 def _norm_cols():
@@ -747,9 +759,12 @@ def _check_settings(p, r2, kb, action, confounder_p, proxy_r2) -> None:
 
 
 def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
-    """Write ``harmonised.csv``, ``exclusions.csv``, ``snps.csv`` and ``summary.json``.
+    """Write ``harmonised.csv``, ``exclusions.csv``, ``snps.csv``, ``summary.json``,
+    ``exposure.csv`` and ``outcome.csv``.
 
-    The files are written into a temporary folder beside ``outdir`` which then
+    ``exposure.csv`` and ``outcome.csv`` are :attr:`Instruments.exposure_dat` and
+    :attr:`Instruments.outcome_dat` (TwoSampleMR format, before harmonisation: the
+    input of ``mrbook harmonise``). The files are written into a temporary folder beside ``outdir`` which then
     replaces ``outdir``: an error leaves no half-written result.
     """
     import json
@@ -765,6 +780,8 @@ def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
         ins.harmonised.to_csv(tmp / "harmonised.csv", index=False)
         ins.exclusions.to_csv(tmp / "exclusions.csv", index=False)
         ins.snps.to_csv(tmp / "snps.csv", index=False)
+        ins.exposure_dat.to_csv(tmp / "exposure.csv", index=False)
+        ins.outcome_dat.to_csv(tmp / "outcome.csv", index=False)
         (tmp / "summary.json").write_text(dumps(json.loads(json.dumps(ins.summary,
                                                                       default=_json_default))))
         old = None
@@ -779,7 +796,8 @@ def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
         raise
     return {k: outdir / f for k, f in (("harmonised", "harmonised.csv"),
                                        ("exclusions", "exclusions.csv"), ("snps", "snps.csv"),
-                                       ("summary", "summary.json"))}
+                                       ("summary", "summary.json"), ("exposure", "exposure.csv"),
+                                       ("outcome", "outcome.csv"))}
 
 
 def _json_default(o):

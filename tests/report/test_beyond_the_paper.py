@@ -39,9 +39,11 @@ def test_extended_methods_parameter_lists_issue_18s_nine():
 
 
 def test_split_methods_separates_what_is_not_registered():
-    have, missing = report.split_methods(["mr_raps", "mr_conmix", "mr_divw", "mr_raps"])
+    have, missing = report.split_methods(["mr_raps", "mr_not_yet_there", "mr_divw", "mr_raps"])
     assert have == ["mr_raps", "mr_divw"]
-    assert missing == ["mr_conmix"] or missing == []   # [] once ConMix is merged
+    assert missing == ["mr_not_yet_there"]
+    # all nine of issue 18 are registered now (ConMix, MR-Lasso, cML, MBE from the mixture branch)
+    assert report.split_methods(params.EXTENDED_METHODS) == (params.EXTENDED_METHODS, [])
 
 
 def test_unavailable_methods_are_named_on_the_page(monkeypatch):
@@ -90,16 +92,18 @@ def test_all_methods_table_puts_the_papers_first():
 def test_methods_forest_plot_draws_every_method_with_its_interval():
     d = harmonised()
     t = report.all_methods_table(run_mr(d, params.PAPER_METHODS),
-                                 run_mr(d, ["mr_raps", "mr_divw", "mr_ivw_robust"]))
+                                 run_mr(d, ["mr_raps", "mr_conmix", "mr_divw", "mr_ivw_robust"]))
     t.loc[t["method"] == "Debiased IVW", ["ci_low", "ci_upp"]] = [0.01, 0.9]   # an own interval
+    conmix = t.set_index("method").loc["Contamination mixture"]
+    assert np.isnan(conmix["se"]) and conmix["ci_low"] < conmix["b"] < conmix["ci_upp"]
+    own = {"Debiased IVW": (0.01, 0.9), "Contamination mixture": (conmix["ci_low"], conmix["ci_upp"])}
     fig = plots.methods_forest_plot(t)
     assert [tr.name for tr in fig.data] == t["method"].tolist()
     # the first row of the table at the top
     assert list(fig.layout.yaxis.categoryarray) == t["method"].tolist()[::-1]
     for tr, (_, r) in zip(fig.data, t.iterrows()):
         assert tr.x[0] == r["b"]
-        lo, hi = (0.01, 0.9) if r["method"] == "Debiased IVW" else (r["b"] - Z * r["se"],
-                                                                   r["b"] + Z * r["se"])
+        lo, hi = own.get(r["method"], (r["b"] - Z * r["se"], r["b"] + Z * r["se"]))
         assert tr.error_x.arrayminus[0] == pytest.approx(r["b"] - lo)
         assert tr.error_x.array[0] == pytest.approx(hi - r["b"])
         # the paper's methods in their colours, the others grey circles

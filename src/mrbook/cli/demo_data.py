@@ -14,7 +14,10 @@ def add_parser(sub) -> None:
                     "MR study (synthetic genome and PLINK reference panel, IEU GWAS VCFs for "
                     "the three thyroid traits, a FinnGen file for osteoporosis and a GWAS "
                     "Catalog-style association table). The same seed gives byte-identical "
-                    "files. Agreement of its results with the paper is by construction.")
+                    "files. Planted truth: the published ln OR; outcome associations add "
+                    "sampling noise with the outcome's standard errors, so estimates differ "
+                    "from the paper's by sampling error. Agreement with the paper is by "
+                    "construction, never evidence.")
     p.add_argument("outdir", help="folder to write (created; a previous demo is replaced)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"random seed (default {DEFAULT_SEED})")

@@ -16,7 +16,9 @@ def add_parser(sub) -> None:
                     "threshold, LD clumping (plink 1.9 or the identical Python engine), outcome "
                     "extraction (with LD proxies), harmonisation (palindromes), confounder "
                     "look-up, optional Steiger filtering. Writes DIR/harmonised.csv (input of "
-                    "'mrbook mr'), DIR/exclusions.csv, DIR/snps.csv and DIR/summary.json. "
+                    "'mrbook mr'), DIR/exclusions.csv, DIR/snps.csv, DIR/summary.json, and "
+                    "DIR/exposure.csv and DIR/outcome.csv (TwoSampleMR format, before "
+                    "harmonisation: input of 'mrbook harmonise'). "
                     "Sources: a summary-statistics file, demo:<trait> (hypothyroidism, "
                     "hyperthyroidism, hashimoto, osteoporosis; SIMULATED) or an OpenGWAS ID.")
     p.add_argument("--exposure", required=True, help="exposure source")

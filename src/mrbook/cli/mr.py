@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from .. import __version__
 from ..analysis import (MR_OPTIONAL_COLUMNS, heterogeneity, iter_pairs, leaveoneout, pleiotropy,
                         run_mr, singlesnp)
 from ..errors import ParameterError
 from ..estimators import Params, resolve_methods
 from ..data.tsmr import read_harmonised
-from ..output import atomic_write_text, dumps, records
+from ..output import _clean, atomic_write_text, dumps, records
 from ..sensitivity.steiger import directionality_test
 
 
@@ -72,13 +74,21 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
 
 
 def _mr_rows(ok, multi: bool) -> list[dict]:
-    """The ``mr`` rows; a method's optional fields (robust MR-Egger's intercept) only in its own row."""
+    """The ``mr`` rows {method, nsnp, b, se, pval}, plus ``ci_low`` and ``ci_upp`` for a
+    method that gives its own interval (e.g. the contamination mixture; see
+    :func:`mrbook.analysis.run_mr`) and a method's optional fields
+    (:data:`~mrbook.analysis.MR_OPTIONAL_COLUMNS`, robust MR-Egger's intercept) in its
+    own row only: the other rows are exactly as before."""
     extra = [c for c in MR_OPTIONAL_COLUMNS if c in ok.columns]
     rows = records(ok, ["method", "nsnp", "b", "se", "pval"] + extra, multi)
     for row in rows:
         for c in extra:
             if row[c] is None:
                 del row[c]
+    if {"ci_low", "ci_upp"} <= set(ok.columns):
+        for row, lo, up in zip(rows, ok["ci_low"], ok["ci_upp"]):
+            if not (np.isnan(lo) and np.isnan(up)):
+                row.update(ci_low=_clean(lo), ci_upp=_clean(up))
     return rows
 
 
@@ -111,7 +121,6 @@ def _presso_dict(r: dict) -> dict:
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [conv(x) for x in v]
-        from ..output import _clean
         return _clean(v)
 
     return conv(r)
