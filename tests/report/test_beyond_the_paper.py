@@ -10,7 +10,7 @@ from mrbook import params, report
 from mrbook.analysis import run_mr
 from mrbook.errors import ParameterError
 from mrbook.report import plots
-from mrbook.report.tables import NO_SE
+from mrbook.report.beyond import NO_SE, methods_forest_plot
 
 Z = 1.959963984540054
 
@@ -97,7 +97,7 @@ def test_methods_forest_plot_draws_every_method_with_its_interval():
     conmix = t.set_index("method").loc["Contamination mixture"]
     assert np.isnan(conmix["se"]) and conmix["ci_low"] < conmix["b"] < conmix["ci_upp"]
     own = {"Debiased IVW": (0.01, 0.9), "Contamination mixture": (conmix["ci_low"], conmix["ci_upp"])}
-    fig = plots.methods_forest_plot(t)
+    fig = methods_forest_plot(t)
     assert [tr.name for tr in fig.data] == t["method"].tolist()
     # the first row of the table at the top
     assert list(fig.layout.yaxis.categoryarray) == t["method"].tolist()[::-1]
@@ -109,7 +109,7 @@ def test_methods_forest_plot_draws_every_method_with_its_interval():
         # the paper's methods in their colours, the others grey circles
         assert (tr.marker.symbol == "diamond") == (r["group"] == "paper")
     assert "Exposure X → Outcome Y" in fig.layout.title.text
-    empty = plots.methods_forest_plot(t.assign(b=np.nan))
+    empty = methods_forest_plot(t.assign(b=np.nan))
     assert plots.is_empty(empty)
     with pytest.raises(ValueError, match="several"):
-        plots.methods_forest_plot(pd.concat([t.assign(id_exposure="a"), t.assign(id_exposure="z")]))
+        methods_forest_plot(pd.concat([t.assign(id_exposure="a"), t.assign(id_exposure="z")]))

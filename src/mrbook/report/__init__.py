@@ -15,6 +15,7 @@ params, report``): every name they call is re-exported here.
 """
 
 from . import plots
+from .beyond import NO_SE, all_methods_table, extended_table, methods_forest_plot
 from .multivariable import (mv_forest_plot, mv_lipids_analysis, mv_reference_effects, mv_sources,
                             mv_thyroid_analysis, shift_note, show_mv_data_note, show_mv_data_sources,
                             strength_note)
@@ -25,8 +26,8 @@ from .display import (DEMO_WARNING, FIGURE_FORMATS, PLOT_KINDS, PLOTLY_CONFIG, f
 from .study import (PUBLISHED_INSTRUMENTS, PUBLISHED_IVW, STUDY_GWAS, DirectionResult, Pair,
                     analyse_pairs, cache_key, data_source_kinds, extended_mr, pairs, slug,
                     split_methods, trait_key, uses_demo)
-from .tables import (COLUMNS, all_methods_table, comparison_caveat, comparison_table,
-                     data_sources_table, extended_table, fmt_num, fmt_p, format_table,
+from .tables import (COLUMNS, comparison_caveat, comparison_table,
+                     data_sources_table, fmt_num, fmt_p, format_table,
                      instrument_summary_table, instrument_table, methods_table, mr_results_table,
                      mv_comparison_table, mv_exclusions_table, mv_forest_table, mv_results_table,
                      mv_selection_table, mv_strength_table, presso_table, run_parameters_table,
@@ -45,6 +46,6 @@ __all__ = [
     "mv_lipids_analysis", "mv_reference_effects", "mv_results_table", "mv_selection_table", "mv_sources",
     "mv_strength_table", "mv_thyroid_analysis", "shift_note", "show_mv_data_note",
     "show_mv_data_sources", "strength_note",
-    "all_methods_table", "extended_mr", "extended_table", "methods_figures", "show_unavailable_methods",
-    "split_methods",
+    "NO_SE", "all_methods_table", "extended_mr", "extended_table", "methods_figures",
+    "methods_forest_plot", "show_unavailable_methods", "split_methods",
 ]

@@ -80,16 +80,16 @@ def methods_figures(result: DirectionResult, extended: pd.DataFrame, prefix: str
     -------
     list of (name, plotly Figure)
     """
-    from . import plots
-    from .tables import all_methods_table
+    from .beyond import all_methods_table, methods_forest_plot
 
     table = all_methods_table(result.mr, extended)
     out = []
     for pair in result.pairs:
         rows = table[(table["exposure"] == pair.exposure) & (table["outcome"] == pair.outcome)]
         out.append((f"{prefix}-all-methods-{slug(pair.exposure)}-{slug(pair.outcome)}",
-                    plots.methods_forest_plot(rows)))
+                    methods_forest_plot(rows)))
     return out
+
 
 def show_unavailable_methods(run: Mapping[str, Any]) -> None:
     """Say which of the ``extended_methods`` this mrbook does not have yet (nothing if none)."""

@@ -323,32 +323,6 @@ def forest_plot(singlesnp_table: pd.DataFrame) -> go.Figure:
                           "MR effect size (95% CI)")
 
 
-def methods_forest_plot(table: pd.DataFrame) -> go.Figure:
-    """Each method's estimate for one pair (rows of :func:`.tables.all_methods_table`), in order: group
-    "paper" in method colours, then grey below a rule; ci_low-ci_upp, else b ± 1.96 se (empty: none)."""
-    _one_pair(table, "methods_forest_plot")
-    t = table[np.isfinite(table["b"].to_numpy(float))]
-    if not len(t):
-        return empty_figure(_title("All methods", table), "No method could be estimated for this pair")
-    lo = t.get("ci_low", pd.Series(np.nan, t.index)).fillna(t["b"] - Z95 * t["se"]).to_numpy(float)
-    hi = t.get("ci_upp", pd.Series(np.nan, t.index)).fillna(t["b"] + Z95 * t["se"]).to_numpy(float)
-    paper = (t["group"] == "paper").to_numpy() if "group" in t.columns else np.ones(len(t), bool)
-    fig = go.Figure([go.Scatter(
-        x=[b], y=[m], mode="markers", name=m, customdata=[[l_, h, p]], marker=dict(
-            color=method_colour(m) if g else SNP_COLOUR, size=11, symbol="diamond" if g else "circle"),
-        error_x=dict(type="data", symmetric=False, array=[h - b], arrayminus=[b - l_], width=0,
-                     thickness=2.2, color=method_colour(m) if g else SNP_COLOUR),
-        hovertemplate=f"<b>{m}</b><br>b = %{{x:.4g}} (%{{customdata[0]:.4g}}, %{{customdata[1]:.4g}})"
-                      "<br>P = %{customdata[2]:.3g}<extra></extra>")
-        for m, b, l_, h, p, g in zip(t["method"], t["b"], lo, hi, t["pval"], paper)])
-    fig.add_vline(x=0, line=dict(color="#888888", width=1, dash="dot"))
-    if paper.any() and not paper.all():     # a rule between the paper's methods and the others
-        fig.add_hline(y=int((~paper).sum()) - 0.5, line=dict(color="#444444", width=1))
-    _layout(fig, _title("All methods", table), "MR effect size (95% CI)", "", height=110 + 30 * len(t))
-    return fig.update_yaxes(categoryorder="array", categoryarray=list(t["method"])[::-1],
-                            type="category", automargin=True).update_layout(showlegend=False)
-
-
 def leaveoneout_plot(loo_table: pd.DataFrame) -> go.Figure:
     """Leave-one-out plot: the IVW estimate with each SNP removed in turn.
 

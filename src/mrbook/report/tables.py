@@ -2,8 +2,7 @@
 
 Table builders are pure functions from result tables to tidy DataFrames with
 stable snake_case columns (numbers stay numbers): :func:`mr_results_table`
-(Tables 2 and 4), :func:`sensitivity_table` (Tables 3 and 5),
-:func:`extended_table` (the estimators beyond the paper's five), ...
+(Tables 2 and 4), :func:`sensitivity_table` (Tables 3 and 5), ...
 :func:`format_table` turns a tidy table into text for display, with one
 formatting rule for every table: P values as journals print them (:func:`fmt_p`),
 other numbers to a column's decimals (:func:`fmt_num`) or significant digits
@@ -123,80 +122,6 @@ def mr_results_table(mr: pd.DataFrame) -> pd.DataFrame:
             t[c] = ""
     t["reason"] = t["reason"].fillna("")
     return t[cols].reset_index(drop=True)
-
-#: what the book says where a fit has no usable standard error (R reports SE 0 and P 0)
-NO_SE = ("no standard error: the robust fit's covariance matrix is not positive definite "
-         "(R's lmrob reports SE 0 and P 0)")
-
-
-def _intervals(t: pd.DataFrame) -> pd.DataFrame:
-    """``ci_low``/``ci_upp``: a method's own interval where its row has one, else b ± 1.96 se.
-
-    A standard error of exactly 0 (robustbase's degenerate covariance, which R
-    reports as SE 0 and P 0) is shown as missing, with :data:`NO_SE` as the note.
-    """
-    z = 1.959963984540054
-    t = t.copy()
-    zero = (t["se"] == 0) & np.isfinite(t["b"].astype(float))
-    if zero.any():
-        t.loc[zero, ["se", "pval"]] = np.nan
-        t["reason"] = t["reason"].astype(object) if "reason" in t.columns else ""
-        t.loc[zero, "reason"] = NO_SE
-    for col, sign in (("ci_low", -1), ("ci_upp", 1)):
-        own = t[col] if col in t.columns else pd.Series(np.nan, index=t.index)
-        t[col] = own.where(own.notna(), t["b"] + sign * z * t["se"]).astype(float)
-    return t
-
-
-def extended_table(extended: pd.DataFrame) -> pd.DataFrame:
-    """"Beyond the paper": each pair by each estimator of ``extended_methods``.
-
-    Parameters
-    ----------
-    extended : DataFrame
-        From :func:`mrbook.report.study.extended_mr`.
-
-    Returns
-    -------
-    DataFrame
-        exposure, outcome, method, nsnp, b, se, ci_low, ci_upp (the method's own
-        95% interval where it gives one, as the contamination mixture does, else
-        b ± 1.96 se), or, or_lci95, or_uci95 (their exponentials), pval, status,
-        reason.
-    """
-    cols = ["exposure", "outcome", "method", "nsnp", "b", "se", "ci_low", "ci_upp", "or", "or_lci95",
-            "or_uci95", "pval", "status", "reason"]
-    if not len(extended):
-        return pd.DataFrame(columns=cols)
-    t = _intervals(extended)
-    t["or"], t["or_lci95"], t["or_uci95"] = np.exp(t["b"]), np.exp(t["ci_low"]), np.exp(t["ci_upp"])
-    t["reason"] = t["reason"].fillna("")
-    return t[cols].reset_index(drop=True)
-
-
-def all_methods_table(mr: pd.DataFrame, extended: pd.DataFrame) -> pd.DataFrame:
-    """The paper's methods and the extended ones together: what the all-methods forest plots show.
-
-    Returns
-    -------
-    DataFrame
-        exposure, outcome, method, group ("paper" for the run's ``methods``,
-        "beyond" for ``extended_methods``), b, se, ci_low, ci_upp, pval; the
-        methods that ran, the paper's first, each group in its own order (a
-        method in both lists once, in the first group).
-    """
-    cols = ["exposure", "outcome", "method", "group", "b", "se", "ci_low", "ci_upp", "pval"]
-    parts, seen = [], set()
-    for group, t in (("paper", mr), ("beyond", extended)):
-        if t is None or not len(t):
-            continue
-        t = t[t["status"] == "ok"] if "status" in t.columns else t
-        t = t[~t["method"].isin(seen)]     # a method in both lists is drawn once, with the paper's
-        seen |= set(t["method"])
-        parts.append(_intervals(t).assign(group=group))
-    if not parts:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(parts, ignore_index=True)[cols]
 
 
 def sensitivity_table(heterogeneity: pd.DataFrame, pleiotropy: pd.DataFrame) -> pd.DataFrame:
