@@ -109,6 +109,14 @@ SCHEMA: dict[str, Param] = {p.name: p for p in [
     # adds about 20 s (19-25 s measured) to a ~30 s `mrbook build` on the 2-core machine
     _p("export_figures", bool, True,
        "also write every figure as SVG and PNG into output_dir (kaleido with Debian's chromium)"),
+    # the Phenome-wide MR chapter: what its batch analyses (with the settings above) and where
+    _p("phenome_manifest", str, "",
+       "manifest CSV (exposure,outcome) of the Phenome-wide MR chapter; empty: a SIMULATED phenome"),
+    _p("phenome_exposures", int, 12, "exposures of the simulated demo phenome"),
+    _p("phenome_outcomes", int, 4, "outcomes of the simulated demo phenome"),
+    _p("phenome_seed", int, 1, "seed of the simulated demo phenome"),
+    _p("phenome_workers", int, 2,
+       "Dask worker processes of the phenome chapter's batch (0: one process, no Dask)"),
 ]}
 
 
@@ -308,6 +316,12 @@ def _check_values(v: dict) -> None:
             or v.get("presso_n_distribution", 0) < 0:
         _fail("presso_n_distribution",
               f"must be 0 (skip MR-PRESSO) or at least 10, got {v['presso_n_distribution']!r}")
+    for name, lo, hi in (("phenome_exposures", 1, 2000), ("phenome_outcomes", 1, 100),
+                         ("phenome_seed", 0, 2**63 - 1), ("phenome_workers", 0, 256)):
+        if name in v and not lo <= v[name] <= hi:
+            _fail(name, f"must be from {lo} to {hi}, got {v[name]!r}")
+    if v.get("phenome_manifest") and not resolve_path(v["phenome_manifest"]).is_file():
+        _fail("phenome_manifest", f"file not found: {v['phenome_manifest']!r}")
     if "seed" in v and v["seed"] < 0:
         _fail("seed", f"must be a non-negative integer, got {v['seed']!r}")
     if "output_dir" in v and not v["output_dir"].strip():

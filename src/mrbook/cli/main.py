@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import MRBookError
 
 #: sub-command modules, in the order ``mrbook --help`` lists them
-COMMANDS = ["harmonise", "mr", "mvmr", "demo_data", "instruments", "build"]
+COMMANDS = ["harmonise", "mr", "mvmr", "demo_data", "instruments", "build", "demo_phenome", "batch"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,10 +11,14 @@ params, report``): every name they call is re-exported here.
   JupyterLab (CSV and image downloads);
 * :mod:`.plots` -- plotly figures from tidy result tables;
 * :mod:`.multivariable` -- the "Multivariable MR" chapter: its two data sets (real
-  lipids, the run's exposures together), its forest plot and notes.
+  lipids, the run's exposures together), its forest plot and notes;
+* :mod:`.beyond` -- the Sensitivity chapter's "Beyond the paper": its tables and
+  its all-methods forest plot;
+* :mod:`.phenome` -- the Phenome-wide MR page (a batch's heat map, volcano plot,
+  significant pairs, recovery of a simulation's truth).
 """
 
-from . import plots
+from . import phenome, plots
 from .beyond import NO_SE, all_methods_table, extended_table, methods_forest_plot
 from .multivariable import (mv_forest_plot, mv_lipids_analysis, mv_reference_effects, mv_sources,
                             mv_thyroid_analysis, shift_note, show_mv_data_note, show_mv_data_sources,
@@ -39,7 +43,8 @@ __all__ = [
     "comparison_caveat", "comparison_table", "data_source_kinds", "data_sources_table",
     "figure_bundle", "figure_files_bundle", "fmt_num", "fmt_p", "format_table",
     "instrument_summary_table", "instrument_table", "methods_table", "mr_results_table", "pair_figures",
-    "pairs", "plots", "presso_table", "run_parameters_table", "sensitivity_table", "show_comparison_caveat",
+    "pairs", "phenome", "plots", "presso_table", "run_parameters_table", "sensitivity_table",
+    "show_comparison_caveat",
     "show_data_source", "show_figure", "show_figures", "show_instrument_table", "show_note",
     "show_run_parameters", "show_table", "slug", "steiger_table", "trait_key", "uses_demo", "write_csv",
     "mv_comparison_table", "mv_exclusions_table", "mv_forest_plot", "mv_forest_table",

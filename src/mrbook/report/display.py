@@ -179,7 +179,7 @@ def _html_table(shown: pd.DataFrame) -> str:
 def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str | os.PathLike,
                columns: Mapping[str, tuple] | None = None, drop: Iterable[str] = (),
                note: str | None = None, max_rows: int | None = None,
-               rows: Any = None) -> None:
+               rows: Any = None, sortable: bool = False) -> None:
     """Write ``table`` as ``<output_dir>/<name>.csv`` and show it formatted with a download link.
 
     Parameters
@@ -202,6 +202,9 @@ def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str 
         Show at most this many rows (the CSV has all).
     rows : boolean array, optional
         Which rows to show (the CSV has all).
+    sortable : bool
+        Let a reader sort the table in the book by clicking a column header
+        (numbers as numbers; a small inline script, no network).
 
     The CSV is written with :func:`write_csv`; its link is relative to the
     working directory (the page's folder), so it works in the book (a Sphinx
@@ -217,19 +220,63 @@ def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str 
         more = f" Showing {max_rows} of {len(table)} rows; the CSV has all."
         shown = shown.head(max_rows)
     table_html = _html_table(shown)
+    wrap = '<div class="mrbook-table-wrap">'
+    if sortable:
+        wrap = f'<div class="mrbook-table-wrap mrbook-sortable" id="mrbook-sort-{name}">'
+        table_html += "\n" + _SORT_JS.replace("__ID__", f"mrbook-sort-{name}")
+        more = " Click a column header to sort." + more
     link = _rel_link(path)
-    md = [f"**{caption}**", "", f'<div class="mrbook-table-wrap">\n{table_html}\n</div>', "",
+    md = [f"**{caption}**", "", f'{wrap}\n{table_html}\n</div>', "",
           f"[Download {path.name} (CSV)]({link}){more}"]
     if note:
         md += ["", note]
     htm = [f"<p><strong>{html.escape(caption)}</strong></p>",
-           f'<div class="mrbook-table-wrap">{table_html}</div>',
+           f'{wrap}{table_html}</div>',
            f'<p><a href="{html.escape(link)}" download>Download {html.escape(path.name)} (CSV)</a>'
            f"{html.escape(more)}</p>"]
     if note:
         htm.append(f"<p>{html.escape(note)}</p>")
     _display({"text/markdown": "\n".join(md), "text/html": "\n".join(htm),
               "text/plain": f"{caption}\n{shown.to_string(index=False)}"})
+
+#: sorts a table by a clicked header; numbers (also "1.2e-05", "< 1e-300", "12,345",
+#: "3.1 × 10⁻⁵" and an OR's leading number) as numbers, "–" last
+_SORT_JS = """<script>
+(function () {
+  var box = document.getElementById('__ID__');
+  if (!box || box.getAttribute('data-sortable')) { return; }
+  box.setAttribute('data-sortable', '1');
+  var table = box.querySelector('table'), sup = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+  function num(t) {
+    t = t.replace(/[,\\s]/g, '').replace(/^[<>≤≥]/, '').replace(/−/g, '-');
+    var m = t.match(/^(-?[0-9.]+)[×x]10([⁻-]?[⁰¹²³⁴⁵⁶⁷⁸⁹0-9]+)/);
+    if (m) {
+      var e = m[2].replace('⁻', '-').split('').map(function (c) {
+        var i = sup.indexOf(c); return i >= 0 ? String(i) : c; }).join('');
+      return parseFloat(m[1]) * Math.pow(10, parseFloat(e));
+    }
+    return parseFloat(t);
+  }
+  table.querySelectorAll('thead th').forEach(function (th, col) {
+    th.style.cursor = 'pointer';
+    th.title = 'Sort by this column';
+    th.addEventListener('click', function () {
+      var asc = th.getAttribute('data-order') !== 'asc';
+      table.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('data-order'); });
+      th.setAttribute('data-order', asc ? 'asc' : 'desc');
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
+        if (x === '–' || y === '–') { return (x === '–') - (y === '–'); }
+        var nx = num(x), ny = num(y), r;
+        r = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? r : -r;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+</script>"""
 
 #: plotly config of every figure: no logo, PNG export at twice the size
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
