@@ -76,6 +76,18 @@ def test_extended_table_intervals_and_odds_ratios():
     assert report.extended_table(ext.iloc[:0]).empty
 
 
+
+def test_extended_notes_list_each_message_once_with_its_pairs():
+    t = pd.DataFrame({"exposure": ["A", "B", "A", "B"], "outcome": ["Y"] * 4,
+                      "method": ["RAPS", "RAPS", "Robust MR-Egger", "Robust IVW"],
+                      "reason": ["tau2 set to 0.", "tau2 set to 0.", NO_SE, ""]})
+    md = report.extended_notes(t)
+    assert md.startswith("**Notes.** ")
+    assert "RAPS (A → Y, B → Y): tau2 set to 0." in md and md.count("tau2") == 1
+    assert f"Robust MR-Egger (A → Y): {NO_SE}." in md and "Robust IVW" not in md
+    assert report.extended_notes(t.assign(reason="")) == ""
+    assert report.extended_notes(t.iloc[:0]) == ""
+
 def test_all_methods_table_puts_the_papers_first():
     d = harmonised()
     paper = run_mr(d, params.PAPER_METHODS)

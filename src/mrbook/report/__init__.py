@@ -19,7 +19,7 @@ params, report``): every name they call is re-exported here.
 """
 
 from . import phenome, plots
-from .beyond import NO_SE, all_methods_table, extended_table, methods_forest_plot
+from .beyond import NO_SE, all_methods_table, extended_notes, extended_table, methods_forest_plot
 from .multivariable import (mv_forest_plot, mv_lipids_analysis, mv_reference_effects, mv_sources,
                             mv_thyroid_analysis, shift_note, show_mv_data_note, show_mv_data_sources,
                             strength_note)
@@ -51,6 +51,6 @@ __all__ = [
     "mv_lipids_analysis", "mv_reference_effects", "mv_results_table", "mv_selection_table", "mv_sources",
     "mv_strength_table", "mv_thyroid_analysis", "shift_note", "show_mv_data_note",
     "show_mv_data_sources", "strength_note",
-    "NO_SE", "all_methods_table", "extended_mr", "extended_table", "methods_figures",
+    "NO_SE", "all_methods_table", "extended_mr", "extended_notes", "extended_table", "methods_figures",
     "methods_forest_plot", "show_unavailable_methods", "split_methods",
 ]

@@ -5,7 +5,7 @@ The section shows the estimators of the ``extended_methods`` run parameter
 debiased IVW, MBE, penalised and robust IVW, robust MR-Egger) for every pair:
 
 * :func:`extended_table`: one row per pair and estimator, with its 95% interval
-  and odds ratios;
+  and odds ratios, and :func:`extended_notes`, its notes under it;
 * :func:`all_methods_table`: the paper's methods (the run's ``methods``) and
   these together, the tidy table of
 * :func:`methods_forest_plot`: one forest plot per pair with every method's
@@ -74,6 +74,25 @@ def extended_table(extended: pd.DataFrame) -> pd.DataFrame:
     t["reason"] = t["reason"].fillna("")
     return t[cols].reset_index(drop=True)
 
+
+
+def extended_notes(table: pd.DataFrame) -> str:
+    """The notes of :func:`extended_table` as one markdown paragraph under the table.
+
+    Each distinct note (an estimator's own message, e.g. MR-RAPS's R warning
+    that the over-dispersion is set to 0, or why a method did not run) once,
+    with the method and the pairs it concerns; "" when there is none. The
+    book shows the table without its Note column and this under it, so that
+    long messages do not widen the table (the CSV keeps them in its rows).
+    """
+    if not len(table) or "reason" not in table.columns:
+        return ""
+    t = table[table["reason"].fillna("").astype(str).str.strip() != ""]
+    items = []
+    for (method, reason), g in t.groupby(["method", "reason"], sort=False):
+        pairs = ", ".join(f"{e} → {o}" for e, o in zip(g["exposure"], g["outcome"]))
+        items.append(f"{method} ({pairs}): {reason.rstrip('.')}.")
+    return ("**Notes.** " + " ".join(items)) if items else ""
 
 def all_methods_table(mr: pd.DataFrame, extended: pd.DataFrame) -> pd.DataFrame:
     """The paper's methods and the extended ones together: what the all-methods forest plots show.
