@@ -92,6 +92,18 @@ def copy_book_project(dst: Path) -> Path:
     return dst
 
 
+#: the session's demo study (set by the ``book_demo_cache`` fixture): the book builds of the
+#: tests read it instead of ~/.cache/mrbook, which other processes on the machine may rewrite
+_DEMO_CACHE: list = []
+
+
+@pytest.fixture(scope="session")
+def book_demo_cache(demo_root) -> Path:
+    """The session's demo cache, used by :func:`run_build` and the JupyterLab test's kernels."""
+    _DEMO_CACHE[:] = [demo_root]
+    return demo_root
+
+
 def run_build(project: Path, *args: str, cwd: Path | None = None, env: dict | None = None,
               timeout: float = 1800):
     """``mrbook build ARGS`` as a user runs it, in ``project`` (or from ``cwd``)."""
@@ -100,6 +112,8 @@ def run_build(project: Path, *args: str, cwd: Path | None = None, env: dict | No
     import sys
 
     full_env = dict(os.environ, MRBOOK_ROOT=str(project))
+    if _DEMO_CACHE:
+        full_env["MRBOOK_CACHE"] = str(_DEMO_CACHE[0])
     full_env.pop("OPENGWAS_JWT", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "mrbook.cli.main", "build", *args],
@@ -121,7 +135,7 @@ class BuiltBook:
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> BuiltBook:
+def built_book(tmp_path_factory, book_demo_cache) -> BuiltBook:
     """``make book`` (HTML and PDF of params/paper.yaml), once per session, as a user runs it.
 
     The project copy gets the Makefile, scripts/ and pyproject.toml (modification times
@@ -138,7 +152,8 @@ def built_book(tmp_path_factory) -> BuiltBook:
     shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(ROOT / "scripts", project / "scripts")
     (project / ".venv").symlink_to(ROOT / ".venv")
-    env = dict(os.environ, MRBOOK_ROOT=str(project), OPENGWAS_JWT=FAKE_TOKEN)
+    env = dict(os.environ, MRBOOK_ROOT=str(project), OPENGWAS_JWT=FAKE_TOKEN,
+               MRBOOK_CACHE=str(book_demo_cache))
     t0 = time.perf_counter()
     if shutil.which("make") and (ROOT / ".venv" / "bin" / "mrbook").is_file():
         cmd = ["make", "--no-print-directory", "book"]

@@ -56,7 +56,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, book_demo_cache):
     """A JupyterLab server on a copy of the project's notebooks; yields (base URL, token, root)."""
     root = tmp_path_factory.mktemp("lab-project")
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
@@ -70,7 +70,8 @@ def lab(tmp_path_factory):
            "--ServerApp.disable_check_xsrf=False", "--LabServerApp.open_browser=False"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    env = dict(os.environ, MRBOOK_ROOT=str(root), JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"),
+    env = dict(os.environ, MRBOOK_ROOT=str(root), MRBOOK_CACHE=str(book_demo_cache),
+               JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"),
                JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"))
     env.pop("OPENGWAS_JWT", None)
     log = open(root / "lab.log", "wb")

@@ -300,6 +300,8 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, cwd: Path,
                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                           f"{tail}") from None
     finally:
+        with _KERNELS_LOCK:
+            _KERNELS.clear()  # one notebook at a time: its kernel has been shut down
         shutil.rmtree(ipc_dir, ignore_errors=True)
         if own:
             shutil.rmtree(kernel_dir, ignore_errors=True)
@@ -950,6 +952,7 @@ def _make_pdf(src_dir: Path, stage: Path, root: Path, html: Path) -> Path:
     page = prepare_single_page(single, Path(str(toc.get("root", "index"))).stem)
     staged = stage / "pdf" / PDF_NAME
     print_pdf(page, staged, title=str(cfg.get("title", "")))
+    check_no_token([staged])
     shutil.copyfile(staged, html / PDF_NAME)
     return staged
 
