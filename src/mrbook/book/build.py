@@ -35,7 +35,6 @@ is :mod:`mrbook.book.sphinx`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -51,12 +50,18 @@ from pathlib import Path
 
 from ..errors import MRBookError
 from ..params import SCHEMA, load_yaml, project_root, resolve_path, source_kind
+from .cache import code_fingerprint, data_fingerprint, notebook_key, restore, sha, store
+from .execute import (HIDDEN_TAGS, execute_notebook, hide_parameter_cells, in_thread,
+                      notebook_parameters, notebook_problem, passed_parameters)
 from .sphinx import MATHJAX_PATH, PDF_ENV
+
+__all__ = ["BuildInterrupted", "BuildResult", "HIDDEN_TAGS", "build", "check_html", "check_no_token",
+           "check_opengwas_token", "code_fingerprint", "data_fingerprint", "execute_notebook",
+           "hide_parameter_cells", "notebook_key", "notebook_parameters", "notebook_problem",
+           "passed_parameters", "render", "toc_notebooks"]
 
 #: the environment variable holding the OpenGWAS token (read by mrbook.data.opengwas only)
 TOKEN_ENV = "OPENGWAS_JWT"
-#: notebooks with these tags are hidden in the book (papermill's cells)
-HIDDEN_TAGS = ("parameters", "injected-parameters")
 #: the parameter file of a plain ``mrbook build``, relative to the project root
 DEFAULT_PARAMS = Path("params") / "paper.yaml"
 #: the HTML folder of a plain ``mrbook build``, relative to the project root
@@ -145,209 +150,6 @@ def toc_notebooks(book_dir: Path) -> list[str]:
     walk(toc)
     root = book_dir.parent
     return [Path(f).stem for f in files if (root / "notebooks" / f"{Path(f).stem}.ipynb").is_file()]
-
-
-def notebook_parameters(path: Path) -> list[str]:
-    """Names assigned in a notebook's cell tagged ``parameters`` (papermill's inspection)."""
-    import papermill as pm
-
-    return list(pm.inspect_notebook(str(path)).keys())
-
-
-def passed_parameters(src: Path, parameters: dict) -> dict:
-    """The run parameters papermill passes to a notebook: those it declares."""
-    declared = set(notebook_parameters(src))
-    return {k: v for k, v in parameters.items() if k in declared}
-
-
-# ----------------------------------------------------------------------------- kernels
-
-#: kernel managers of the running build (so that an interrupt can stop their kernels)
-_KERNELS: set = set()
-_KERNELS_LOCK = threading.Lock()
-
-
-def _kernel_manager_class(ipc_dir: Path, log_path: Path):
-    """A kernel manager for papermill: IPC transport in ``ipc_dir``, the kernel's output in a log.
-
-    ZeroMQ's IPC transport (Unix sockets in a private folder) keeps the kernel off
-    the network, so ipykernel has no reason to warn about unencrypted TCP; what the
-    kernel prints on its own stdout and stderr (not the notebook's outputs) goes to
-    ``log_path``, quoted in the error if a kernel dies.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class BuildKernelManager(AsyncKernelManager):
-        def __init__(self, **kw):
-            n = len(list(ipc_dir.iterdir()))
-            kw.setdefault("transport", "ipc")
-            kw.setdefault("ip", str(ipc_dir / f"k{n}"))
-            super().__init__(**kw)
-            with _KERNELS_LOCK:
-                _KERNELS.add(self)
-
-        async def start_kernel(self, **kw):
-            log = open(log_path, "ab")  # noqa: SIM115 - the kernel process keeps it open
-            kw.setdefault("stdout", log)
-            kw.setdefault("stderr", log)
-            try:
-                return await super().start_kernel(**kw)
-            finally:
-                log.close()
-
-    return BuildKernelManager
-
-
-def _kill_kernels() -> None:
-    """Kill the process group of every kernel this build started (an interrupt)."""
-    with _KERNELS_LOCK:
-        kms = list(_KERNELS)
-        _KERNELS.clear()
-    for km in kms:
-        prov = getattr(km, "provisioner", None)
-        pgid = getattr(prov, "pgid", None)
-        proc = getattr(prov, "process", None)
-        with contextlib.suppress(OSError):
-            if pgid:
-                os.killpg(pgid, signal.SIGKILL)
-            elif proc is not None:
-                proc.kill()
-        with contextlib.suppress(Exception):
-            km.cleanup_connection_file()
-        with contextlib.suppress(Exception):
-            km.cleanup_ipc_files()
-
-
-def _in_thread(fn, *args, **kwargs):
-    """Run ``fn`` in a worker thread while the main thread stays free to take signals.
-
-    nbclient installs its own SIGINT/SIGTERM handlers only in the main thread; in a
-    worker it leaves them to us, so an interrupt reaches :func:`build` at once.
-    """
-    box: dict = {}
-
-    def target():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="mrbook-execute", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-    except BaseException:
-        _kill_kernels()
-        worker.join(15)
-        raise
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
-def execute_notebook(src: Path, dst: Path, parameters: dict, *, cwd: Path,
-                     progress_bar: bool = False, timeout: int | None = 1800,
-                     kernel_dir: Path | None = None) -> Path:
-    """Execute one notebook with papermill and hide its parameter cells.
-
-    Parameters
-    ----------
-    src, dst : Path
-        The stored notebook (no outputs) and the executed copy.
-    parameters : dict
-        Values injected by papermill; only the names the notebook declares are
-        passed (the others are simply not used by that page).
-    cwd : Path
-        Working directory of the kernel (the page's folder, so that relative
-        links in the outputs resolve in the book).
-    progress_bar : bool
-        Show papermill's per-cell progress bar.
-    timeout : int, optional
-        Seconds a cell may run.
-    kernel_dir : Path, optional
-        Folder for the kernel's IPC sockets and its log (``kernel.log``); a
-        temporary one by default.
-
-    Raises
-    ------
-    MRBookError
-        If a cell fails (with the notebook's name and papermill's message) or the
-        kernel dies (with the last lines of its log).
-    """
-    import papermill as pm
-
-    passed = passed_parameters(src, parameters)
-    own = kernel_dir is None
-    kernel_dir = Path(tempfile.mkdtemp(prefix="mrbook-kernel-")) if own else kernel_dir
-    ipc_dir = Path(tempfile.mkdtemp(prefix="mrbook-ipc-"))  # short: socket paths are limited
-    log_path = kernel_dir / "kernel.log"
-    try:
-        pm.execute_notebook(str(src), str(dst), parameters=passed, cwd=str(cwd),
-                            progress_bar=progress_bar, execution_timeout=timeout,
-                            report_mode=False,
-                            kernel_manager_class=_kernel_manager_class(ipc_dir, log_path))
-    except pm.PapermillExecutionError as exc:
-        raise MRBookError(f"notebook {src.name} failed in cell {exc.exec_count}: "
-                          f"{exc.ename}: {exc.evalue}") from None
-    except Exception as exc:  # noqa: BLE001 - a dead kernel, a timeout: one line
-        tail = ""
-        if log_path.is_file():
-            lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines()
-                     if ln.strip()]
-            tail = f" (kernel log: {' | '.join(lines[-3:])})" if lines else ""
-        raise MRBookError(f"notebook {src.name} failed: {type(exc).__name__}: "
-                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                          f"{tail}") from None
-    finally:
-        with _KERNELS_LOCK:
-            _KERNELS.clear()  # one notebook at a time: its kernel has been shut down
-        shutil.rmtree(ipc_dir, ignore_errors=True)
-        if own:
-            shutil.rmtree(kernel_dir, ignore_errors=True)
-    hide_parameter_cells(dst)
-    return dst
-
-
-def hide_parameter_cells(path: Path) -> None:
-    """Tag papermill's parameter cells ``remove-cell`` so the book does not show raw code."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    changed = False
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
-            tags.append("remove-cell")
-            changed = True
-    if changed:
-        nbformat.write(nb, str(path))
-
-
-def notebook_problem(path: Path, passed: dict) -> str | None:
-    """Why an executed notebook must not be rendered as part of this run, or None.
-
-    It must hold no error output and no papermill exception, and must have been
-    executed with exactly the parameters this run passes it (``passed``).
-    """
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"cannot be read ({exc})"
-    meta = nb.get("metadata", {}).get("papermill", {})
-    if meta.get("exception") or any(out.get("output_type") == "error"
-                                    for cell in nb.get("cells", [])
-                                    for out in cell.get("outputs", [])):
-        return "holds an error from a failed run"
-    done = meta.get("parameters")
-    if done is None:
-        return "was not executed by mrbook build (no papermill parameters)"
-    want = json.loads(json.dumps(passed))
-    if done != want:
-        diff = sorted(k for k in set(done) | set(want) if done.get(k) != want.get(k))
-        return (f"was executed with other run parameters ({', '.join(diff[:3])}"
-                f"{', ...' if len(diff) > 3 else ''} differ)")
-    return None
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -469,83 +271,12 @@ def check_opengwas_token(parameters: dict) -> None:
                           "https://api.opengwas.io/profile/) and run again; no notebook was run")
 
 
-# ----------------------------------------------------------------------------- cache keys
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {"python": sys.version}
-    for dist in ("numpy", "pandas", "scipy", "plotly", "kaleido", "papermill", "nbformat",
-                 "ipykernel", "jupyter-book", "pyarrow"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
-#: layers above the report: a kernel never imports them (the notebooks import mrbook.params
-#: and mrbook.report), so a change there re-renders the book but re-executes no notebook
-ABOVE_THE_KERNEL = ("book", "cli", "batch")
-
-
-def code_fingerprint(*, kernel_only: bool = False) -> str:
-    """SHA-256 of mrbook's own files (code and package data) and the library versions used.
-
-    With ``kernel_only``, the files a notebook's kernel can import: all but the
-    layers of :data:`ABOVE_THE_KERNEL`.
-    """
-    import mrbook
-
-    pkg = Path(mrbook.__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted(p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                    and p.suffix != ".pyc"
-                    and not (kernel_only and p.relative_to(pkg).parts[0] in ABOVE_THE_KERNEL)):
-        h.update(f.relative_to(pkg).as_posix().encode() + b"\0")
-        h.update(f.read_bytes())
-    h.update(json.dumps(_versions(), sort_keys=True).encode())
-    return h.hexdigest()
-
-
-def _file_fingerprint(path: Path) -> list:
-    files = [path] if path.is_file() else sorted(path.parent.glob(path.name + ".*"))
-    return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()]
-
-
-def data_fingerprint(parameters: dict) -> list:
-    """The data files a run reads: path, size and modification time of each (demo and
-    OpenGWAS sources are named only: the demo is made by mrbook's code, OpenGWAS replies
-    are cached by study)."""
-    run = {k: parameters.get(k, SCHEMA[k].default) for k in SCHEMA}
-    out = []
-    for src in [*run["exposures"].values(), run["outcome_source"]]:
-        with contextlib.suppress(Exception):
-            if source_kind(src) == "file":
-                out.append(_file_fingerprint(resolve_path(src)))
-                continue
-        out.append(src)
-    for name in ("ld_ref", "confounder_table"):
-        if run.get(name):
-            out.append(_file_fingerprint(resolve_path(run[name])))
-    return out
-
-
-def notebook_key(src: Path, passed: dict, data: list, code: str) -> str:
-    """Key of an executed notebook: its source, its parameters, the data and the code."""
-    blob = json.dumps({"notebook": _sha(src.read_bytes()), "parameters": passed, "data": data,
-                       "code": code}, sort_keys=True, default=str)
-    return _sha(blob.encode())
-
+# ----------------------------------------------------------------------------- the book's own sources
 
 def _sources_fingerprint(book_dir: Path, skip: Path | None) -> list:
     out = []
     for f in sorted(_static_files(book_dir, skip)):
-        out.append([f.relative_to(book_dir).as_posix(), _sha(f.read_bytes())])
+        out.append([f.relative_to(book_dir).as_posix(), sha(f.read_bytes())])
     return out
 
 
@@ -716,7 +447,7 @@ def _up_to_date(stamp: dict, key: str, book_dir: Path, names: list[str], out_dir
         return False
     for name in names:
         nb = book_dir / f"{name}.ipynb"
-        if not nb.is_file() or _sha(nb.read_bytes()) != stamp.get("notebooks", {}).get(name):
+        if not nb.is_file() or sha(nb.read_bytes()) != stamp.get("notebooks", {}).get(name):
             return False
     for rel, size in stamp.get("files", {}).items():
         f = out_dir / rel
@@ -753,7 +484,8 @@ def build(params_file: str | os.PathLike | None = None, html_dir: str | os.PathL
         Also write the book as one PDF (needs Chromium).
     cache : bool
         Take unchanged notebooks from the notebook cache, and do nothing at all
-        when nothing changed since the last build.
+        when nothing changed since the last build. (Executed notebooks are stored
+        in the cache either way.)
 
     Returns
     -------
@@ -807,11 +539,11 @@ def build(params_file: str | os.PathLike | None = None, html_dir: str | os.PathL
     kernel_code = code_fingerprint(kernel_only=True)
     keys = {n: notebook_key(sources[n], passed[n], data, kernel_code) for n in names}
     static = _sources_fingerprint(book_dir, out_dir)
-    book_key = _sha(json.dumps({
+    book_key = sha(json.dumps({
         "notebooks": [keys[n] for n in names] if execute else
-        [_sha((book_dir / f"{n}.ipynb").read_bytes()) for n in names],
-        "static": static, "config": _sha((root / "_config.yml").read_bytes()),
-        "toc": _sha((root / "_toc.yml").read_bytes()), "code": code, "pdf": pdf,
+        [sha((book_dir / f"{n}.ipynb").read_bytes()) for n in names],
+        "static": static, "config": sha((root / "_config.yml").read_bytes()),
+        "toc": sha((root / "_toc.yml").read_bytes()), "code": code, "pdf": pdf,
         "out_dir": os.path.relpath(out_dir, book_dir), "execute": execute,
     }, sort_keys=True).encode())
     stamp = _read_json(out / STAMP)
@@ -884,17 +616,16 @@ def _execute_all(names, sources, parameters, src_dir, stage_out, stage, root, ke
             t0 = time.perf_counter()
             dst = src_dir / f"{name}.ipynb"
             entry = cache_root / keys[name]
-            if cache and (entry / "notebook.ipynb").is_file() and _restore(entry, dst, stage_out):
+            if cache and (entry / "notebook.ipynb").is_file() and restore(entry, dst, stage_out):
                 result.cached.append(name)
                 say(f"{name}.ipynb unchanged, taken from the cache ({time.perf_counter() - t0:.1f} s)")
                 continue
             before = _snapshot(stage_out)
-            _in_thread(execute_notebook, sources[name], dst, staged, cwd=src_dir,
+            in_thread(execute_notebook, sources[name], dst, staged, cwd=src_dir,
                        progress_bar=progress_bar, kernel_dir=kernel_dir)
             _relocate(dst, back)
             written = [rel for rel, sig in _snapshot(stage_out).items() if before.get(rel) != sig]
-            if cache:
-                _store(entry, dst, stage_out, written)
+            store(entry, dst, stage_out, written)  # also with --no-cache: the next build may use it
             result.executed.append(name)
             result.seconds[f"execute {name}"] = time.perf_counter() - t0
             say(f"executed {name}.ipynb ({result.seconds[f'execute {name}']:.1f} s)")
@@ -903,41 +634,6 @@ def _execute_all(names, sources, parameters, src_dir, stage_out, stage, root, ke
             os.environ.pop("MRBOOK_ROOT", None)
         else:
             os.environ["MRBOOK_ROOT"] = saved
-
-
-def _store(entry: Path, notebook: Path, stage_out: Path, written: list[str]) -> None:
-    """Keep an executed notebook and the files it wrote under its key (atomically)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
-        shutil.copyfile(notebook, tmp / "notebook.ipynb")
-        for rel in written:
-            (tmp / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(stage_out / rel, tmp / "files" / rel)
-        (tmp / "files.json").write_text(json.dumps(sorted(written)), encoding="utf-8")
-        if entry.exists():
-            shutil.rmtree(entry, ignore_errors=True)
-        os.rename(tmp, entry)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # the cache is an optimisation: never fail on it
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _restore(entry: Path, dst: Path, stage_out: Path) -> bool:
-    """Copy a cached notebook and its files into the stage; False if the entry is incomplete."""
-    try:
-        files = json.loads((entry / "files.json").read_text(encoding="utf-8"))
-        if not all((entry / "files" / rel).is_file() for rel in files):
-            return False
-        for rel in files:
-            (stage_out / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(entry / "files" / rel, stage_out / rel)
-        shutil.copyfile(entry / "notebook.ipynb", dst)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _make_pdf(src_dir: Path, stage: Path, root: Path, html: Path) -> Path:
@@ -971,7 +667,7 @@ def _install(stage, src_dir, stage_out, html, staged_pdf, out, pdf_file, book_di
         if dst.exists() and not dst.is_file():
             raise MRBookError(f"{dst}: exists and is not a regular file; the build did not "
                               "replace it (nothing was changed)")
-    notebooks = {n: _sha((src_dir if execute else book_dir).joinpath(f"{n}.ipynb").read_bytes())
+    notebooks = {n: sha((src_dir if execute else book_dir).joinpath(f"{n}.ipynb").read_bytes())
                  for n in names}
     new_stamp = {"key": book_key, "notebooks": notebooks,
                  "files": {rel: f.stat().st_size for rel, f in files.items()} if execute
