@@ -105,6 +105,21 @@ def test_a_sphinx_warning_still_fails_the_build(built_book, tmp_path):
     assert _outputs(project) == before and not _leftovers(project)
 
 
+@pytest.mark.slow
+def test_the_footer_text_of_the_configuration_is_on_every_page(built_book):
+    """_config.yml's ``html.extra_footer`` reaches sphinx-book-theme (issue 13, item 5)."""
+    footer = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["extra_footer"]
+    assert "Built offline" in footer
+    pages = sorted(built_book.html.glob("*.html"))
+    assert len(pages) >= 8
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        if 'http-equiv="Refresh"' in text:  # index.html only redirects
+            continue
+        m = re.search(r'<div class="extra_footer">\s*(.*?)\s*</div>', text, re.S)
+        assert m and m.group(1) == footer, page.name
+
+
 # ----------------------------------------------------------------------------- the cache
 
 @pytest.mark.slow
