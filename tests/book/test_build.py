@@ -176,6 +176,19 @@ def test_notebook_key_follows_what_it_depends_on(tmp_path):
     assert book.code_fingerprint(kernel_only=True) != book.code_fingerprint()
 
 
+def test_the_cache_keeps_the_most_recently_used_entries(tmp_path):
+    from mrbook.book import cache
+
+    root = tmp_path / "notebooks"
+    for i in range(5):
+        (root / f"k{i}").mkdir(parents=True)
+        os.utime(root / f"k{i}", ns=(i * 10**9, i * 10**9))
+    os.utime(root / "k0")  # just used
+    removed = cache.prune(root, keep=3)
+    assert sorted(p.name for p in removed) == ["k1", "k2"]
+    assert sorted(p.name for p in root.iterdir()) == ["k0", "k3", "k4"]
+
+
 # ----------------------------------------------------------------------------- never a mixed book
 
 @pytest.mark.slow

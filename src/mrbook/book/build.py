@@ -50,7 +50,7 @@ from pathlib import Path
 
 from ..errors import MRBookError
 from ..params import SCHEMA, load_yaml, project_root, resolve_path, source_kind
-from .cache import code_fingerprint, data_fingerprint, notebook_key, restore, sha, store
+from .cache import code_fingerprint, data_fingerprint, notebook_key, prune, restore, sha, store
 from .execute import (HIDDEN_TAGS, execute_notebook, hide_parameter_cells, in_thread,
                       notebook_parameters, notebook_problem, passed_parameters)
 from .sphinx import MATHJAX_PATH, PDF_ENV
@@ -629,6 +629,7 @@ def _execute_all(names, sources, parameters, src_dir, stage_out, stage, root, ke
             result.executed.append(name)
             result.seconds[f"execute {name}"] = time.perf_counter() - t0
             say(f"executed {name}.ipynb ({result.seconds[f'execute {name}']:.1f} s)")
+        prune(cache_root)
     finally:
         if saved is None:
             os.environ.pop("MRBOOK_ROOT", None)

@@ -6,7 +6,8 @@ path, size, modification time) and the code its kernel can import
 (:func:`code_fingerprint`, with the library versions). An entry
 (``_build/.cache/notebooks/<key>/``) holds the executed notebook and the files it
 wrote into the output folder; it is written to a temporary folder and renamed, so a
-build killed half-way never leaves half an entry.
+build killed half-way never leaves half an entry. The cache keeps the
+:data:`KEEP_ENTRIES` most recently used entries (:func:`prune`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ..params import SCHEMA, resolve_path, source_kind
@@ -124,6 +126,26 @@ def restore(entry: Path, dst: Path, stage_out: Path) -> bool:
             (stage_out / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entry / "files" / rel, stage_out / rel)
         shutil.copyfile(entry / "notebook.ipynb", dst)
+        os.utime(entry)  # used: the last to be pruned
     except (OSError, ValueError):
         return False
     return True
+
+
+#: entries kept in the notebook cache (the most recently used; ~1-2 MB each on the demo)
+KEEP_ENTRIES = 60
+
+
+def prune(cache_root: Path, keep: int = KEEP_ENTRIES) -> list[Path]:
+    """Remove all but the ``keep`` most recently written or used entries; returns the removed."""
+    if not cache_root.is_dir():
+        return []
+    entries = sorted((d for d in cache_root.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                     key=lambda d: d.stat().st_mtime_ns, reverse=True)
+    removed = entries[keep:]
+    # half-written entries of a build killed outright (SIGKILL) are an hour old at least
+    removed += [d for d in cache_root.iterdir() if d.is_dir() and d.name.startswith(".")
+                and time.time() - d.stat().st_mtime > 3600]
+    for d in removed:
+        shutil.rmtree(d, ignore_errors=True)
+    return removed
