@@ -372,6 +372,22 @@ def test_an_interrupted_build_leaves_the_previous_book(built_book, book_demo_cac
     assert not _leftovers(project)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_waits_until_the_swap_is_done(signum):
+    """During the swap a signal is held back; it stops the build right after, never half-way."""
+    steps = []
+    with pytest.raises(book.BuildInterrupted) as info:
+        with book._signals_raise():
+            with book._signals_held():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.2)
+                steps.append("swapped")
+            steps.append("never")
+    assert steps == ["swapped"] and info.value.signum == signum
+    # the handlers are restored: SIGINT is Python's KeyboardInterrupt again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_stale_staging_folder_is_swept(tmp_path):
     """A build killed outright (SIGKILL) leaves its staging folder; the next one removes it."""
     dead = subprocess.Popen(["true"])

@@ -93,6 +93,8 @@ class BuildInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
+        #: True if the signal came while the finished book was being swapped in (it waited)
+        self.completed = False
 
 
 # --------------------------------------------------------------------------------------
@@ -273,24 +275,25 @@ def check_opengwas_token(parameters: dict) -> None:
 
 # ----------------------------------------------------------------------------- the book's own sources
 
-def _sources_fingerprint(book_dir: Path, skip: Path | None) -> list:
-    out = []
-    for f in sorted(_static_files(book_dir, skip)):
-        out.append([f.relative_to(book_dir).as_posix(), sha(f.read_bytes())])
-    return out
+def _sources_fingerprint(book_dir: Path, out_dir: Path) -> list:
+    return [[f.relative_to(book_dir).as_posix(), sha(f.read_bytes())]
+            for f in sorted(_static_files(book_dir, out_dir))]
 
 
-def _static_files(book_dir: Path, skip: Path | None) -> list[Path]:
+def _static_files(book_dir: Path, out_dir: Path) -> list[Path]:
     """The book's own sources in ``book/`` (pages, bibliography, style): not the executed
-    notebooks, the tables or anything hidden."""
+    notebooks, not what a build wrote into ``out_dir`` (listed in its manifest, or anything
+    under it when it lies inside ``book/``), nothing hidden."""
+    generated = {out_dir / rel for rel in _read_json(out_dir / MANIFEST).get("files", [])}
+    inside = out_dir if book_dir in out_dir.parents else None
     files = []
     for f in book_dir.rglob("*"):
         rel = f.relative_to(book_dir)
         if not f.is_file() or any(part.startswith((".", "_build")) for part in rel.parts):
             continue
-        if f.suffix in _NOT_SOURCES or rel.parts[0] in ("data", STAGE_OUT):
+        if f.suffix in _NOT_SOURCES or rel.parts[0] in ("data", STAGE_OUT) or f in generated:
             continue
-        if skip is not None and (f == skip or skip in f.parents):
+        if inside is not None and inside in f.parents:
             continue
         if rel.as_posix().startswith("_static/plotly"):  # written by the Sphinx extension
             continue
@@ -404,16 +407,27 @@ def _signals_raise():
 
 @contextlib.contextmanager
 def _signals_held():
-    """SIGINT and SIGTERM wait until the block is done (the swap must not stop half-way)."""
+    """SIGINT and SIGTERM wait until the block is done (the swap must not stop half-way).
+
+    While the block runs, a signal is only noted; when it ends, the handlers in force
+    before are put back and a noted signal raises :class:`BuildInterrupted`. (Python
+    runs signal handlers in the main thread whichever thread the signal hit, so this
+    holds where blocking the signal in one thread would not.)
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    noted: list[int] = []
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in saved:
+        signal.signal(s, lambda signum, frame: noted.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, h in saved.items():
+            signal.signal(s, h)
+    if noted:
+        raise BuildInterrupted(noted[0])
 
 
 # ----------------------------------------------------------------------------- the build
@@ -439,7 +453,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _up_to_date(stamp: dict, key: str, book_dir: Path, names: list[str], out_dir: Path,
-                pdf_file: Path | None) -> bool:
+                pdf_file: Path | None, stamp_dir: Path) -> bool:
     """Whether the last build had the same key and its outputs are still in place."""
     if stamp.get("key") != key:
         return False
@@ -453,7 +467,7 @@ def _up_to_date(stamp: dict, key: str, book_dir: Path, names: list[str], out_dir
         f = out_dir / rel
         if not f.is_file() or f.stat().st_size != size:
             return False
-    return True
+    return (stamp_dir / "index.html").is_file()
 
 
 def build(params_file: str | os.PathLike | None = None, html_dir: str | os.PathLike | None = None,
@@ -547,7 +561,7 @@ def build(params_file: str | os.PathLike | None = None, html_dir: str | os.PathL
         "out_dir": os.path.relpath(out_dir, book_dir), "execute": execute,
     }, sort_keys=True).encode())
     stamp = _read_json(out / STAMP)
-    if cache and _up_to_date(stamp, book_key, book_dir, names, out_dir, pdf_file):
+    if cache and _up_to_date(stamp, book_key, book_dir, names, out_dir, pdf_file, out):
         result.up_to_date = True
         result.cached = list(names)
         result.seconds["total"] = time.perf_counter() - t_start
@@ -581,8 +595,13 @@ def build(params_file: str | os.PathLike | None = None, html_dir: str | os.PathL
                 staged_pdf = _make_pdf(src_dir, stage, root, html)
                 result.seconds["pdf"] = time.perf_counter() - t0
                 say(f"printed the PDF ({result.seconds['pdf']:.1f} s)")
-            _install(stage, src_dir, stage_out, html, staged_pdf, out, pdf_file, book_dir, out_dir,
-                     names, book_key, execute, stamp)
+            state: dict = {}
+            try:
+                _install(stage, src_dir, stage_out, html, staged_pdf, out, pdf_file, book_dir,
+                         out_dir, names, book_key, execute, stamp, state)
+            except BuildInterrupted as exc:  # held back during the swap, delivered after it
+                exc.completed = state.get("installed", False)
+                raise
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     result.seconds["total"] = time.perf_counter() - t_start
@@ -655,7 +674,7 @@ def _make_pdf(src_dir: Path, stage: Path, root: Path, html: Path) -> Path:
 
 
 def _install(stage, src_dir, stage_out, html, staged_pdf, out, pdf_file, book_dir, out_dir, names,
-             book_key, execute, old_stamp) -> None:
+             book_key, execute, old_stamp, state: dict) -> None:
     """Swap the staged book in: tables, executed notebooks, HTML folder, PDF. Signals wait."""
     files = _output_files(stage_out) if stage_out is not None else {}
     rel_out = Path(os.path.relpath(out_dir, book_dir)).as_posix()
@@ -699,3 +718,4 @@ def _install(stage, src_dir, stage_out, html, staged_pdf, out, pdf_file, book_di
             os.replace(staged_pdf, pdf_file)
         elif old_stamp.get("pdf") == os.path.join("pdf", PDF_NAME):
             (out.parent / "pdf" / PDF_NAME).unlink(missing_ok=True)  # a PDF of an earlier run
+        state["installed"] = True

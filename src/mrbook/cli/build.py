@@ -45,8 +45,12 @@ def run(args) -> int:
                        cache=not args.no_cache)
     except BuildInterrupted as exc:
         name = signal.Signals(exc.signum).name
-        print(f"mrbook build: interrupted ({name}); the previous book was left as it was",
-              file=sys.stderr)
+        if exc.completed:
+            print(f"mrbook build: interrupted ({name}) after the new book was complete and "
+                  "swapped in", file=sys.stderr)
+        else:
+            print(f"mrbook build: interrupted ({name}); the previous book was left as it was",
+                  file=sys.stderr)
         return 128 + exc.signum
     if not args.quiet and not result.up_to_date:
         wrote = f"{result.html_dir}" + (f" and {result.pdf}" if result.pdf else "")
