@@ -56,6 +56,14 @@ DEFAULT_OUT = HERE / "results" / "engine.json"
 R_CORE_MS = 2700.0
 #: the issue's target for the same part
 TARGET_CORE_MS = 30.0
+#: issue 11's target: mrbook's core at least this many times faster than pytwosamplemr's
+TARGET_PYT_RATIO = 60.0
+#: SNP counts of the scaling run (simulated data, mrbook's core suite)
+SCALING_K = (79, 1000, 10000)
+#: issue 11's memory ceiling for the largest scaling run (nboot = 1000)
+SCALING_MEMORY_MB = 500.0
+#: estimates must equal TwoSampleMR's to this relative tolerance (the parity tests' 1e-10)
+CHECK_REL = 1e-10
 
 FIVE = ["mr_ivw", "mr_egger_regression", "mr_weighted_median", "mr_simple_mode",
         "mr_weighted_mode"]
@@ -200,13 +208,138 @@ def mrbook_tasks(dat, nboot: int, n_presso: int, seed: int) -> tuple[dict, list[
     return tasks, notes
 
 
-def mrbook_estimates(dat, nboot: int, seed: int) -> dict:
+def mrbook_estimates(dat, nboot: int, seed: int, rng: str = "numpy") -> dict:
     from mrbook import analysis
     from mrbook.estimators import METHODS, Params
 
     five = [m for m in FIVE if m in METHODS]
-    res = analysis.run_mr(dat, five, Params(nboot=nboot), seed=seed)
+    res = analysis.run_mr(dat, five, Params(nboot=nboot), seed=seed, rng=rng)
     return {r.method_key: {"b": r.b, "se": r.se} for r in res.itertuples()}
+
+
+def check_estimates(ref: dict, est_numpy: dict, est_r: dict | None, nboot: int,
+                    seed: int) -> list[tuple[str, bool, str]]:
+    """mrbook's five estimates against TwoSampleMR's (``set.seed(1234); mr(dat)``).
+
+    Every point estimate must equal R's to :data:`CHECK_REL` relative (the modes are
+    R's grid points, so exactly or not at all); with R's generator (``rng="r"``) the
+    bootstrap standard errors too, when the run uses R's seed and nboot.
+    """
+    out = []
+    for key in FIVE:
+        r = ref.get(key)
+        if r is None:
+            continue
+        for label, est, fields in (("numpy", est_numpy, ("b",)), ('rng="r"', est_r, ("b", "se"))):
+            if est is None or (label != "numpy" and (seed != 1234 or nboot != 1000)):
+                continue
+            for field in fields:
+                got, want = est.get(key, {}).get(field), r[field]
+                ok = got is not None and abs(got - want) <= CHECK_REL * abs(want)
+                out.append((f"{R_NAMES[key]} {field} ({label})", ok,
+                            "missing" if got is None else f"{got:.15g} vs R {want:.15g}"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# scaling: mrbook's core suite on simulated pairs of k SNPs, each k in its own process
+# --------------------------------------------------------------------------
+def simulated_pair(k: int, seed: int = 2024):
+    """A harmonised table of k SNPs (TwoSampleMR columns): a causal effect of 0.3, a
+    pleiotropic fifth of the SNPs and instruments of varied strength."""
+    import pandas as pd
+
+    g = np.random.default_rng(seed + k)
+    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
+    sx = g.uniform(0.002, 0.02, k)
+    sy = g.uniform(0.002, 0.03, k)
+    by = 0.3 * bx + g.normal(0.0, sy)
+    plei = g.random(k) < 0.2
+    by[plei] += g.normal(0.0, 0.02, int(plei.sum()))
+    return pd.DataFrame({"SNP": [f"rs{i + 1}" for i in range(k)], "beta.exposure": bx,
+                         "beta.outcome": by, "se.exposure": sx, "se.outcome": sy,
+                         "id.exposure": "sim_exposure", "id.outcome": "sim_outcome",
+                         "exposure": "simulated exposure", "outcome": "simulated outcome",
+                         "mr_keep": True, "samplesize.outcome": 100000.0})
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def scaling_child(k: int, nboot: int, repeats: int, seed: int) -> dict:
+    """Time mrbook's core suite on a simulated k-SNP pair (runs in a fresh process)."""
+    from mrbook import analysis
+    from mrbook.estimators import Params
+
+    dat = simulated_pair(k)
+    params = Params(nboot=nboot)
+    base_mb = _peak_rss_mb()
+
+    def core():
+        analysis.run_mr(dat, FIVE, params, seed=seed)
+        analysis.heterogeneity(dat)
+        analysis.pleiotropy(dat)
+        analysis.leaveoneout(dat)
+        analysis.singlesnp(dat)
+
+    t = measure(core, repeats, slow_s=1.0, very_slow_s=60.0)
+    t.update(k=k, peak_rss_mb=_peak_rss_mb(), rss_after_imports_mb=base_mb)
+    return t
+
+
+def run_scaling(ks, nboot: int, repeats: int, seed: int) -> list[dict]:
+    import subprocess
+
+    rows = []
+    for k in ks:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--scaling-child", str(k),
+               "--nboot", str(nboot), "--repeats", str(repeats), "--seed", str(seed)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"[scaling] k={k} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"[scaling] k={k:6d}  core {row['median_ms']:10.1f} ms  "
+              f"peak RSS {row['peak_rss_mb']:6.0f} MB", flush=True)
+    return rows
+
+
+def print_scaling(rows: list[dict]) -> None:
+    if not rows:
+        return
+    base = rows[0]
+    print()
+    print("Scaling: mrbook core suite (five methods with nboot, Q, intercept, leave-one-out, "
+          "single-SNP) on simulated pairs; each k in a fresh process")
+    print("(growth from the fastest run of each k: the least disturbed by other load)")
+    head = (f"{'k SNPs':>8s} {'core ms':>10s} {'fastest':>10s} {'x k=' + str(base['k']):>9s} "
+            f"{'k log k ratio':>14s} {'peak RSS MB':>12s}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        ratio = r["min_ms"] / base["min_ms"]
+        klogk = (r["k"] * np.log(r["k"])) / (base["k"] * np.log(base["k"]))
+        r["ratio_to_first"], r["klogk_ratio"] = ratio, klogk
+        print(f"{r['k']:8d} {r['median_ms']:10.1f} {r['min_ms']:10.1f} {ratio:8.1f}x "
+              f"{klogk:13.1f}x {r['peak_rss_mb']:12.0f}")
+    last = rows[-1]
+    grows = all(r["ratio_to_first"] <= r["klogk_ratio"] for r in rows[1:])
+    print(f"cost grows {'no faster' if grows else 'FASTER'} than k log k; peak memory at "
+          f"k = {last['k']:,}: {last['peak_rss_mb']:.0f} MB "
+          f"({'under' if last['peak_rss_mb'] < SCALING_MEMORY_MB else 'OVER'} the "
+          f"{SCALING_MEMORY_MB:.0f} MB ceiling; {last['rss_after_imports_mb']:.0f} MB of it "
+          "is the interpreter and imports)")
 
 
 # --------------------------------------------------------------------------
@@ -364,6 +497,105 @@ def genal_estimates(dat, nboot: int, seed: int, cpus: int) -> dict:
 
 
 # --------------------------------------------------------------------------
+# estimators beyond TwoSampleMR (issue 18), each beside pytwosamplemr's port
+# --------------------------------------------------------------------------
+#: (key, label, pytwosamplemr call, how much faster mrbook must be). Estimator against
+#: estimator: mrbook's registered function on the mr_keep vectors (numpy's generator,
+#: the default; cML with n = the smallest sample size), pytwosamplemr's port of the
+#: same MendelianRandomization function, with the same settings, on its MRInput.
+EXTENDED = [
+    ("mr_conmix", "contamination mixture", lambda pt, obj, n: pt.mr_conmix(obj), 1.0),
+    ("mr_lasso", "MR-Lasso", lambda pt, obj, n: pt.mr_lasso(obj), 10.0),
+    ("mr_cml_ma_bic", "cML-MA-BIC", lambda pt, obj, n: pt.mr_cml(obj, n=n, ma=True, dp=False),
+     10.0),
+    ("mr_mbe", "MBE (weighted, simple SE, 10,000 boot)",
+     lambda pt, obj, n: pt.mr_mbe(obj, weighting="weighted", stderror="simple"), 10.0),
+]
+
+
+def _smallest_n(dat) -> float:
+    keep = dat[dat["mr_keep"].astype(bool)]
+    return float(min(keep["samplesize.exposure"].min(), keep["samplesize.outcome"].min()))
+
+
+def extended_tasks(dat, seed: int, engines) -> dict:
+    """``{engine: {key: callable}}`` for the estimators of :data:`EXTENDED`."""
+    out = {}
+    n = _smallest_n(dat)
+    if "mrbook" in engines:
+        from mrbook import analysis
+        from mrbook.estimators import METHODS, Params
+        from mrbook.rmath.rng import make_rng
+
+        keep = dat[dat["mr_keep"].astype(bool)]
+        vecs = tuple(keep[c].to_numpy(dtype=float) for c in
+                     ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
+
+        def call(key, kind="numpy"):
+            spec = METHODS[key]
+            extra = {"n": n} if spec.needs_samplesize else {}
+            return lambda: spec.func(*vecs, Params(), make_rng(seed, kind), **extra)
+
+        out["mrbook"] = {key: call(key) for key, *_ in EXTENDED if key in METHODS}
+        if "mr_mbe" in METHODS:
+            out["mrbook"]["mr_mbe_r"] = call("mr_mbe", "r")
+        # what run_mr adds around an estimator (pair split, vectors, the tidy row)
+        out["mrbook"]["run_mr_ivw"] = lambda: analysis.run_mr(dat, ["mr_ivw"], seed=seed)
+    if "pytwosamplemr" in engines:
+        try:
+            import pytwosamplemr as pt
+            from pytwosamplemr.harmonise import _as_input
+        except ImportError as exc:
+            print(f"[pytwosamplemr] extended estimators unavailable: {exc}")
+        else:
+            obj = _as_input(dat)
+            out["pytwosamplemr"] = {
+                key: (lambda call=call: call(pt, obj, n)) for key, _, call, _ in EXTENDED}
+    return out
+
+
+def run_extended(dat, seed: int, repeats: int, engines) -> list[dict]:
+    """Time the estimators of :data:`EXTENDED`, the two engines alternately in one run."""
+    tasks = extended_tasks(dat, seed, engines)
+    times: dict = {e: {} for e in tasks}
+    for key in [k for k, *_ in EXTENDED] + ["mr_mbe_r", "run_mr_ivw"]:
+        for eng in tasks:
+            fn = tasks[eng].get(key)
+            if fn is None:
+                continue
+            try:
+                times[eng][key] = measure(fn, repeats)
+            except Exception as exc:
+                times[eng][key] = {"median_ms": None, "error": f"{exc.__class__.__name__}: {exc}"}
+                print(f"[{eng}] {key} failed: {exc.__class__.__name__}: {exc}")
+    print()
+    head = (f"{'estimator (beyond TwoSampleMR)':40s} {'mrbook ms':>10s} {'pytwosamplemr':>14s} "
+            f"{'pyt/mrbook':>10s} {'target':>7s}")
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for key, label, _, target in EXTENDED:
+        m = times.get("mrbook", {}).get(key, {}).get("median_ms")
+        p = times.get("pytwosamplemr", {}).get(key, {}).get("median_ms")
+        ratio = (p / m) if (m and p) else None
+        verdict = "" if ratio is None else ("ok" if ratio >= target else "MISSES")
+        print(f"{label:40s} {_fmt_ms(m):>10s} {_fmt_ms(p):>14s} {_fmt_ratio(p, m):>10s} "
+              f"{'>=' + format(target, 'g') + 'x':>7s} {verdict}")
+        rows.append({"key": key, "label": label, "mrbook_ms": m, "pytwosamplemr_ms": p,
+                     "ratio_pytwosamplemr": ratio, "target_ratio": target,
+                     "meets_target": None if ratio is None else ratio >= target})
+    for key, label in (("mr_mbe_r", '(mrbook MBE, rng="r": R\'s generator)'),
+                       ("run_mr_ivw", "(mrbook run_mr(dat, ['mr_ivw']): the table)")):
+        extra = times.get("mrbook", {}).get(key, {}).get("median_ms")
+        if extra:
+            print(f"{label:40s} {_fmt_ms(extra):>10s}")
+    print("  estimator against estimator: mrbook's function on the vectors, pytwosamplemr's "
+          "port on its MRInput; run_mr adds the cost of its table (last line). The engines "
+          "alternate, task by task, within this run.")
+    return rows
+
+
+# --------------------------------------------------------------------------
 # reporting
 # --------------------------------------------------------------------------
 def _fmt_ms(x, approx=False):
@@ -480,7 +712,20 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=ENGINES, action="append",
                     help="time only this engine (repeatable)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
+    ap.add_argument("--skip-extended", action="store_true",
+                    help="leave out the estimators beyond TwoSampleMR (ConMix, MR-Lasso, cML, MBE)")
+    ap.add_argument("--scaling-k", default=",".join(str(k) for k in SCALING_K),
+                    help="SNP counts of the scaling run (mrbook only; '' to skip); "
+                         "default %(default)s")
+    ap.add_argument("--scaling-repeats", type=int, default=3,
+                    help="timed repeats per k in the scaling run (slow runs get fewer)")
+    ap.add_argument("--scaling-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+
+    if args.scaling_child is not None:   # one k of the scaling run, in its own process
+        print(json.dumps(scaling_child(args.scaling_child, args.nboot, args.repeats, args.seed),
+                         default=float))
+        return 0
 
     if not args.data.exists():
         print(f"bench_engine: benchmark data not found: {args.data}\n"
@@ -550,13 +795,40 @@ def main(argv=None) -> int:
         verdict = "meets" if core < TARGET_CORE_MS else "MISSES"
         print(f"mrbook core: {core:.1f} ms, {verdict} the issue's target of < {TARGET_CORE_MS:.0f} ms; "
               f"{R_CORE_MS / core:.1f}x R's {R_CORE_MS / 1e3:.1f} s (the issue's aim: 100x)")
+    pyt = timings.get("pytwosamplemr", {}).get("core", {}).get("median_ms")
+    if core and pyt:
+        ratio = pyt / core
+        print(f"mrbook core vs pytwosamplemr (same run): {ratio:.1f}x, "
+              f"{'meets' if ratio >= TARGET_PYT_RATIO else 'MISSES'} issue 11's target of "
+              f">= {TARGET_PYT_RATIO:.0f}x")
     for n in notes:
         print("note:", n)
 
+    extended = [] if args.skip_extended else run_extended(dat, args.seed, args.repeats, engines)
+
     ref = load_reference(ref_path)
     diffs = print_estimates(ref, estimates, mode_grid_step(dat)) if ref else {}
+    checks = []
     if not ref:
         print(f"\n(no TwoSampleMR reference at {ref_path}: estimates not compared)")
+    elif "mrbook" in estimates:
+        est_r = None
+        try:
+            est_r = mrbook_estimates(dat, args.nboot, args.seed, rng="r")
+        except Exception as exc:
+            print(f"[mrbook] rng='r' estimates failed: {exc.__class__.__name__}: {exc}")
+        checks = check_estimates(ref, estimates["mrbook"], est_r, args.nboot, args.seed)
+        bad = [c for c in checks if not c[1]]
+        print(f"\nmrbook estimate checks against TwoSampleMR (relative {CHECK_REL:g}): "
+              f"{len(checks) - len(bad)} of {len(checks)} pass"
+              + ("" if not bad else "; FAILED: " + "; ".join(f"{n} ({d})" for n, _, d in bad)))
+
+    scaling = []
+    ks = [int(k) for k in str(args.scaling_k).split(",") if k.strip()]
+    if ks and "mrbook" in engines:
+        print()
+        scaling = run_scaling(ks, args.nboot, args.scaling_repeats, args.seed)
+        print_scaling(scaling)
 
     result = {
         "meta": {
@@ -571,11 +843,14 @@ def main(argv=None) -> int:
         },
         "available": available, "notes": notes, "timings": timings, "table": rows,
         "estimates": estimates, "reference": ref, "estimate_diffs": diffs,
+        "extended": extended,
+        "estimate_checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in checks],
+        "scaling": scaling,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwrote {args.out}")
-    return 0
+    return 1 if any(not ok for _, ok, _ in checks) else 0
 
 
 if __name__ == "__main__":

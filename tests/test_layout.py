@@ -29,7 +29,7 @@ LAYERS = {
     "harmonise": 2,
     "estimators": 3, "pairs": 3,
     "sensitivity": 4,
-    "instruments": 5,
+    "instruments": 5, "multivariable": 5,
     "analysis": 6,
     "params": 7,
     "report": 8,
@@ -42,6 +42,7 @@ LAYER_WORDS = {
     "errors": "Ground floor", "output": "Ground floor", "rmath": "Ground floor",
     "data": "Data layer", "harmonise": "Harmonise layer", "estimators": "Estimators layer",
     "pairs": "Estimators layer", "sensitivity": "Sensitivity layer", "instruments": "Instruments layer",
+    "multivariable": "Multivariable layer",
     "analysis": "Analysis layer", "params": "Parameters", "report": "Report layer", "batch": "Batch layer",
     "book": "Book layer", "cli": "CLI layer",
 }

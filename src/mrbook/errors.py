@@ -53,3 +53,23 @@ class InputError(MRBookError):
 
 class ParameterError(MRBookError):
     """A run parameter has the wrong type or an unknown value."""
+
+
+class OutputError(MRBookError):
+    """An output cannot be written where the user asked (wrong kind of path, full or
+    read-only disk, closed pipe); nothing was written.
+
+    Examples
+    --------
+    >>> str(OutputError("is a folder; give a file name", "out"))
+    'out: is a folder; give a file name'
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        self.message = message
+        self.path = None if path is None else str(path)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        head = f"{self.path}: " if self.path else ""
+        return f"{head}{self.message}".replace("\n", " ")

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, ParameterError
-from .output import VERSION, dumps
+from .output import VERSION, check_output_dir, check_output_file, dumps, write_into_dir
 
 #: Steps of the selection, in order; the ``step`` values of the exclusions table.
 STEPS = ("clumping", "missing_in_outcome", "harmonise", "palindromic", "confounder", "steiger")
@@ -87,12 +87,21 @@ class Instruments:
         ``missing_in_outcome``, ``palindromic``, ``confounder``, ``final`` ...), the
         list ``palindromic_snps``, ``f_min``/``f_max``, the settings, the sources and
         ``simulated``.
+    exposure_dat : DataFrame
+        The candidate instruments (after clumping) in TwoSampleMR's exposure
+        columns, as ``extract_instruments`` + ``clump_data`` return them.
+    outcome_dat : DataFrame
+        Their rows in the outcome data (LD proxies mapped to the target SNP) in
+        TwoSampleMR's outcome columns, as ``extract_outcome_data`` returns them,
+        before harmonisation: with ``exposure_dat``, the input of ``mrbook harmonise``.
     """
 
     harmonised: pd.DataFrame
     exclusions: pd.DataFrame
     snps: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    exposure_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
+    outcome_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- sources
@@ -349,6 +358,153 @@ def _pmid_note(pmid) -> str:
     return f", PMID {pmid}" if pmid and pmid != "0" else ""
 
 
+@dataclass
+class ExposureSelection:
+    """Steps 1-2 for one exposure (P threshold, clumping): what all its outcomes share.
+
+    :func:`select_exposure` makes it and :func:`instruments_for_outcome` finishes
+    the selection for one outcome; :func:`select_instruments` is the two in a
+    row, and ``mrbook batch`` calls the first once per exposure and the second
+    once per pair.
+
+    Attributes
+    ----------
+    source : Source
+        The exposure (its ``trait`` as OpenGWAS names it, for an OpenGWAS ID).
+    hits : DataFrame
+        The SNPs with P < ``p`` and an rsID, one row per rsID, ordered by
+        (effective P, rsID), in the normalised columns of
+        :func:`mrbook.data.readers.read_sumstats` plus ``p_eff``.
+    kept : list of str
+        The candidates: the rsIDs that LD clumping kept.
+    exclusions : list of (snp, step, reason)
+        The SNPs clumping removed.
+    engine : str or None
+        The clumping engine used (``plink``, ``python``, ``opengwas`` or none).
+    notes : list of str
+        Remarks for the summary (e.g. variants without an rsID).
+    p, r2, kb : float
+        The settings of the two steps.
+    """
+
+    source: Source
+    hits: pd.DataFrame
+    kept: list
+    exclusions: list
+    engine: str | None
+    notes: list
+    p: float
+    r2: float
+    kb: float
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        """The rows of :attr:`hits` that clumping kept, in the same order."""
+        return self.hits[self.hits["rsid"].isin(set(self.kept))].reset_index(drop=True)
+
+
+def reference_panel(ld_ref, demo_folder=None):
+    """The LD reference of a pair: ``(panel, description)`` or ``(None, None)``.
+
+    ``ld_ref`` (a PLINK prefix) when given, otherwise the demo's panel when a
+    source is a ``demo:`` trait (``demo_folder``), otherwise none.
+    """
+    from .data import demo as demo_mod
+    from .data import ld as ld_mod
+
+    if ld_ref is not None and ld_ref != "":
+        return ld_mod.read_panel(ld_ref), str(ld_ref)
+    if demo_folder is not None:
+        man = demo_mod.load_manifest(demo_folder)
+        return (ld_mod.read_panel(demo_folder / man["files"]["panel"]),
+                f"demo panel ({man['files']['panel']}, SIMULATED)")
+    return None, None
+
+
+def select_exposure(exp_src: Source, *, p: float = 5e-8, r2: float = 0.01, kb: float = 10000,
+                    panel=None, clump: bool = True,
+                    clump_engine: str = "auto") -> ExposureSelection:
+    """Steps 1-2 of :func:`select_instruments`: P threshold and LD clumping of one exposure.
+
+    Parameters
+    ----------
+    exp_src : Source
+        From :func:`resolve_source`.
+    p, r2, kb, clump, clump_engine
+        As :func:`select_instruments`.
+    panel : mrbook.data.ld.Panel, optional
+        The LD reference (:func:`reference_panel`); without one an OpenGWAS
+        exposure is clumped on the server, a file exposure on the server when
+        ``OPENGWAS_JWT`` is set, and otherwise it is an error.
+
+    Returns
+    -------
+    ExposureSelection
+
+    Raises
+    ------
+    InputError
+        The exposure file cannot be read.
+    ParameterError
+        Clumping is asked for and no LD reference is available.
+    """
+    from .data import ld as ld_mod
+    from .data.readers import effective_p
+
+    excl: list[tuple[str, str, str]] = []
+    notes: list[str] = []
+    engine_used = None
+    if exp_src.kind == "opengwas":
+        from .data.opengwas import OpenGWAS
+
+        og = OpenGWAS()
+        if panel is not None:
+            hits = og.tophits(exp_src.id, pval=p, clump=False)
+        else:
+            hits = og.tophits(exp_src.id, pval=p, clump=True, r2=r2, kb=int(kb))
+            engine_used = "opengwas"
+        if not hits.empty and "trait" in hits.columns and hits["trait"].notna().any():
+            exp_src.trait = str(hits["trait"].dropna().iloc[0])
+        exp = hits[list(_norm_cols())].copy()
+    else:
+        exp = _read_exposure(exp_src, p)
+    exp = exp[exp["p"] < p] if len(exp) else exp
+    no_id = exp["rsid"].isna() | (exp["rsid"].astype(str).isin(["", "nan", "<NA>", "None"]))
+    if no_id.any():
+        notes.append(f"{int(no_id.sum())} significant variants without an rsID were skipped")
+        exp = exp[~no_id]
+    exp = exp.assign(p_eff=effective_p(exp)).sort_values(["p_eff", "rsid"], kind="stable")
+    exp = exp.drop_duplicates("rsid").reset_index(drop=True)
+    if not clump:
+        kept = exp["rsid"].tolist()
+        engine_used = "none (clump=False: the exposure's SNPs were taken as independent)"
+    elif engine_used == "opengwas":
+        kept = exp["rsid"].tolist()
+    elif panel is not None:
+        res = ld_mod.clump(exp[["rsid", "p_eff"]].rename(columns={"p_eff": "p"}), panel,
+                           r2=r2, kb=kb, p1=1.0, p2=1.0, engine=clump_engine)
+        kept = res.kept
+        engine_used = res.exclusions.attrs.get("engine")
+        for r in res.exclusions.itertuples(index=False):
+            excl.append((r.snp, "clumping", r.reason))
+    elif os.environ.get("OPENGWAS_JWT"):
+        from .data.opengwas import OpenGWAS
+
+        kept = OpenGWAS().ld_clump(exp["rsid"].tolist(), exp["p_eff"].tolist(), r2=r2,
+                                   kb=int(kb), pthresh=1.0)
+        engine_used = "opengwas"
+        for s in exp["rsid"]:
+            if s not in set(kept):
+                excl.append((s, "clumping", "removed by OpenGWAS ld/clump (LD with a "
+                                            "stronger SNP, or absent from the reference)"))
+    else:
+        raise ParameterError("clumping needs an LD reference: pass ld_ref=PREFIX (a PLINK "
+                             "binary fileset such as 1000 Genomes EUR), use an OpenGWAS "
+                             "exposure, or set OPENGWAS_JWT to clump on the OpenGWAS server")
+    return ExposureSelection(source=exp_src, hits=exp, kept=list(kept), exclusions=excl,
+                             engine=engine_used, notes=notes, p=p, r2=r2, kb=kb)
+
+
 def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
                        kb: float = 10000, ld_ref=None, palindrome_action: int = 2,
                        confounder_table=None, confounder_traits=(),
@@ -426,96 +582,106 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
     >>> ins.summary["final"]  # doctest: +SKIP
     69
     """
-    from .data import demo as demo_mod
-    from .data import ld as ld_mod
-    from .harmonise import harmonise_with_exclusions
-    from .data.readers import effective_p, to_tsmr
-
     _check_settings(p, r2, kb, palindrome_action, confounder_p, proxy_r2)
     exp_src = resolve_source(exposure, demo_seed=demo_seed, cache_dir=cache_dir)
     out_src = resolve_source(outcome, demo_seed=demo_seed, cache_dir=cache_dir)
     demo_folder = exp_src.demo_dir or out_src.demo_dir
+    panel, ld_desc = reference_panel(ld_ref, demo_folder)
+    selection = select_exposure(exp_src, p=p, r2=r2, kb=kb, panel=panel, clump=clump,
+                                clump_engine=clump_engine)
+    return instruments_for_outcome(
+        selection, out_src, panel=panel, ld_desc=ld_desc, demo_folder=demo_folder,
+        palindrome_action=palindrome_action, confounder_table=confounder_table,
+        confounder_traits=confounder_traits, confounder_p=confounder_p, steiger=steiger,
+        proxies=proxies, proxy_r2=proxy_r2, proxy_kb=proxy_kb)
 
-    # LD reference
-    panel = None
-    ld_desc = None
-    if ld_ref is not None and ld_ref != "":
-        panel = ld_mod.read_panel(ld_ref)
-        ld_desc = str(ld_ref)
-    elif demo_folder is not None:
-        man = demo_mod.load_manifest(demo_folder)
-        panel = ld_mod.read_panel(demo_folder / man["files"]["panel"])
-        ld_desc = f"demo panel ({man['files']['panel']}, SIMULATED)"
 
-    excl: list[tuple[str, str, str]] = []
-    notes: list[str] = []
+def instruments_for_outcome(selection: ExposureSelection, out_src: Source, *, panel=None,
+                            ld_desc: str | None = None, demo_folder=None,
+                            palindrome_action: int = 2, confounder_table=None,
+                            confounder_traits=(), confounder_p: float = 5e-8,
+                            steiger: bool = False, proxies: bool = True,
+                            proxy_r2: float = 0.8, proxy_kb: float = 500,
+                            read_outcome=None, find_proxies=None, associations=None,
+                            read_table=None) -> Instruments:
+    """Steps 3-6 of :func:`select_instruments` for one outcome of a selected exposure.
 
-    # 1-2. P threshold and clumping
-    engine_used = None
-    if exp_src.kind == "opengwas":
-        from .data.opengwas import OpenGWAS
+    Parameters
+    ----------
+    selection : ExposureSelection
+        Steps 1-2 (:func:`select_exposure`).
+    out_src : Source
+        The outcome (:func:`resolve_source`).
+    panel, ld_desc : optional
+        The LD reference and its description (:func:`reference_panel`).
+    demo_folder : Path, optional
+        The demo study's folder when a source is a ``demo:`` trait (its association
+        table is the default of the confounder step).
+    palindrome_action, confounder_table, confounder_traits, confounder_p, steiger, proxies, \
+proxy_r2, proxy_kb
+        As :func:`select_instruments`.
+    read_outcome : callable, optional
+        ``read_outcome(rsids) -> DataFrame``: the outcome file's rows of these
+        rsIDs (normalised columns, file order). Default: read the file.
+    find_proxies : callable, optional
+        ``find_proxies(rsids) -> DataFrame``: every LD proxy of these SNPs, as
+        :func:`mrbook.data.ld.find_proxies` with ``best_only=False``. Default:
+        search ``panel``.
+    associations : callable, optional
+        ``associations(rsids) -> DataFrame``: OpenGWAS outcome associations (with
+        proxies). Default: ask the OpenGWAS API.
+    read_table : callable, optional
+        ``read_table(path) -> DataFrame``: the confounder association table.
+        Default :func:`read_confounder_table`.
 
-        og = OpenGWAS()
-        if panel is not None:
-            hits = og.tophits(exp_src.id, pval=p, clump=False)
-        else:
-            hits = og.tophits(exp_src.id, pval=p, clump=True, r2=r2, kb=int(kb))
-            engine_used = "opengwas"
-        if not hits.empty and "trait" in hits.columns and hits["trait"].notna().any():
-            exp_src.trait = str(hits["trait"].dropna().iloc[0])
-        exp = hits[list(_norm_cols())].copy()
-    else:
-        exp = _read_exposure(exp_src, p)
-    exp = exp[exp["p"] < p] if len(exp) else exp
-    no_id = exp["rsid"].isna() | (exp["rsid"].astype(str).isin(["", "nan", "<NA>", "None"]))
-    if no_id.any():
-        notes.append(f"{int(no_id.sum())} significant variants without an rsID were skipped")
-        exp = exp[~no_id]
-    exp = exp.assign(p_eff=effective_p(exp)).sort_values(["p_eff", "rsid"], kind="stable")
-    exp = exp.drop_duplicates("rsid").reset_index(drop=True)
+    The four callables let a caller that analyses many pairs (``mrbook batch``)
+    read each file once and answer each pair from memory; the results are
+    those of the defaults.
+
+    Returns
+    -------
+    Instruments
+    """
+    from .data import demo as demo_mod
+    from .data import ld as ld_mod
+    from .harmonise import harmonise_with_exclusions
+    from .data.readers import to_tsmr
+
+    if read_outcome is None:
+        def read_outcome(snps):
+            return _read_outcome(out_src, snps)
+    if find_proxies is None:
+        def find_proxies(snps):
+            return ld_mod.find_proxies(panel, snps, r2_min=proxy_r2, kb=proxy_kb,
+                                       best_only=False)
+    if associations is None:
+        def associations(snps):
+            from .data.opengwas import OpenGWAS
+
+            return OpenGWAS().associations(snps, out_src.id, proxies=proxies, r2=proxy_r2)
+    if read_table is None:
+        read_table = read_confounder_table
+
+    exp_src = selection.source
+    p, r2, kb = selection.p, selection.r2, selection.kb
+    exp = selection.hits
     hits_n = int(len(exp))
-    if not clump:
-        kept = exp["rsid"].tolist()
-        engine_used = "none (clump=False: the exposure's SNPs were taken as independent)"
-    elif engine_used == "opengwas":
-        kept = exp["rsid"].tolist()
-    elif panel is not None:
-        res = ld_mod.clump(exp[["rsid", "p_eff"]].rename(columns={"p_eff": "p"}), panel,
-                           r2=r2, kb=kb, p1=1.0, p2=1.0, engine=clump_engine)
-        kept = res.kept
-        engine_used = res.exclusions.attrs.get("engine")
-        for r in res.exclusions.itertuples(index=False):
-            excl.append((r.snp, "clumping", r.reason))
-    elif os.environ.get("OPENGWAS_JWT"):
-        from .data.opengwas import OpenGWAS
-
-        kept = OpenGWAS().ld_clump(exp["rsid"].tolist(), exp["p_eff"].tolist(), r2=r2,
-                                   kb=int(kb), pthresh=1.0)
-        engine_used = "opengwas"
-        for s in exp["rsid"]:
-            if s not in set(kept):
-                excl.append((s, "clumping", "removed by OpenGWAS ld/clump (LD with a "
-                                            "stronger SNP, or absent from the reference)"))
-    else:
-        raise ParameterError("clumping needs an LD reference: pass ld_ref=PREFIX (a PLINK "
-                             "binary fileset such as 1000 Genomes EUR), use an OpenGWAS "
-                             "exposure, or set OPENGWAS_JWT to clump on the OpenGWAS server")
-    kept_set = set(kept)
-    cand = exp[exp["rsid"].isin(kept_set)].reset_index(drop=True)
+    kept_set = set(selection.kept)
+    engine_used = selection.engine
+    excl: list[tuple[str, str, str]] = list(selection.exclusions)
+    notes: list[str] = list(selection.notes)
+    cand = selection.candidates
 
     # 3. outcome rows (+ proxies)
     if out_src.kind == "opengwas":
-        from .data.opengwas import OpenGWAS
-
-        outc = OpenGWAS().associations(cand["rsid"].tolist(), out_src.id, proxies=proxies,
-                                       r2=proxy_r2) if len(cand) else pd.DataFrame(
+        outc = associations(cand["rsid"].tolist()) if len(cand) else pd.DataFrame(
             columns=list(_norm_cols()))
         if not outc.empty and "trait" in outc.columns and outc["trait"].notna().any():
             out_src.trait = str(outc["trait"].dropna().iloc[0])
         if "proxy_rsid" in outc.columns:
             outc = outc.assign(proxy_r2=np.nan)
     else:
-        outc = _read_outcome(out_src, cand["rsid"]) if len(cand) else \
+        outc = read_outcome(cand["rsid"]) if len(cand) else \
             pd.DataFrame(columns=list(_norm_cols()))
         outc = outc.assign(proxy=False)
     present = set(outc["rsid"].astype(str)) if len(outc) else set()
@@ -525,10 +691,9 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         if panel is None:
             notes.append("no LD reference: LD proxies were not looked up")
         else:
-            prox = ld_mod.find_proxies(panel, missing, r2_min=proxy_r2, kb=proxy_kb,
-                                       best_only=False)
+            prox = find_proxies(missing)
             if len(prox):
-                extra = _read_outcome(out_src, prox["proxy"].unique())
+                extra = read_outcome(prox["proxy"].unique())
                 prow = _proxy_rows(extra, prox, missing)
                 if len(prow):
                     for r in prow.itertuples(index=False):
@@ -601,7 +766,7 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
                                  "'body mass index,smoking')")
     conf_hits: dict[str, list[dict]] = {}
     if table_path is not None:
-        table = read_confounder_table(table_path)
+        table = read_table(table_path)
         conf_hits = confounder_hits(table, final["SNP"].astype(str).tolist(), traits,
                                     confounder_p)
         for s in final["SNP"].astype(str):
@@ -713,7 +878,10 @@ def select_instruments(exposure, outcome, *, p: float = 5e-8, r2: float = 0.01,
         summary["demo_seed"] = (exp_src.meta.get("seed") if exp_src.simulated
                                 else out_src.meta.get("seed"))
     summary["flow"] = _flow(summary)
-    return Instruments(harmonised=final, exclusions=exclusions, snps=snps, summary=summary)
+    return Instruments(harmonised=final, exclusions=exclusions, snps=snps, summary=summary,
+                       exposure_dat=to_tsmr(cand.drop(columns=["p_eff"]), "exposure",
+                                            id=exp_src.id, trait=exp_src.trait),
+                       outcome_dat=out_t)
 
 
 def _norm_cols():
@@ -746,40 +914,58 @@ def _check_settings(p, r2, kb, action, confounder_p, proxy_r2) -> None:
         raise ParameterError(f"palindrome_action must be 1, 2 or 3, got {action!r}")
 
 
-def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
-    """Write ``harmonised.csv``, ``exclusions.csv``, ``snps.csv`` and ``summary.json``.
+#: the files :func:`write_instruments` writes into its folder
+INSTRUMENT_FILES = ("harmonised.csv", "exclusions.csv", "snps.csv", "summary.json", "exposure.csv",
+                    "outcome.csv")
 
-    The files are written into a temporary folder beside ``outdir`` which then
-    replaces ``outdir``: an error leaves no half-written result.
+
+def check_instruments_out(outdir: str | Path) -> None:
+    """Refuse an output folder that cannot take the six files, before any work.
+
+    Raises
+    ------
+    OutputError
+        ``outdir`` is a file (or anything but a folder), or one of the six names
+        inside it is a folder.
+    """
+    if check_output_dir(outdir):
+        for name in INSTRUMENT_FILES:
+            check_output_file(Path(outdir) / name, allow_stdout=False)
+
+
+def write_instruments(ins: Instruments, outdir: str | Path) -> dict[str, Path]:
+    """Write ``harmonised.csv``, ``exclusions.csv``, ``snps.csv``, ``summary.json``,
+    ``exposure.csv`` and ``outcome.csv``.
+
+    ``exposure.csv`` and ``outcome.csv`` are :attr:`Instruments.exposure_dat` and
+    :attr:`Instruments.outcome_dat` (TwoSampleMR format, before harmonisation: the
+    input of ``mrbook harmonise``).
+
+    ``outdir`` is created if missing (permissions from the umask). The six files are
+    staged beside their final names and renamed into place only when all are
+    complete, so an error (a full disk) leaves none of them and the folder's other
+    files are never touched.
+
+    Raises
+    ------
+    OutputError
+        ``outdir`` is a file, a name inside it is a folder, or a file cannot be written.
     """
     import json
-    import shutil
-    import tempfile
 
-
-
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
-        ins.harmonised.to_csv(tmp / "harmonised.csv", index=False)
-        ins.exclusions.to_csv(tmp / "exclusions.csv", index=False)
-        ins.snps.to_csv(tmp / "snps.csv", index=False)
-        (tmp / "summary.json").write_text(dumps(json.loads(json.dumps(ins.summary,
-                                                                      default=_json_default))))
-        old = None
-        if outdir.exists():
-            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-            os.replace(outdir, old)
-        os.replace(tmp, outdir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {k: outdir / f for k, f in (("harmonised", "harmonised.csv"),
-                                       ("exclusions", "exclusions.csv"), ("snps", "snps.csv"),
-                                       ("summary", "summary.json"))}
+    text = {
+        "harmonised.csv": ins.harmonised.to_csv(index=False),
+        "exclusions.csv": ins.exclusions.to_csv(index=False),
+        "snps.csv": ins.snps.to_csv(index=False),
+        "exposure.csv": ins.exposure_dat.to_csv(index=False),
+        "outcome.csv": ins.outcome_dat.to_csv(index=False),
+        "summary.json": dumps(json.loads(json.dumps(ins.summary, default=_json_default))),
+    }
+    paths = write_into_dir(outdir, text)
+    return {k: paths[f] for k, f in (("harmonised", "harmonised.csv"),
+                                     ("exclusions", "exclusions.csv"), ("snps", "snps.csv"),
+                                     ("summary", "summary.json"), ("exposure", "exposure.csv"),
+                                     ("outcome", "outcome.csv"))}
 
 
 def _json_default(o):

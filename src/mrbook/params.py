@@ -16,7 +16,7 @@ a file path
     Summary statistics on disk (any format :mod:`mrbook.instruments` reads).
 
 Where relative paths are taken from (one rule for every path parameter: the data
-sources, ``ld_ref``, ``confounder_table`` and ``output_dir``):
+sources, ``ld_ref``, ``confounder_table``, ``output_dir`` and ``phenome_manifest``):
 
 - in a parameter file (:func:`load_yaml`), from **the parameter file's folder**,
   as Snakemake and Nextflow users expect; :func:`load_yaml` returns them
@@ -116,6 +116,14 @@ SCHEMA: dict[str, Param] = {p.name: p for p in [
     # adds about 20 s (19-25 s measured) to a ~30 s `mrbook build` on the 2-core machine
     _p("export_figures", bool, True,
        "also write every figure as SVG and PNG into output_dir (kaleido with Debian's chromium)"),
+    # the Phenome-wide MR chapter: what its batch analyses (with the settings above) and where
+    _p("phenome_manifest", str, "",
+       "manifest CSV (exposure,outcome) of the Phenome-wide MR chapter; empty: a SIMULATED phenome"),
+    _p("phenome_exposures", int, 12, "exposures of the simulated demo phenome"),
+    _p("phenome_outcomes", int, 4, "outcomes of the simulated demo phenome"),
+    _p("phenome_seed", int, 1, "seed of the simulated demo phenome"),
+    _p("phenome_workers", int, 2,
+       "Dask worker processes of the phenome chapter's batch (0: one process, no Dask)"),
 ]}
 
 
@@ -147,7 +155,7 @@ def resolve_path(path: str | os.PathLike, base: str | os.PathLike | None = None)
 
 
 #: parameters that name a file or folder (data sources are paths only when they look like one)
-PATH_PARAMETERS = ("ld_ref", "confounder_table", "output_dir")
+PATH_PARAMETERS = ("ld_ref", "confounder_table", "output_dir", "phenome_manifest")
 
 
 def _looks_like_path(source: str) -> bool:
@@ -245,12 +253,109 @@ def _type_name(t: type) -> str:
             float: "a number", bool: "true or false"}.get(t, f"a {t.__name__}")
 
 
+# --------------------------------------------------------------------------- numbers
+#
+# One rule for every numeric parameter (book and batch alike):
+# - a parameter file is read with :func:`yaml_load`, where a number is what YAML 1.2
+#   (and a person) calls one: 5e-8, 5E-08, .5e-7, 1e3, 5.0e-8, 10000, 1_000 (PyYAML's
+#   YAML 1.1 would read the first four as text);
+# - :func:`validate` takes an int where a float is meant, and a float where an integer
+#   is meant when it is a whole number that a float holds exactly (1e3 -> 1000); never
+#   true/false, never text (a number in quotes is refused with a message that says how
+#   to write it).
+
+#: YAML 1.2 core-schema floats, plus YAML 1.1's underscores and .inf/.nan
+_FLOAT_12 = re.compile(r"""^(?:
+    [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?   # 1.5, 1., 5.0e-8
+  | [-+]?(?:[0-9][0-9_]*)[eE][-+]?[0-9]+                 # 5e-8, 1E3
+  | [-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?             # .5, .5e-7
+  | [-+]?\.(?:inf|Inf|INF)
+  | \.(?:nan|NaN|NAN))$""", re.X)
+
+
+def _yaml_loader():
+    """A PyYAML SafeLoader that reads YAML 1.2 numbers as numbers and refuses a key
+    given twice (YAML 1.1 would keep the last silently)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+    def mapping(loader, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice (first on line {seen[key]})",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: PyYAML's own error follows
+                pass
+        return loader.construct_mapping(node, deep=deep)
+
+    Loader.add_constructor("tag:yaml.org,2002:map", mapping)
+    return Loader
+
+
+def yaml_load(text: str, source: str | os.PathLike = "<parameters>"):
+    """Parse the text of a parameter file (numbers as :func:`validate` expects them).
+
+    Raises
+    ------
+    ParameterError
+        One line naming ``source``, the line and column, and what is wrong.
+
+    Examples
+    --------
+    >>> yaml_load("p_threshold: 5e-8\\nclump_kb: 1e3\\n")
+    {'p_threshold': 5e-08, 'clump_kb': 1000.0}
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = " ".join(str(exc.problem or exc.context or "").split())
+        raise ParameterError(f"{source}: not valid YAML: {where}{what}") from None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+
+
+def _number(name: str, value, typ: type):
+    """Check one numeric parameter by the rule above; returns an int or a float."""
+    want = _type_name(typ)
+    if isinstance(value, str):
+        text = value.strip()
+        hint = ""
+        if _FLOAT_12.match(text) or re.fullmatch(r"[-+]?[0-9][0-9_]*", text):
+            hint = f"; write it without quotes: {name}: {text}"
+        raise ParameterError(f"parameter {name!r} must be {want}, got the text {value!r}{hint}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"parameter {name!r} must be {want}, "
+                             f"got {type(value).__name__} {value!r}")
+    if typ is float:
+        return float(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer() or abs(value) > 2 ** 53:
+            raise ParameterError(f"parameter {name!r} must be {want} (a whole number such as "
+                                 f"1000 or 1e3), got {value!r}")
+        return int(value)
+    return int(value)
+
+
 def _check_type(name: str, value, typ: type):
+    if typ in (int, float):
+        return _number(name, value, typ)
     ok = isinstance(value, typ)
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if typ in (int, float) and isinstance(value, bool):
-        ok = False
     if typ is list and isinstance(value, tuple):
         value, ok = list(value), True
     if not ok:
@@ -290,14 +395,20 @@ def validate(values: Mapping[str, Any], *, partial: bool = False) -> dict:
     --------
     >>> validate({"p_threshold": 1e-6})["p_threshold"]
     1e-06
-    >>> validate({"seed": "1"})
+    >>> validate({"seed": 1e3}, partial=True)
+    {'seed': 1000}
+    >>> validate({"seed": "one"})
     Traceback (most recent call last):
     ...
-    mrbook.errors.ParameterError: parameter 'seed' must be an integer, got str '1'
+    mrbook.errors.ParameterError: parameter 'seed' must be an integer, got the text 'one'
     """
     unknown = [k for k in values if k not in SCHEMA]
     if unknown:
-        raise ParameterError(f"unknown parameter {unknown[0]!r}; known parameters: "
+        import difflib
+
+        close = difflib.get_close_matches(str(unknown[0]), list(SCHEMA), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ParameterError(f"unknown parameter {unknown[0]!r}{hint}; known parameters: "
                              f"{', '.join(SCHEMA)}")
     out = {}
     for name, spec in SCHEMA.items():
@@ -359,6 +470,9 @@ def _check_values(v: dict) -> None:
     if "methods" in v:
         if not v["methods"]:
             _fail("methods", "give at least one MR method")
+        for m in v["methods"]:
+            if not isinstance(m, str):
+                _fail("methods", f"must be a list of method keys such as mr_ivw, got {m!r}")
         from .estimators import resolve_methods  # the registry; imported when needed
         try:
             resolve_methods(v["methods"])
@@ -370,6 +484,12 @@ def _check_values(v: dict) -> None:
             or v.get("presso_n_distribution", 0) < 0:
         _fail("presso_n_distribution",
               f"must be 0 (skip MR-PRESSO) or at least 10, got {v['presso_n_distribution']!r}")
+    for name, lo, hi in (("phenome_exposures", 1, 2000), ("phenome_outcomes", 1, 100),
+                         ("phenome_seed", 0, 2**63 - 1), ("phenome_workers", 0, 256)):
+        if name in v and not lo <= v[name] <= hi:
+            _fail(name, f"must be from {lo} to {hi}, got {v[name]!r}")
+    if v.get("phenome_manifest") and not resolve_path(v["phenome_manifest"]).is_file():
+        _fail("phenome_manifest", f"file not found: {v['phenome_manifest']!r}")
     if "seed" in v and v["seed"] < 0:
         _fail("seed", f"must be a non-negative integer, got {v['seed']!r}")
     if "output_dir" in v and not v["output_dir"].strip():
@@ -409,15 +529,10 @@ def load_yaml(path: str | os.PathLike) -> dict:
     ParameterError
         If the file is missing or not a YAML mapping, or a parameter is wrong.
     """
-    import yaml
-
     p = Path(path).expanduser().absolute()
     if not p.is_file():
         raise ParameterError(f"parameter file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    data = yaml_load(_read_params_text(p, path), path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -426,3 +541,15 @@ def load_yaml(path: str | os.PathLike) -> dict:
         return portable_paths(validate(rebase_paths(data, p.parent), partial=True))
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from None
+
+
+def _read_params_text(p: Path, shown) -> str:
+    """The text of a parameter file; an unreadable or binary file is one ParameterError."""
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{shown}: not a text file (byte {exc.start + 1} is not UTF-8); "
+                             "a parameter file is YAML text") from None
+    except OSError as exc:
+        raise ParameterError(f"{shown}: cannot read the parameter file "
+                             f"({(exc.strerror or str(exc)).lower()})") from None

@@ -9,8 +9,10 @@ is listed.
 
 Per page it checks: each plotly figure the executed notebook produced is a
 ``.plotly-graph-div`` holding a rendered ``svg.main-svg``; every table the notebook
-showed is present; math (if any) was typeset by the local MathJax; no JavaScript
-exception was thrown; every request went to the local server.
+showed is present; no table is wider than its container at a 1400 px wide window
+(no horizontal scroll, nothing cut off; issue 13 item 7); math (if any) was typeset
+by the local MathJax; no JavaScript exception was thrown; every request went to the
+local server.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the window width at which every table must fit the page (issue 13, item 7)
+WIDTH, HEIGHT = 1400, 900
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
                              shutil.which("google-chrome")) if p), None)
 
@@ -64,7 +68,7 @@ class Browser:
                 "--disable-features=Translate,OptimizationHints,MediaRouter",
                 f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--window-size=1280,900", "about:blank"]
+                f"--window-size={WIDTH},{HEIGHT}", "about:blank"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.time() + 30
@@ -82,6 +86,8 @@ class Browser:
         self.events: list[dict] = []
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable")
+        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
+                  deviceScaleFactor=1, mobile=False)
 
     def call(self, method: str, **params):
         self._id += 1
@@ -169,6 +175,19 @@ PAGE_STATE = """(() => {
     math_source: document.querySelectorAll('.math').length,
     math_rendered: document.querySelectorAll('mjx-container').length,
     title: document.title,
+    // tables wider than their container (a horizontal scroll) or than the page's text column
+    overflowing: (() => {
+      const article = document.querySelector('article.bd-article') || document.body;
+      const right = article.getBoundingClientRect().right;
+      return [...article.querySelectorAll('table')].map(t => {
+        const box = t.closest('.mrbook-table-wrap, .pst-scrollable-table-container')
+                    || t.parentElement;
+        const over = Math.max(box.scrollWidth - box.clientWidth,
+                              t.getBoundingClientRect().right - right);
+        const head = [...t.querySelectorAll('th')].slice(0, 4).map(h => h.textContent.trim());
+        return over > 1 ? `${head.join(' | ')}: ${Math.round(over)} px too wide` : null;
+      }).filter(x => x);
+    })(),
   };
 })()"""
 
@@ -238,6 +257,8 @@ def test_every_page_renders_offline(book_html, built_book, browser):
                                     f"{want['tables']}")
             if state["drawn"] != state["figures"]:
                 problems.append(f"{page}: only {state['drawn']} of {state['figures']} figures drew")
+            for table in state["overflowing"]:
+                problems.append(f"{page}: a table does not fit at {WIDTH} px: {table}")
             if state["math_source"] and not state["math_rendered"]:
                 problems.append(f"{page}: math was not typeset (MathJax did not load)")
             remote = [u for u in browser.requests()

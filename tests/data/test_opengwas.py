@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,6 +57,9 @@ class FakeAPI:
         self.requests: list[dict] = []
         self.fail_429 = 0
         self.retry_after = "0"
+        #: scripted answers, used first and in order: ("send", status, body bytes, headers),
+        #: ("hang", seconds) (answer after the client's time-out), ("close",) (no answer)
+        self.script: list[tuple] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,6 +71,17 @@ class FakeAPI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 api.requests.append({"path": self.path, "body": body,
                                      "auth": self.headers.get("Authorization")})
+                if api.script:
+                    step = api.script.pop(0)
+                    if step[0] == "send":
+                        return self._send(step[1], None, step[3] if len(step) > 3 else None,
+                                          raw=step[2])
+                    if step[0] == "hang":
+                        time.sleep(step[1])
+                        return None
+                    if step[0] == "close":
+                        self.close_connection = True
+                        return None
                 if api.mode == "401":
                     return self._send(401, {"message": "token expired"})
                 if api.mode == "429" or (api.mode == "429-then-ok" and api.fail_429 > 0):
@@ -360,3 +375,141 @@ def test_corrupt_cache_entry_is_refetched(api_server, token, tmp_path):
     info = client.gwasinfo("finn-b-M13_OSTEOPOROSIS")
     assert info.loc[0, "trait"] == "Osteoporosis"
     assert len(api_server.requests) == 2
+
+
+# --------------------------------------------------------------------------- faults (issue 9)
+#
+# Each fault ends either in a result (after bounded retries) or in one OpenGWASError line
+# that says what to do; the token appears in no message, cache file or table.
+
+
+def _assert_clean_error(err, *words):
+    msg = str(err.value)
+    assert "\n" not in msg and TOKEN not in msg, msg
+    for w in words:
+        assert w in msg, (w, msg)
+    assert isinstance(err.value, MRBookError)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_token_says_where_to_get_one(api_server, token, tmp_path, status):
+    api_server.script = [("send", status, b'{"message": "bad token"}')]
+    with pytest.raises(OpenGWASError) as err:
+        _client(api_server.url, tmp_path).tophits("ebi-a-GCST90018862")
+    _assert_clean_error(err, f"HTTP {status}", "https://api.opengwas.io/profile/", "OPENGWAS_JWT")
+    assert len(api_server.requests) == 1 and not any(tmp_path.iterdir())
+
+
+def test_server_errors_are_retried_with_doubling_backoff(api_server, token, tmp_path):
+    api_server.script = [("send", 503, b"busy"), ("send", 502, b"gateway")]
+    client = _client(api_server.url, tmp_path, max_retries=3, backoff=0.01)
+    waits: list[float] = []
+    client._sleep = waits.append
+    assert len(client.tophits("ebi-a-GCST90018862")) == 2
+    assert waits == [0.01, 0.02] and len(api_server.requests) == 3
+
+
+def test_server_errors_give_up_after_the_retries(api_server, token, tmp_path):
+    api_server.script = [("send", 504, b"timeout upstream")] * 3
+    client = _client(api_server.url, tmp_path, max_retries=2, backoff=0.01)
+    client._sleep = lambda s: None
+    with pytest.raises(OpenGWASError) as err:
+        client.tophits("ebi-a-GCST90018862")
+    _assert_clean_error(err, "server error (HTTP 504)", "3 attempt(s)", "re-run later")
+    assert len(api_server.requests) == 3 and not any(tmp_path.iterdir())
+
+
+def test_429_retry_after_is_waited_then_retried(api_server, token, tmp_path):
+    api_server.script = [("send", 429, b"slow down", {"Retry-After": "2"})]
+    client = _client(api_server.url, tmp_path, max_wait=5)
+    waits: list[float] = []
+    client._sleep = waits.append
+    assert len(client.tophits("ebi-a-GCST90018862")) == 2
+    assert waits == [2.0]
+
+
+def test_a_time_out_is_retried_then_succeeds(api_server, token, tmp_path):
+    api_server.script = [("hang", 0.6)]
+    client = _client(api_server.url, tmp_path, timeout=0.3, max_retries=2, backoff=0.01)
+    waits: list[float] = []
+    client._sleep = waits.append
+    assert len(client.tophits("ebi-a-GCST90018862")) == 2
+    assert waits == [0.01]
+
+
+def test_time_outs_give_up_after_bounded_retries(api_server, token, tmp_path):
+    api_server.script = [("hang", 0.5)] * 3
+    client = _client(api_server.url, tmp_path, timeout=0.2, max_retries=2, backoff=0.01)
+    waits: list[float] = []
+    client._sleep = waits.append
+    with pytest.raises(OpenGWASError) as err:
+        client.tophits("ebi-a-GCST90018862")
+    _assert_clean_error(err, "cannot reach", "timed out", "3 attempt(s)")
+    assert waits == [0.01, 0.02] and not any(tmp_path.iterdir())
+
+
+def test_a_dropped_connection_is_retried(api_server, token, tmp_path):
+    api_server.script = [("close",)]
+    client = _client(api_server.url, tmp_path, max_retries=1, backoff=0.01)
+    client._sleep = lambda s: None
+    assert len(client.tophits("ebi-a-GCST90018862")) == 2
+    assert len(api_server.requests) == 2
+
+
+@pytest.mark.parametrize("body, words", [
+    (b'[{"rsid": "rs1", "beta": 0.1', ["not JSON"]),                       # cut off
+    (b"\xff\xfe\x00garbage", ["not JSON"]),                                 # binary
+    (b"[1, 2, 3]", ["record 1 is not a JSON object"]),
+    (b'{"message": "maintenance"}', ["record 1 lacks rsid, beta, se"]),
+    (b'"just text"', ["expected a list of records"]),
+    (b'[{"rsid": "rs1", "beta": {"x": 1}, "se": 0.1}]', ["field 'beta' is not a number"]),
+])
+def test_malformed_answers_are_one_line_errors(api_server, token, tmp_path, body, words):
+    api_server.script = [("send", 200, body)]
+    with pytest.raises(OpenGWASError) as err:
+        _client(api_server.url, tmp_path).tophits("ebi-a-GCST90018862")
+    _assert_clean_error(err, "tophits", *words)
+
+
+def test_malformed_gwasinfo_answer(api_server, token, tmp_path):
+    api_server.script = [("send", 200, b'[["finn-b-X"]]')]
+    with pytest.raises(OpenGWASError) as err:
+        _client(api_server.url, tmp_path).gwasinfo("finn-b-X")
+    _assert_clean_error(err, "gwasinfo", "not a JSON object")
+
+
+def test_a_token_echoed_by_the_server_is_never_shown_cached_or_written(api_server, token,
+                                                                      tmp_path):
+    api_server.script = [("send", 400, f"bad request for Bearer {TOKEN}".encode())]
+    with pytest.raises(OpenGWASError) as err:
+        _client(api_server.url, tmp_path).tophits("ebi-a-GCST90018862")
+    _assert_clean_error(err, "HTTP 400", "<token>")
+    rows = [dict(TOPHITS[0], trait=f"echo {TOKEN}")]
+    api_server.script = [("send", 200, json.dumps(rows).encode())]
+    hits = _client(api_server.url, tmp_path).tophits("ebi-a-GCST90018862")
+    assert hits["trait"].tolist() == ["echo <token>"]
+    assert TOKEN not in hits.to_csv() and TOKEN not in to_tsmr(hits, "exposure").to_csv()
+    _assert_token_absent(tmp_path)
+
+
+def test_cli_reports_an_opengwas_fault_in_one_line_and_writes_nothing(api_server, token,
+                                                                      tmp_path, monkeypatch):
+    from mrbook.cli.main import main
+
+    monkeypatch.setenv("MRBOOK_OPENGWAS_URL", api_server.url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    for script, words in ([("send", 401, b"{}")], ["HTTP 401", "api.opengwas.io/profile"]), \
+                         ([("send", 200, b"<html>")], ["not JSON"]):
+        api_server.script = list(script)
+        import io
+        import contextlib
+
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["instruments", "--exposure", "ebi-a-GCST90018862", "--outcome",
+                         "demo:osteoporosis", "--out", str(out)])
+        text = err.getvalue()
+        assert code == 2 and text.count("\n") == 1 and "Traceback" not in text, text
+        assert TOKEN not in text and all(w in text for w in words), text
+        assert not out.exists()

@@ -16,12 +16,16 @@ def add_parser(sub) -> None:
                     "threshold, LD clumping (plink 1.9 or the identical Python engine), outcome "
                     "extraction (with LD proxies), harmonisation (palindromes), confounder "
                     "look-up, optional Steiger filtering. Writes DIR/harmonised.csv (input of "
-                    "'mrbook mr'), DIR/exclusions.csv, DIR/snps.csv and DIR/summary.json. "
+                    "'mrbook mr'), DIR/exclusions.csv, DIR/snps.csv, DIR/summary.json, and "
+                    "DIR/exposure.csv and DIR/outcome.csv (TwoSampleMR format, before "
+                    "harmonisation: input of 'mrbook harmonise'). "
                     "Sources: a summary-statistics file, demo:<trait> (hypothyroidism, "
                     "hyperthyroidism, hashimoto, osteoporosis; SIMULATED) or an OpenGWAS ID.")
     p.add_argument("--exposure", required=True, help="exposure source")
     p.add_argument("--outcome", required=True, help="outcome source")
-    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--out", required=True,
+                   help="output folder (created if missing; its six files are written together "
+                        "or not at all, other files in it are left alone)")
     p.add_argument("--p", type=float, default=5e-8, help="exposure P threshold (5e-8)")
     p.add_argument("--r2", type=float, default=0.01, help="clumping r2 (0.01)")
     p.add_argument("--kb", type=float, default=10000, help="clumping window in kb (10000)")
@@ -51,8 +55,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..instruments import select_instruments, write_instruments
+    from ..instruments import check_instruments_out, select_instruments, write_instruments
 
+    check_instruments_out(args.out)  # a file where the folder is meant: refused before any work
     conf = args.confounders
     if conf is not None and conf.strip().lower() == "none":
         conf = False

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
-from .. import __version__
-from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
 from ..errors import ParameterError
-from ..estimators import Params, resolve_methods
-from ..data.tsmr import read_harmonised
-from ..output import atomic_write_text, dumps, records
-from ..sensitivity.steiger import directionality_test
+from ..output import STDOUT, _clean, check_output_file, dumps, records, write_outputs
 
 
 def add_parser(sub) -> None:
@@ -21,7 +18,8 @@ def add_parser(sub) -> None:
                     "column names, and write one JSON object.")
     p.add_argument("harmonised", help="harmonised CSV/TSV (SNP, beta.exposure, se.exposure, "
                                       "beta.outcome, se.outcome, ...)")
-    p.add_argument("--json", required=True, dest="json_out", help="output JSON file")
+    p.add_argument("--json", required=True, dest="json_out",
+                   help="output JSON file; '-' writes it to standard output")
     p.add_argument("--seed", type=int, default=1234, help="seed of the bootstrap stream (1234)")
     p.add_argument("--nboot", type=int, default=1000, help="bootstrap replicates (1000)")
     p.add_argument("--methods", default=None,
@@ -37,12 +35,17 @@ def add_parser(sub) -> None:
 def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", presso=False,
                     presso_nsim=1000, source=None) -> dict:
     """Everything ``mrbook mr`` writes, as a JSON-ready dict (SPEC section 5)."""
+    from .. import __version__
+    from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
+    from ..estimators import Params
+    from ..sensitivity.steiger import directionality_test
+
     params = Params(nboot=nboot)
     mr = run_mr(dat, methods=methods, params=params, seed=seed, rng=rng)
     multi = sum(1 for _ in iter_pairs(dat, keep_only=False)) > 1
     ok = mr[mr["status"] == "ok"]
     out = {
-        "mr": records(ok, ["method", "nsnp", "b", "se", "pval"], multi),
+        "mr": _mr_rows(ok, multi),
         "not_run": records(mr[mr["status"] != "ok"], ["method", "reason"], multi),
         "heterogeneity": records(heterogeneity(dat), ["method", "q", "q_df", "q_pval"], multi),
     }
@@ -70,7 +73,20 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
     return out
 
 
+def _mr_rows(ok, multi: bool) -> list[dict]:
+    """The ``mr`` rows {method, nsnp, b, se, pval}, plus ``ci_low`` and ``ci_upp`` for a
+    method that gives its own interval (e.g. the contamination mixture; see
+    :func:`mrbook.analysis.run_mr`): the other rows are exactly as before."""
+    rows = records(ok, ["method", "nsnp", "b", "se", "pval"], multi)
+    if {"ci_low", "ci_upp"} <= set(ok.columns):
+        for row, lo, up in zip(rows, ok["ci_low"], ok["ci_upp"]):
+            if not (math.isnan(lo) and math.isnan(up)):
+                row.update(ci_low=_clean(lo), ci_upp=_clean(up))
+    return rows
+
+
 def _presso_json(dat, nsim, seed, rng, multi):
+    from ..analysis import iter_pairs
     from ..sensitivity.presso import mr_presso
     from ..rmath.rng import make_rng
 
@@ -99,22 +115,37 @@ def _presso_dict(r: dict) -> dict:
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [conv(x) for x in v]
-        from ..output import _clean
         return _clean(v)
 
     return conv(r)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.tsmr import read_harmonised
+    from ..estimators import resolve_methods
+
     if args.nboot < 2:
         raise ParameterError(f"--nboot must be at least 2, got {args.nboot}")
+    if args.seed < 0:
+        raise ParameterError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.presso and args.presso_nsim < 10:
+        raise ParameterError(f"--presso-nsim must be at least 10, got {args.presso_nsim}")
     methods = None
-    if args.methods:
+    if args.methods is not None:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise ParameterError("--methods: give at least one method key, e.g. mr_ivw")
         resolve_methods(methods)  # fail before reading
+    check_output_file(args.json_out, what="JSON result")  # before any computation
     dat = read_harmonised(args.harmonised)
     result = analyse_to_json(dat, seed=args.seed, nboot=args.nboot, methods=methods, rng=args.rng,
                              presso=args.presso, presso_nsim=args.presso_nsim,
                              source=str(args.harmonised))
-    atomic_write_text(args.json_out, dumps(result))
+    write_outputs({args.json_out: dumps(result)})
+    used = int(dat["mr_keep"].astype(bool).sum())
+    pairs = {(e, o) for e, o in zip(dat["id.exposure"], dat["id.outcome"])}
+    where = "standard output" if args.json_out == STDOUT else args.json_out
+    print(f"mrbook mr: wrote {where}: {len(result['mr'])} estimate(s) from {used} of {len(dat)} "
+          f"SNPs ({len(dat) - used} excluded, see 'excluded')"
+          + (f", {len(pairs)} exposure-outcome pairs" if len(pairs) > 1 else ""), file=sys.stderr)
     return 0

@@ -37,16 +37,22 @@ largest final instrument sit 0.002 inside the published bounds).
 Standard errors follow a logistic GWAS: ``se = 1 / sqrt(2 f (1-f) N phi (1-phi))``
 (phi the case fraction), times a per-SNP factor in [0.98, 1.06].
 
-Outcome (osteoporosis) associations of valid instruments follow
-``beta_out = theta * beta_exp + e`` with ``theta`` the published ln OR
-(0.0926, 0.0853, 0.1740); ``e`` is normal noise with the outcome SEs, projected
-(in the inverse-variance metric) so that the IVW estimate equals ``theta``
-exactly and scaled so that TwoSampleMR's multiplicative random-effects IVW SE is
-the published one where the SNPs allow it (Cochran's Q P > 0.1); a small
-component sets the MR-Egger intercept to |t| < 1. Osteoporosis has no effect on
-the thyroid traits: reverse-direction outcome associations are noise with an IVW
-estimate within 0.6 SE of zero. Agreement of the demo's estimates with the paper
-is therefore BY CONSTRUCTION and is no evidence of anything.
+Outcome (osteoporosis) associations of the final instruments follow
+``beta_out = theta * beta_exp + e``, ``e ~ N(0, se_out²)`` drawn independently per
+SNP, with ``theta`` the published ln OR (0.0926, 0.0853, 0.1740) as the planted
+truth and ``se_out`` the outcome GWAS's standard error of that SNP (SPEC section
+4). Nothing is tuned after the draw, so the demo's estimates differ from the
+planted truth by ordinary sampling error: the IVW estimate is ``theta`` plus an
+error of standard deviation ``se_fixed = 1 / sqrt(sum beta_exp² / se_out²)``,
+Cochran's Q and the MR-Egger intercept are whatever the draw gives. The lead F
+statistics are chosen so that ``se_fixed`` is close to the published IVW SE
+(0.0386, 0.0435, 0.0618; up to the per-SNP SE factors it is 0.0386, 0.0422 and
+0.0625 at the default seed), which the F ranges allow. Osteoporosis has
+no effect on the thyroid traits: at the osteoporosis instruments the thyroid
+associations are pure noise ``N(0, se²)`` (truncated at |z| = 4.2 like every
+background SNP). Agreement of the demo's estimates with the paper therefore shows
+only that the software recovers a planted effect to within sampling error; it is
+no evidence of anything about thyroid disease.
 
 Per forward exposure, the listed number of leads is absent from the outcome file
 together with their whole LD block (so no LD proxy with r² >= 0.8 exists); the
@@ -79,14 +85,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from ..errors import ParameterError
+from ..output import new_dir_mode
 
 #: Seed of the published demo (``mrbook demo-data`` without ``--seed``).
 DEFAULT_SEED = 20241010
 #: Bump when the design changes: cached demo folders of another version are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 N_INDIVIDUALS = 1000
 
 #: The four traits of SPEC section 1 (names, sample sizes, the OpenGWAS study mirrored).
@@ -115,23 +122,23 @@ OUTCOME = "osteoporosis"
 DESIGN: dict[str, dict] = {
     "hypothyroidism": dict(
         candidates=90, missing=4, confounder=9, final=69, f_range=(31.17, 124.85),
-        theta=0.0926, se_published=0.0386, sigma_plan=1.05,
+        theta=0.0926, se_published=0.0386,
         palindromic=["rs148844907", "rs187707293", "rs2114702", "rs2921053", "rs3118469",
                      "rs34536443", "rs41444548", "rs9265699"],
         confounders=["Body mass index"] * 4 + ["Smoking initiation"] * 2
         + ["Vitamin D levels", "Type 2 diabetes", "Rheumatoid arthritis"]),
     "hyperthyroidism": dict(
         candidates=20, missing=2, confounder=0, final=15, f_range=(30.37, 194.78),
-        theta=0.0853, se_published=0.0435, sigma_plan=1.2,
+        theta=0.0853, se_published=0.0435,
         palindromic=["rs12662112", "rs385863", "rs56401801"], confounders=[]),
     "hashimoto": dict(
         candidates=18, missing=1, confounder=3, final=10, f_range=(32.38, 173.77),
-        theta=0.1740, se_published=0.0618, sigma_plan=1.02,
+        theta=0.1740, se_published=0.0618,
         palindromic=["rs1993945", "rs2072109", "rs757024", "rs7754251"],
         confounders=["Rheumatoid arthritis", "Body mass index", "Vitamin D levels"]),
     "osteoporosis": dict(
         candidates=22, missing=0, confounder=0, final=22, f_range=(31.0, 90.0),
-        theta=0.0, se_published=None, sigma_plan=1.0, palindromic=[], confounders=[]),
+        theta=0.0, se_published=None, palindromic=[], confounders=[]),
 }
 
 #: Confounders of osteoporosis planted in the association table; the default of
@@ -237,50 +244,6 @@ def _solve_f(lo: float, hi: float, k: int, target_sum: float, rng) -> np.ndarray
     mid = vals(math.sqrt(a * b))
     out = np.concatenate([[lo + d, hi - d], mid])
     return out[rng.permutation(k)]
-
-
-def _plant_outcome(bx: np.ndarray, se_y: np.ndarray, b_target: float, se_target, rng,
-                   sigma_default=(0.85, 1.0), egger_t=(-1.0, 1.0)) -> np.ndarray:
-    """Outcome betas ``b_target * bx + e`` with the IVW estimate exactly ``b_target``.
-
-    ``e`` is N(0, se_y) noise projected (weights 1/se_y²) off ``sign(bx)`` and ``bx``,
-    scaled so that TwoSampleMR's IVW SE (``se_fixed * max(1, sigma)``) is
-    ``se_target`` when that needs sigma >= 1 and Cochran's Q keeps P > 0.1, plus a
-    component that gives the MR-Egger intercept a t-value drawn in ``egger_t``.
-    """
-    k = len(bx)
-    w = 1.0 / se_y ** 2
-    s = np.sign(bx)
-    e0 = rng.normal(0.0, se_y)
-    X = np.column_stack([s, bx])
-    coef = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * e0))
-    e_perp = e0 - X @ coef
-    kappa = np.sum(w * s * bx) / np.sum(w * bx * bx)
-    u = s - kappa * bx
-    se_fixed = 1.0 / math.sqrt(np.sum(w * bx * bx))
-    sig_max = math.sqrt(stats.chi2.ppf(0.90, k - 1) / (k - 1))
-    if se_target is not None and se_target / se_fixed > 1.0:
-        sigma = min(se_target / se_fixed, sig_max)
-    else:
-        sigma = rng.uniform(*sigma_default)
-    P = float(np.sum(w * e_perp ** 2))
-    U = float(np.sum(w * u ** 2))
-    t_target = rng.uniform(*egger_t)
-    # Egger: intercept = alpha; its SE = sqrt(V00) * max(1, sigma_egger)
-    Xe = np.column_stack([np.ones(k), np.abs(bx)])
-    v00 = float(np.linalg.inv(Xe.T @ (w[:, None] * Xe))[0, 0])
-    total = sigma ** 2 * (k - 1)
-    alpha, a = 0.0, math.sqrt(total / P)
-    for _ in range(50):
-        sig_e = a * math.sqrt(P / (k - 2)) if k > 2 else 1.0
-        alpha = t_target * math.sqrt(v00) * max(1.0, sig_e)
-        rest = total - alpha ** 2 * U
-        if rest <= 0:
-            alpha = math.copysign(math.sqrt(0.5 * total / U), alpha)
-            rest = total - alpha ** 2 * U
-        a = math.sqrt(rest / P)
-    e = a * e_perp + alpha * u
-    return b_target * bx + e
 
 
 # --------------------------------------------------------------------------- genome
@@ -434,7 +397,7 @@ def _design_loci(rng) -> pd.DataFrame:
             n_y = TRAITS[OUTCOME]["n"]
             phi_y = TRAITS[OUTCOME]["ncase"] / n_y
             ratio = (n_y * phi_y * (1 - phi_y)) / (n_x * phi_x * (1 - phi_x))
-            target = 1.0 / ((d["se_published"] / d["sigma_plan"]) ** 2 * ratio)
+            target = 1.0 / (d["se_published"] ** 2 * ratio)  # se_fixed = published SE
             loci.loc[final, "F"] = _solve_f(lo, hi, len(final), target, rng)
     loci["f_target"] = np.where(loci["role"] == "palindromic",
                                 rng.uniform(0.47, 0.53, len(loci)),
@@ -555,21 +518,19 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
     for li, row in conf.iterrows():
         j = row["row"]
         pleio = rng.choice([-1, 1]) * rng.uniform(2.5, 3.5) * se[OUTCOME][j]
-        beta[OUTCOME][j] = DESIGN[row["trait"]]["theta"] * beta[row["trait"]][j] + pleio
+        beta[OUTCOME][j] = (DESIGN[row["trait"]]["theta"] * beta[row["trait"]][j] + pleio
+                            + rng.normal(0.0, se[OUTCOME][j]))
+    # the final instruments: planted truth plus sampling noise with the outcome's SE,
+    # nothing tuned afterwards (SPEC section 4)
     planted = {}
     for t in THYROID:
         fin = loci[(loci["trait"] == t) & (loci["role"] == "final")]["row"].to_numpy()
-        by = _plant_outcome(beta[t][fin], se[OUTCOME][fin], DESIGN[t]["theta"],
-                            DESIGN[t]["se_published"], rng)
-        beta[OUTCOME][fin] = by
+        beta[OUTCOME][fin] = (DESIGN[t]["theta"] * beta[t][fin]
+                              + rng.normal(0.0, se[OUTCOME][fin]))
         planted[t] = fin
+    # reverse direction, no effect: the thyroid associations at the osteoporosis
+    # instruments are the background noise drawn above
     op_fin = loci[(loci["trait"] == OUTCOME) & (loci["role"] == "final")]["row"].to_numpy()
-    for t in THYROID:  # reverse direction: no effect
-        bx = beta[OUTCOME][op_fin]
-        w = 1.0 / se[t][op_fin] ** 2
-        se_fixed = 1.0 / math.sqrt(np.sum(w * bx * bx))
-        b_rev = rng.uniform(-0.6, 0.6) * se_fixed
-        beta[t][op_fin] = _plant_outcome(bx, se[t][op_fin], b_rev, None, rng)
     for t in (*THYROID, OUTCOME):
         z[t] = beta[t] / se[t]
     _check_design(seed, loci, snp_locus, kind, z, alt_count)
@@ -606,6 +567,7 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
         tmp = Path(tmp)
         paths = _write_all(tmp, seed, snps, loci, alt_count, z, se, beta, eaf, eaf_fg,
                            in_outcome, in_thyroid, swap, flip)
+        _check_destinations(tmp, outdir)
         final = {}
         for key, p in paths.items():
             rel = p.relative_to(tmp)
@@ -623,6 +585,27 @@ def generate(outdir: str | Path, seed: int = DEFAULT_SEED) -> dict[str, Path]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(readme, dest)
     return final
+
+
+def planned_files() -> list[str]:
+    """The files :func:`generate` writes, relative to its folder (for checks before it runs)."""
+    return sorted([TRAITS[t]["file"] for t in (*THYROID, OUTCOME)]
+                  + [f"ld_panel/demo_eur.{ext}" for ext in ("bed", "bim", "fam")]
+                  + ["confounders/gwas_catalog_associations.tsv", "manifest.json", "README.txt"]
+                  + [f"{d}/README.txt" for d in ("ld_panel", "sumstats", "confounders")])
+
+
+def _check_destinations(tmp: Path, outdir: Path) -> None:
+    """Refuse, before any file is moved, a destination that is not a file (a folder where
+    a file goes, a file where a folder goes): nothing of a user's is replaced or moved."""
+    from ..errors import OutputError
+
+    for p in sorted(tmp.rglob("*")):
+        dest = outdir / p.relative_to(tmp)
+        if p.is_dir() and (dest.exists() or dest.is_symlink()) and not dest.is_dir():
+            raise OutputError("is a file; the demo study writes a folder of that name", dest)
+        if p.is_file() and dest.is_dir():
+            raise OutputError("is a folder; the demo study writes a file of that name", dest)
 
 
 def _check_design(seed, loci, snp_locus, kind, z, alt_count) -> None:
@@ -657,7 +640,8 @@ def _check_design(seed, loci, snp_locus, kind, z, alt_count) -> None:
 
 def _sim_note(seed: int) -> str:
     return (f"SIMULATED data generated by mrbook demo-data (seed={seed}); not real GWAS "
-            "results. Agreement with the published study is by construction.")
+            "results. The planted causal effects are the published estimates, so agreement "
+            "with the published study is by construction, up to sampling noise.")
 
 
 def _write_vcf(path: Path, t: str, seed: int, snps: pd.DataFrame, z, se, beta, eaf,
@@ -880,6 +864,11 @@ def _write_all(tmp: Path, seed: int, snps, loci, alt_count, z, se, beta, eaf, ea
         "study_settings": {"p": 5e-8, "r2": 0.01, "kb": 10000, "palindromes": 2,
                            "confounder_p": 5e-8},
         "design": design,
+        "outcome_model": ("final instruments: beta_out = theta * beta_exp + e, e ~ N(0, "
+                          "se_out^2) independently per SNP, theta = theta_to_osteoporosis "
+                          "(the published ln OR); no tuning after the draw. Reverse "
+                          "direction: no effect (thyroid associations at the osteoporosis "
+                          "instruments are N(0, se^2) noise)."),
     }
     mpath = tmp / "manifest.json"
     mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -900,10 +889,13 @@ def _readme(seed: int, manifest: dict) -> str:
         "A synthetic mirror of Li Z et al. Thyroid dysfunction and osteoporosis: a "
         "bidirectional, two-sample Mendelian randomization study. West China Medical "
         "Journal 2024;39(10):1617-1624. doi:10.7507/1002-0179.202403222.",
-        "Same trait names, sample sizes and case/control counts; exposure -> osteoporosis "
-        "effects equal to the published ln OR; no osteoporosis -> thyroid effect; instrument "
-        "counts at each selection step as in the paper. Any agreement of estimates from "
-        "these files with the paper is by construction, never evidence.",
+        "Same trait names, sample sizes and case/control counts; instrument counts at each "
+        "selection step as in the paper. Planted truth: exposure -> osteoporosis effects "
+        "equal to the published ln OR, no osteoporosis -> thyroid effect. The outcome "
+        "associations of the instruments are that truth plus sampling noise drawn with the "
+        "outcome GWAS's standard errors (beta_out = theta * beta_exp + N(0, se_out^2)), so "
+        "estimates from these files differ from the published ones by ordinary sampling "
+        "error. Any agreement with the paper is by construction, never evidence.",
         "",
         f"seed: {seed}    demo version: {DEMO_VERSION}    SNPs: {manifest['n_snps']}    "
         f"panel individuals: {manifest['n_individuals']}",
@@ -945,6 +937,7 @@ def demo_dir(seed: int = DEFAULT_SEED, root: str | Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".seed-{int(seed)}-", dir=target.parent))
     try:
+        os.chmod(tmp, new_dir_mode())  # mkdtemp makes it owner-only; the umask decides
         generate(tmp, seed=seed)
         if target.exists():
             if _is_current(target, seed):  # another process finished first

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
 import json
 import os
 import socket
@@ -39,6 +40,8 @@ __all__ = ["DEFAULT_URL", "OpenGWAS", "OpenGWASError", "PROXY_COLUMNS", "TOKEN_E
 DEFAULT_URL = "https://api.opengwas.io/api"
 #: The only place the token is read from.
 TOKEN_ENV = "OPENGWAS_JWT"
+#: Environment variable that replaces :data:`DEFAULT_URL` (a mirror, or a local test server).
+URL_ENV = "MRBOOK_OPENGWAS_URL"
 #: Extra columns of :meth:`OpenGWAS.associations` when proxies were looked up.
 PROXY_COLUMNS = ("proxy", "target_rsid", "proxy_rsid", "target_a1", "target_a2",
                  "proxy_a1", "proxy_a2")
@@ -60,8 +63,10 @@ class OpenGWAS:
 
     Parameters
     ----------
-    base_url : str, default "https://api.opengwas.io/api"
-        API root; endpoints are appended as ``<base_url>/<endpoint>``.
+    base_url : str, optional
+        API root; endpoints are appended as ``<base_url>/<endpoint>``. Default
+        ``$MRBOOK_OPENGWAS_URL`` if set (a mirror, or a test server), else
+        ``https://api.opengwas.io/api``.
     cache_dir : str or Path, optional
         Where responses are cached (one JSON file per query). Default
         ``$XDG_CACHE_HOME/mrbook/opengwas`` or ``~/.cache/mrbook/opengwas``. It is
@@ -73,10 +78,11 @@ class OpenGWAS:
     timeout : float, default 60
         Seconds to wait for a connection or a response.
     max_retries : int, default 3
-        Retries after HTTP 429 (rate limit) or 5xx before giving up.
+        Retries after HTTP 429 (rate limit), 5xx, a time-out or a dropped
+        connection before giving up with one line.
     backoff : float, default 1
         Wait before the first retry when the server gives no ``Retry-After``;
-        doubled at each further retry.
+        doubled at each further retry (never longer than ``max_wait``).
     max_wait : float, default 60
         Longest single wait. A ``Retry-After`` longer than this (OpenGWAS resets
         its allowance hourly) fails at once instead of blocking the run.
@@ -99,7 +105,7 @@ class OpenGWAS:
     True
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, cache_dir: str | Path | None = None,
+    def __init__(self, base_url: str | None = None, cache_dir: str | Path | None = None,
                  token: None = None, timeout: float = 60.0, max_retries: int = 3,
                  backoff: float = 1.0, max_wait: float = 60.0, offline: bool = False):
         if token is not None:
@@ -109,6 +115,8 @@ class OpenGWAS:
             raise ParameterError(f"max_retries must be >= 0, got {max_retries}")
         if not float(timeout) > 0:
             raise ParameterError(f"timeout must be > 0, got {timeout}")
+        if base_url is None:
+            base_url = os.environ.get(URL_ENV, "").strip() or DEFAULT_URL
         self.base_url = base_url.rstrip("/")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
         self.timeout = float(timeout)
@@ -144,6 +152,7 @@ class OpenGWAS:
         out = self._request("gwasinfo", body)
         if isinstance(out, dict):
             out = list(out.values()) if all(isinstance(v, dict) for v in out.values()) else [out]
+        _check_records(out, "gwasinfo", ("id",))
         if not out:
             return pd.DataFrame({"id": _as_str(pd.Series([], dtype=object)),
                                  "trait": _as_str(pd.Series([], dtype=object))})
@@ -186,7 +195,8 @@ class OpenGWAS:
                          and not force_server)
         body = {"id": ids, "pval": float(pval), "preclumped": preclumped,
                 "clump": int(bool(clump)), "r2": float(r2), "kb": int(kb), "pop": str(pop)}
-        return _association_frame(self._request("tophits", body), proxies=False)
+        return _association_frame(self._request("tophits", body), proxies=False,
+                                  endpoint="tophits")
 
     def associations(self, variants: str | Iterable[str], ids: str | Iterable[str],
                      proxies: bool = True, r2: float = 0.8, align_alleles: int = 1,
@@ -232,7 +242,8 @@ class OpenGWAS:
                 "proxies": int(bool(proxies)), "r2": float(r2),
                 "align_alleles": int(align_alleles), "palindromes": int(palindromes),
                 "maf_threshold": float(maf_threshold)}
-        return _association_frame(self._request("associations", body), proxies=bool(proxies))
+        return _association_frame(self._request("associations", body), proxies=bool(proxies),
+                                  endpoint="associations")
 
     def ld_clump(self, rsids: Sequence[str], pvals: Sequence[float], r2: float = 0.001,
                  kb: int = 10000, pop: str = "EUR", pthresh: float = 1.0) -> list[str]:
@@ -307,7 +318,7 @@ class OpenGWAS:
                 f"set {TOKEN_ENV} to your OpenGWAS token (get one at "
                 f"https://api.opengwas.io/profile/) to query {endpoint}; or re-run with a "
                 "cache that holds this query, or use local files")
-        response = self._fetch(endpoint, params, token)
+        response = _redact(self._fetch(endpoint, params, token), token)
         self._write_cache(path, endpoint, params, response)
         return response
 
@@ -326,6 +337,9 @@ class OpenGWAS:
             raise
 
     def _fetch(self, endpoint: str, params: dict, token: str) -> Any:
+        """POST with bounded retries: 429 (after ``Retry-After``), 5xx, time-outs and
+        dropped connections (after ``backoff``, doubling); 401/403 and other HTTP errors at
+        once. Every message is one line and never holds the token."""
         url = f"{self.base_url}/{endpoint}"
         data = json.dumps(params).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -336,21 +350,19 @@ class OpenGWAS:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                     body = resp.read()
-                try:
-                    return json.loads(body.decode("utf-8"))
-                except ValueError:
-                    raise OpenGWASError(f"{endpoint}: the server's answer is not JSON: "
-                                        f"{_one_line(body)}") from None
             except urllib.error.HTTPError as exc:
                 status = exc.code
-                detail = _one_line(exc.read() if exc.fp is not None else b"")
+                try:
+                    detail = _one_line(exc.read() if exc.fp is not None else b"", token)
+                except (OSError, http.client.HTTPException):
+                    detail = ""
                 if status in (401, 403):
                     raise OpenGWASError(
                         f"{endpoint}: OpenGWAS refused the token (HTTP {status}): it is "
                         f"expired or invalid; get a new one at https://api.opengwas.io/profile/ "
                         f"and set {TOKEN_ENV}") from None
                 if status == 429 or 500 <= status < 600:
-                    wait = _retry_after(exc.headers.get("Retry-After"))
+                    wait = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
                     if wait is None:
                         wait = self.backoff * (2 ** attempt)
                     if attempt >= self.max_retries or wait > self.max_wait:
@@ -365,11 +377,24 @@ class OpenGWAS:
                     continue
                 raise OpenGWASError(f"{endpoint}: HTTP {status} from {self.base_url}"
                                     + (f": {detail}" if detail else "")) from None
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError,
+                    http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
+                if attempt < self.max_retries:
+                    attempt += 1
+                    self._sleep(min(self.backoff * (2 ** (attempt - 1)), self.max_wait))
+                    continue
+                what = ("timed out" if isinstance(reason, (TimeoutError, socket.timeout))
+                        or "timed out" in str(reason) else _one_line(str(reason).encode(), token)
+                        or type(reason).__name__)
                 raise OpenGWASError(
-                    f"cannot reach {self.base_url} ({_one_line(str(reason).encode())}); re-run "
-                    "with a cache or use local files") from None
+                    f"cannot reach {self.base_url} ({what}) after {attempt + 1} attempt(s); "
+                    "try again later, or re-run with a cache or use local files") from None
+            try:
+                return json.loads(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                raise OpenGWASError(f"{endpoint}: the server's answer is not JSON: "
+                                    f"{_one_line(body, token)}") from None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -384,10 +409,42 @@ def _id_list(values: str | Iterable[str], what: str) -> list[str]:
     return out
 
 
-def _one_line(raw: bytes) -> str:
+def _one_line(raw: bytes, token: str | None = None) -> str:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    if token:
+        text = text.replace(token, "<token>")
     text = " ".join(text.split())
     return text[:200]
+
+
+def _redact(response: Any, token: str) -> Any:
+    """The server's answer with any echo of the token replaced (it is cached on disk)."""
+    if not token:
+        return response
+    text = json.dumps(response)
+    if token not in text:
+        return response
+    return json.loads(text.replace(token, "<token>"))
+
+
+def _check_records(records: Any, endpoint: str, required: tuple[str, ...]) -> None:
+    """A list of flat JSON objects with the ``required`` fields, else one OpenGWASError."""
+    if not isinstance(records, list):
+        raise OpenGWASError(f"{endpoint}: unexpected answer (expected a list of records): "
+                            f"{_one_line(json.dumps(records))}")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise OpenGWASError(f"{endpoint}: unexpected answer: record {i + 1} is not a JSON "
+                                f"object: {_one_line(json.dumps(rec))}")
+        lacking = [k for k in required if k not in rec]
+        if lacking:
+            raise OpenGWASError(f"{endpoint}: unexpected answer: record {i + 1} lacks "
+                                f"{', '.join(lacking)}: {_one_line(json.dumps(rec))}")
+        nested = [k for k, v in rec.items() if isinstance(v, (dict, list))]
+        if nested:
+            raise OpenGWASError(f"{endpoint}: unexpected answer: record {i + 1} field "
+                                f"{nested[0]!r} is not a number or text: "
+                                f"{_one_line(json.dumps(rec[nested[0]]))}")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -426,14 +483,13 @@ def _strings(df: pd.DataFrame, col: str, upper: bool = False) -> pd.Series:
     return _as_str(pd.Series([clean(v) for v in df[col]], index=df.index, dtype=object))
 
 
-def _association_frame(records: Any, proxies: bool) -> pd.DataFrame:
+def _association_frame(records: Any, proxies: bool, endpoint: str = "associations") -> pd.DataFrame:
     """API association rows -> the normalised table (+ id, trait, proxy columns)."""
     if isinstance(records, dict):
         records = [records] if records else []
     if records is None:
         records = []
-    if not isinstance(records, list):
-        raise OpenGWASError(f"unexpected answer: {str(records)[:120]}")
+    _check_records(records, endpoint, ("rsid", "beta", "se"))
     raw = pd.DataFrame.from_records(records)
     out = pd.DataFrame(index=raw.index)
     out["rsid"] = _strings(raw, "rsid")

@@ -34,7 +34,9 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,14 +405,63 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
 # --------------------------------------------------------------------------- file header
 
 
+def check_input_file(path: Path) -> None:
+    """Refuse, in one line, an input path that is not a readable regular file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({(exc.strerror or str(exc)).lower()})",
+                         path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a directory (folder), expected a file", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("is not a regular file (a FIFO, socket or device); summary "
+                         "statistics are read more than once: save them to a file first", path)
+
+
+def binary_reason(sample: bytes) -> str | None:
+    """Why the first bytes of a file are not UTF-8 text, or None if they are.
+
+    A UTF-16 byte-order mark (Excel's "Unicode text") and NUL bytes are named; other
+    bytes that UTF-8 cannot decode give their offset.
+    """
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("is UTF-16 text (e.g. Excel's 'Unicode text'); save it as UTF-8 (CSV UTF-8 "
+                "or tab-separated text)")
+    if b"\x00" in sample:
+        return (f"not a text table: binary data (a NUL byte at byte {sample.index(0) + 1}); "
+                "expected CSV/TSV text, gzip-compressed or not")
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.end < len(sample) - 3 or exc.reason != "unexpected end of data":
+            return (f"not a text file: byte {exc.start + 1} is not UTF-8; expected CSV/TSV "
+                    "text in UTF-8, gzip-compressed or not")
+    return None
+
+
 def _is_gzip(path: Path) -> bool:
+    check_input_file(path)
     try:
         with open(path, "rb") as fh:
             return fh.read(2) == _GZIP_MAGIC
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a file", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({(exc.strerror or str(exc)).lower()})",
+                         path) from None
+
+
+def _first_bytes(path: Path, gz: bool, n: int = 1 << 16) -> bytes:
+    try:
+        if gz:
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n)
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"cannot read the header ({exc}); is the gzip file truncated?",
+                         path, 0, None) from None
 
 
 @dataclass
@@ -425,6 +476,9 @@ class _Head:
     @classmethod
     def read(cls, path: Path) -> "_Head":
         gz = _is_gzip(path)
+        why = binary_reason(_first_bytes(path, gz))
+        if why:
+            raise InputError(why, path)
         meta: list[str] = []
         try:
             opener = gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="") \
@@ -516,7 +570,10 @@ def _missing_error(head: _Head, fmt_label: str, missing: list[str], expected: It
 def _index(head: _Head, names: list[str]) -> dict[str, int]:
     idx: dict[str, int] = {}
     for i, n in enumerate(names):
-        idx.setdefault(n, i)
+        if n in idx and n:
+            raise InputError(f"duplicated column name {n!r} in the header (columns {idx[n] + 1} "
+                             f"and {i + 1}); each column needs its own name", head.path, 0, n)
+        idx[n] = i
     return idx
 
 
@@ -867,7 +924,19 @@ def _cast_located(plan: _Plan, arr: pa.Array, to: pa.DataType, offset: int, labe
             hi = mid
     value = arr[lo].as_py()
     what = "an integer" if pa.types.is_integer(to) else "a number"
-    raise InputError(f"expected {what}, got {value!r}", plan.path, offset + lo + 1, label)
+    raise InputError(f"expected {what}, got {value!r}{decimal_comma_hint(value)}", plan.path,
+                     offset + lo + 1, label)
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?[0-9]*,[0-9]+(?:[eE][-+]?[0-9]+)?\s*$")
+
+
+def decimal_comma_hint(value) -> str:
+    """A hint for a number written with a decimal comma (``0,05``), else ''."""
+    if isinstance(value, str) and _DECIMAL_COMMA.match(value):
+        return ("; a decimal comma? numbers need a decimal point (0.05), as R's read.csv "
+                "reads them: export the file with '.' as the decimal separator")
+    return ""
 
 
 def _batches_whitespace(plan: _Plan) -> Iterator[tuple[dict[str, pa.Array], np.ndarray]]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .readers import binary_reason, decimal_comma_hint
 
 #: columns a harmonised table must have (TwoSampleMR names)
 REQUIRED_HARMONISED = ("SNP", "beta.exposure", "se.exposure", "beta.outcome", "se.outcome")
@@ -27,12 +29,36 @@ _FALSE = {"FALSE", "False", "false", "F", "0"}
 FIRST_DATA_ROW = 1
 
 
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", newline="")
-    return open(path, "r", newline="", encoding="utf-8-sig")
+def _read_text(path: Path) -> str:
+    """The file's text (gzip or not, UTF-8 with or without BOM); one InputError otherwise."""
+    if not path.exists() and not path.is_symlink():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory (folder), expected a table file", path)
+    try:
+        with open(path, "rb") as fh:  # read once: a FIFO (process substitution) works too
+            data = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({(exc.strerror or str(exc)).lower()})",
+                         path) from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except EOFError:
+            raise InputError("cannot read the file: the gzip stream is truncated or corrupt "
+                             "(it ends before its end-of-stream marker); download or compress it "
+                             "again", path) from None
+        except (OSError, zlib.error) as exc:
+            raise InputError(f"cannot read the file: not a valid gzip stream, truncated or "
+                             f"corrupt ({exc})", path) from None
+    why = binary_reason(data[: 1 << 16])
+    if why:
+        raise InputError(why, path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a text file: byte {exc.start + 1} is not UTF-8; expected CSV/TSV "
+                         "text in UTF-8", path) from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -43,20 +69,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     InputError
-        If the file is missing, unreadable, empty or has no data rows.
+        If the file is missing, unreadable, binary, UTF-16, empty or has no data rows.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    if path.is_dir():
-        raise InputError("is a directory, expected a table file", path)
-    try:
-        with _open_text(path) as fh:
-            text = fh.read()
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read the file ({exc.__class__.__name__}: {exc})", path) from None
+    text = _read_text(path)
     if not text.strip():
         raise InputError("the file is empty, expected a header and data rows", path)
+    if text.startswith(("##fileformat=VCF", "#CHROM")):
+        raise InputError("is a VCF (summary statistics), not a TwoSampleMR table; select and "
+                         "harmonise instruments from it first (mrbook instruments)", path)
     first = text.splitlines()[0]
     delim = max([",", "\t", ";"], key=first.count)
     try:
@@ -99,7 +120,8 @@ def parse_numeric(df: pd.DataFrame, column: str, path=None, *, positive=False,
     bad = ~na & np.isnan(num)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"expected a number, got {txt.iloc[i]!r}", path, df.index[i], column)
+        raise InputError(f"expected a number, got {txt.iloc[i]!r}{decimal_comma_hint(txt.iloc[i])}",
+                         path, df.index[i], column)
     inf = np.isinf(num)
     if inf.any():
         i = int(np.argmax(inf))
@@ -240,7 +262,10 @@ def finalise_harmonised(df: pd.DataFrame, path=None) -> pd.DataFrame:
             f"SNP {df['SNP'].iloc[i]} appears twice for {df['id.exposure'].iloc[i]} -> "
             f"{df['id.outcome'].iloc[i]}; each SNP may appear once per exposure-outcome pair",
             path, df.index[i], "SNP")
-    keep = df["mr_keep"].to_numpy(bool) if "mr_keep" in df.columns else np.ones(len(df), bool)
+    # a new array: to_numpy() may return a read-only view of the frame (pandas >= 3,
+    # copy-on-write), and keep is written below
+    keep = (np.array(df["mr_keep"].to_numpy(bool), dtype=bool, copy=True)
+            if "mr_keep" in df.columns else np.ones(len(df), bool))
     reasons = [None] * len(df)
     if "mr_keep_reason" in df.columns:
         reasons = [None if (r is None or (isinstance(r, float) and np.isnan(r)) or str(r) in NA_STRINGS)

@@ -5,6 +5,8 @@ Importing this package registers every method in :data:`METHODS`.
 
 from ._registry import METHODS, ORDER, MethodSpec, Params, default_methods, register, resolve_methods
 from . import basic, median, mode  # noqa: F401  (registration)
+# beyond TwoSampleMR (MendelianRandomization 0.10.0), registered in the order of issue 18
+from . import mixture, lasso, cml, mbe  # noqa: F401,E401  (registration)
 
 __all__ = ["METHODS", "ORDER", "MethodSpec", "Params", "default_methods", "register",
            "resolve_methods"]

@@ -1,4 +1,4 @@
-"""Estimators layer: the estimator contract and the method registry.
+r"""Estimators layer: the estimator contract and the method registry.
 
 Every MR estimator is a function
 
@@ -11,6 +11,18 @@ only), and returning a dict with at least ``b``, ``se``, ``pval`` and ``nsnp``
 (``Q``, ``Q_df``, ``Q_pval``, ``b_i``, ``se_i``, ``pval_i`` ...). This is
 TwoSampleMR's contract (``R/mr.R``: every ``mr_*`` takes
 ``b_exp, b_out, se_exp, se_out, parameters``).
+
+Two optional parts of the contract serve methods beyond TwoSampleMR's:
+
+* A method that gives its own confidence interval rather than
+  :math:`b \pm z_{1-\alpha/2}\,se` (the contamination mixture, whose interval
+  comes from its profile likelihood and has no standard error) returns it as
+  ``ci_low`` and ``ci_upp`` and is registered with ``interval=True``; the rows
+  of every other method carry NaN there and their limits are computed from
+  ``b`` and ``se`` as before.
+* A method that needs the GWAS sample size (cML's BIC) is registered with
+  ``needs_samplesize=True`` and called with the keyword ``n``; where the
+  table has none it is reported as not run, with the reason.
 
 Methods are registered with :func:`register`; tables, plots and tests loop
 over :data:`METHODS` in TwoSampleMR's ``mr_method_list()`` order, which is also
@@ -52,7 +64,7 @@ class Params:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One registered estimator.
+    r"""One registered estimator.
 
     Attributes
     ----------
@@ -74,6 +86,11 @@ class MethodSpec:
         Most SNPs the method accepts (the Wald ratio takes exactly one).
     heterogeneity : bool
         Whether the method reports its own Cochran's Q (TwoSampleMR's ``heterogeneity_test``).
+    interval : bool
+        Whether the method reports its own confidence interval (``ci_low``,
+        ``ci_upp``) instead of :math:`b \pm z\,se`.
+    needs_samplesize : bool
+        Whether the method needs the sample size ``n`` (keyword argument).
     joint : callable or None
         For a family of estimators that one computation serves (the mode-based
         estimators: TwoSampleMR's ``mr_mode()`` returns all of them from one
@@ -94,6 +111,8 @@ class MethodSpec:
     max_snps: int | None = None
     heterogeneity: bool = False
     joint: Callable | None = field(default=None, repr=False)
+    interval: bool = False
+    needs_samplesize: bool = False
 
 
 #: TwoSampleMR's ``mr_method_list()`` order (R/mr.R). The registry is kept in it.
@@ -125,14 +144,16 @@ METHODS: dict[str, MethodSpec] = {}
 
 def register(key: str, name: str, *, min_snps: int, default: bool, citation: str,
              stochastic: bool = False, max_snps: int | None = None,
-             heterogeneity: bool = False, joint: Callable | None = None):
+             heterogeneity: bool = False, joint: Callable | None = None,
+             interval: bool = False, needs_samplesize: bool = False):
     """Decorator that adds an estimator to :data:`METHODS`."""
 
     def deco(func):
         if key not in ORDER:
             ORDER.append(key)
         METHODS[key] = MethodSpec(key, name, func, min_snps, default, citation,
-                                  stochastic, max_snps, heterogeneity, joint)
+                                  stochastic, max_snps, heterogeneity, joint, interval,
+                                  needs_samplesize)
         # keep the dict in registry order
         items = sorted(METHODS.items(), key=lambda kv: ORDER.index(kv[0]))
         METHODS.clear()

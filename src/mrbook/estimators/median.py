@@ -6,10 +6,15 @@ import numpy as np
 from scipy import stats
 
 from ..rmath.density import keep_heap
+from ..rmath.rng import rnorm_each
 from ._registry import Params, register
 from ._stats import na_result, p_normal, r_sd
 
 _CITE = "Bowden et al. 2016, doi:10.1002/gepi.21965"
+
+#: bootstrap replicates of the weighted median are ranked in blocks of at most this many
+#: (replicate, SNP) pairs (all 1000 replicates at once up to 1000 SNPs)
+_BLOCK_ELEMENTS = 1 << 20
 
 
 def weighted_median(b_iv, weights) -> float | np.ndarray:
@@ -87,11 +92,15 @@ def weighted_median_bootstrap(bx, by, sx, sy, weights, nboot, rng) -> float:
     """
     k = bx.size
     keep_heap()
-    bx_b = rng.rnorm(nboot * k, np.repeat(bx, nboot), np.repeat(sx, nboot))
-    by_b = rng.rnorm(nboot * k, np.repeat(by, nboot), np.repeat(sy, nboot))
-    # the ratios SNP-major (as drawn), then one row per replicate
-    ratio = np.divide(by_b, bx_b, out=by_b).reshape(k, nboot).T
-    med = weighted_median(ratio, weights)
+    bx_b = rnorm_each(rng, bx, sx, nboot)
+    by_b = rnorm_each(rng, by, sy, nboot)
+    # the ratios SNP-major (as drawn, k x nboot); the replicates are their columns
+    ratio = np.divide(by_b, bx_b, out=by_b)
+    del bx_b
+    med = np.empty(nboot)
+    step = max(1, _BLOCK_ELEMENTS // max(k, 1))
+    for s in range(0, nboot, step):            # blocks of replicates bound the temporaries
+        med[s:s + step] = weighted_median(ratio[:, s:s + step].T, weights)
     return float(r_sd(med))
 
 

@@ -87,6 +87,7 @@ import numpy as np
 from scipy import special
 
 from ..rmath.density import DensityBatch, density_mode, keep_heap
+from ..rmath.rng import rnorm_each
 from ._registry import Params, register
 from ._stats import na_result
 
@@ -100,10 +101,10 @@ _CITE = "Hartwig, Davey Smith & Bowden 2017, doi:10.1093/ije/dyx102"
 MODE_METHODS = ("Simple mode", "Weighted mode", "Penalised mode", "Simple mode (NOME)",
                 "Weighted mode (NOME)")
 
-#: bootstrap replicates processed together (bounded temporaries): at least
-#: ``_CHUNK``, more while a block holds at most ``_CHUNK_ELEMENTS`` draws
-_CHUNK = 500
-_CHUNK_ELEMENTS = 1 << 17
+#: bootstrap replicates processed together (bounded temporaries): as many as hold at
+#: most ``_CHUNK_ELEMENTS`` draws (all 1000 up to ~1000 SNPs), at least ``_CHUNK``
+_CHUNK = 16
+_CHUNK_ELEMENTS = 1 << 20
 
 #: ``mad()``'s consistency constant.
 MAD_CONSTANT = 1.4826
@@ -292,10 +293,10 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
     # always (its stream then advances exactly as in R); numpy's stream is mrbook's own,
     # so it draws only what the requested rows use
     keep_heap()
-    B1 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se1, nboot)).reshape(k, nboot)
+    B1 = rnorm_each(rng, b_iv, se1, nboot)
     need2 = "Simple mode (NOME)" in want or "Weighted mode (NOME)" in want
     if need2 or getattr(rng, "kind", None) != "numpy":
-        B2 = rng.rnorm(nboot * k, np.repeat(b_iv, nboot), np.repeat(se2, nboot)).reshape(k, nboot)
+        B2 = rnorm_each(rng, b_iv, se2, nboot)
     else:
         B2 = None
     boot = {}

@@ -96,15 +96,52 @@ def _rel_link(path: Path) -> str:
     """``path`` relative to the working directory (the page's folder), with forward slashes."""
     return Path(os.path.relpath(path, Path.cwd())).as_posix()
 
+#: a SNP list longer than this is folded under a <details> element
+SNP_LIST_INLINE = 3
+#: a text column with a cell longer than this gets room to wrap in two or three lines
+#: (class ``mrbook-long``, a minimum width in book/_static/mrbook.css)
+LONG_TEXT = 60
+
+def _snp_list_html(text: str) -> str:
+    snps = [s for s in (t.strip() for t in str(text).split(",")) if s]
+    if len(snps) <= SNP_LIST_INLINE:
+        return html.escape(str(text))
+    return (f"<details><summary>{len(snps)} SNPs</summary>"
+            f"{html.escape(', '.join(snps))}</details>")
+
 def _html_table(shown: pd.DataFrame) -> str:
-    text = shown.to_html(index=False, border=0, classes=["mrbook-table"], escape=True, na_rep="–")
+    """The formatted table as HTML: cells escaped, long SNP lists folded, numbers unbroken.
+
+    Columns named in ``shown.attrs["snp_lists"]`` (:func:`format_table`) show a list
+    of more than :data:`SNP_LIST_INLINE` SNPs under a ``<details>`` element whose
+    summary gives their number; a column of long texts (an exclusion reason) is
+    given a minimum width so that the narrow numeric columns, not it, stay on one
+    line; ``m × 10⁻ⁿ`` never breaks across lines.
+    """
+    lists = set(shown.attrs.get("snp_lists", ()))
+
+    def cell(col, v, long: bool) -> str:
+        if col in lists:
+            return _snp_list_html(v)
+        text = html.escape(str(v))
+        return f'<div class="mrbook-long">{text}</div>' if long and text else text
+
+    cells = {}
+    for col in shown.columns:
+        values = [str(v) for v in shown[col]]
+        long = col not in lists and max((len(v) for v in values), default=0) > LONG_TEXT
+        cells[html.escape(str(col))] = [cell(col, v, long) for v in values]
+    cells = pd.DataFrame(cells, dtype=object)
+    text = cells.to_html(index=False, border=0, classes=["mrbook-table"], escape=False,
+                         na_rep="–")
+    text = text.replace(" × 10", "&nbsp;×&nbsp;10")
     # no blank lines, so that the whole table is one raw-HTML block in MyST
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str | os.PathLike,
                columns: Mapping[str, tuple] | None = None, drop: Iterable[str] = (),
                note: str | None = None, max_rows: int | None = None,
-               rows: Any = None) -> None:
+               rows: Any = None, sortable: bool = False) -> None:
     """Write ``table`` as ``<output_dir>/<name>.csv`` and show it formatted with a download link.
 
     Parameters
@@ -127,6 +164,9 @@ def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str 
         Show at most this many rows (the CSV has all).
     rows : boolean array, optional
         Which rows to show (the CSV has all).
+    sortable : bool
+        Let a reader sort the table in the book by clicking a column header
+        (numbers as numbers; a small inline script, no network).
 
     The CSV is written with :func:`write_csv`; its link is relative to the
     working directory (the page's folder), so it works in the book (a Sphinx
@@ -142,19 +182,63 @@ def show_table(table: pd.DataFrame, name: str, caption: str, *, output_dir: str 
         more = f" Showing {max_rows} of {len(table)} rows; the CSV has all."
         shown = shown.head(max_rows)
     table_html = _html_table(shown)
+    wrap = '<div class="mrbook-table-wrap">'
+    if sortable:
+        wrap = f'<div class="mrbook-table-wrap mrbook-sortable" id="mrbook-sort-{name}">'
+        table_html += "\n" + _SORT_JS.replace("__ID__", f"mrbook-sort-{name}")
+        more = " Click a column header to sort." + more
     link = _rel_link(path)
-    md = [f"**{caption}**", "", f'<div class="mrbook-table-wrap">\n{table_html}\n</div>', "",
+    md = [f"**{caption}**", "", f'{wrap}\n{table_html}\n</div>', "",
           f"[Download {path.name} (CSV)]({link}){more}"]
     if note:
         md += ["", note]
     htm = [f"<p><strong>{html.escape(caption)}</strong></p>",
-           f'<div class="mrbook-table-wrap">{table_html}</div>',
+           f'{wrap}{table_html}</div>',
            f'<p><a href="{html.escape(link)}" download>Download {html.escape(path.name)} (CSV)</a>'
            f"{html.escape(more)}</p>"]
     if note:
         htm.append(f"<p>{html.escape(note)}</p>")
     _display({"text/markdown": "\n".join(md), "text/html": "\n".join(htm),
               "text/plain": f"{caption}\n{shown.to_string(index=False)}"})
+
+#: sorts a table by a clicked header; numbers (also "1.2e-05", "< 1e-300", "12,345",
+#: "3.1 × 10⁻⁵" and an OR's leading number) as numbers, "–" last
+_SORT_JS = """<script>
+(function () {
+  var box = document.getElementById('__ID__');
+  if (!box || box.getAttribute('data-sortable')) { return; }
+  box.setAttribute('data-sortable', '1');
+  var table = box.querySelector('table'), sup = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+  function num(t) {
+    t = t.replace(/[,\\s]/g, '').replace(/^[<>≤≥]/, '').replace(/−/g, '-');
+    var m = t.match(/^(-?[0-9.]+)[×x]10([⁻-]?[⁰¹²³⁴⁵⁶⁷⁸⁹0-9]+)/);
+    if (m) {
+      var e = m[2].replace('⁻', '-').split('').map(function (c) {
+        var i = sup.indexOf(c); return i >= 0 ? String(i) : c; }).join('');
+      return parseFloat(m[1]) * Math.pow(10, parseFloat(e));
+    }
+    return parseFloat(t);
+  }
+  table.querySelectorAll('thead th').forEach(function (th, col) {
+    th.style.cursor = 'pointer';
+    th.title = 'Sort by this column';
+    th.addEventListener('click', function () {
+      var asc = th.getAttribute('data-order') !== 'asc';
+      table.querySelectorAll('thead th').forEach(function (h) { h.removeAttribute('data-order'); });
+      th.setAttribute('data-order', asc ? 'asc' : 'desc');
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
+        if (x === '–' || y === '–') { return (x === '–') - (y === '–'); }
+        var nx = num(x), ny = num(y), r;
+        r = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? r : -r;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+})();
+</script>"""
 
 #: plotly config of every figure: no logo, PNG export at twice the size
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
@@ -334,9 +418,12 @@ def _retrieval_date(opengwas_id: str) -> str | None:
     return None if value is None else str(value)
 
 DEMO_WARNING = ("These are **simulated** data (the offline demo study generated by mrbook from a "
-                "fixed seed), not real GWAS. The simulation was built to mirror the paper: its true "
-                "effects are the published estimates, so any agreement with the paper is by "
-                "construction and is **not evidence** for the paper's findings.")
+                "fixed seed), not real GWAS. The simulation mirrors the paper (same traits, sample "
+                "sizes and instrument counts); its planted causal effects are the published "
+                "estimates (ln OR), and each outcome association is that truth plus sampling noise "
+                "drawn with the outcome GWAS's standard error. Estimates differ from the paper's by "
+                "that sampling error; any agreement is by construction and is **not evidence** for "
+                "the paper's findings.")
 
 def show_data_source(run: Mapping[str, Any]) -> None:
     """Show the note on where this page's data come from (simulated demo or real GWAS)."""

@@ -4,7 +4,10 @@ Table builders are pure functions from result tables to tidy DataFrames with
 stable snake_case columns (numbers stay numbers): :func:`mr_results_table`
 (Tables 2 and 4), :func:`sensitivity_table` (Tables 3 and 5), ...
 :func:`format_table` turns a tidy table into text for display, with one
-formatting rule for every table (:func:`fmt_p`, :func:`fmt_num`).
+formatting rule for every table: P values as journals print them (:func:`fmt_p`),
+other numbers to a column's decimals (:func:`fmt_num`) or significant digits
+(:func:`fmt_sig`), and whatever is too small for that in the P values' journal
+style ``m × 10⁻ⁿ`` (:func:`fmt_sci`), never in computer notation (``8.3e-09``).
 """
 
 from __future__ import annotations
@@ -110,6 +113,10 @@ def mr_results_table(mr: pd.DataFrame) -> pd.DataFrame:
     if "or" not in t.columns:
         t["or"], t["or_lci95"], t["or_uci95"] = (np.exp(t["b"]), np.exp(t["b"] - 1.96 * t["se"]),
                                                  np.exp(t["b"] + 1.96 * t["se"]))
+        if {"ci_low", "ci_upp"} <= set(t.columns):     # a method's own interval (ConMix)
+            own = t["ci_low"].notna() | t["ci_upp"].notna()
+            t.loc[own, "or_lci95"] = np.exp(t.loc[own, "ci_low"])
+            t.loc[own, "or_uci95"] = np.exp(t.loc[own, "ci_upp"])
     for c in ("status", "reason"):
         if c not in t.columns:
             t[c] = ""
@@ -229,6 +236,98 @@ def comparison_table(mr: pd.DataFrame, run: Mapping[str, Any]) -> pd.DataFrame:
             "this_pval", "diff_b", "z_diff", "nsnp"]
     return pd.DataFrame(rows, columns=cols)
 
+def mv_results_table(result) -> pd.DataFrame:
+    """Every multivariable method's estimate per exposure (a :class:`~mrbook.multivariable.MVResult`).
+
+    Returns
+    -------
+    DataFrame
+        exposure, outcome, method, nsnp, b, se, or, or_lci95, or_uci95, pval,
+        status, reason. ``nsnp`` follows each package: TwoSampleMR's
+        ``mv_multiple`` counts the exposure's own instruments (P below the
+        threshold), the others every SNP in the regression.
+    """
+    t = result.mvmr.assign(outcome=result.data.outcome_name)
+    return mr_results_table(t)
+
+def mv_comparison_table(result) -> pd.DataFrame:
+    """Each exposure alone (univariable IVW) next to all exposures together (multivariable IVW).
+
+    Returns
+    -------
+    DataFrame
+        exposure, nsnp, uni_b, uni_se, uni_pval (TwoSampleMR's IVW of the exposure
+        alone on the same SNPs), mv_b, mv_se, mv_pval (``mv_multiple``),
+        conditional_f (MVMR's strength of the exposure given the others).
+    """
+    uni = result.univariable.set_index("id_exposure")
+    mv = result.mvmr[result.mvmr["method_key"] == "mv_multiple"].set_index("id_exposure")
+    f = result.strength.set_index("id_exposure")["conditional_f"]
+    rows = []
+    for e, name in zip(result.data.exposures, result.data.exposure_names):
+        rows.append(dict(exposure=name, nsnp=result.data.n, uni_b=uni.loc[e, "b"],
+                         uni_se=uni.loc[e, "se"], uni_pval=uni.loc[e, "pval"],
+                         mv_b=mv["b"].get(e, np.nan), mv_se=mv["se"].get(e, np.nan),
+                         mv_pval=mv["pval"].get(e, np.nan), conditional_f=f.get(e, np.nan)))
+    return pd.DataFrame(rows, columns=["exposure", "nsnp", "uni_b", "uni_se", "uni_pval", "mv_b",
+                                       "mv_se", "mv_pval", "conditional_f"])
+
+def mv_forest_table(result, methods=("mv_multiple", "mr_mvegger", "mr_mvmedian")) -> pd.DataFrame:
+    """The tidy table of the univariable-versus-multivariable forest plot.
+
+    Parameters
+    ----------
+    result : MVResult
+    methods : sequence of str
+        The multivariable methods to draw (keys); by default all but the
+        random-effects IVW, whose estimate is the IVW's.
+
+    Returns
+    -------
+    DataFrame
+        exposure, analysis ("Univariable IVW" and each multivariable method that
+        ran), b, se, pval, in the order the figure draws them.
+    """
+    rows = [dict(exposure=r.exposure, analysis="Univariable IVW", b=r.b, se=r.se, pval=r.pval)
+            for r in result.univariable.itertuples(index=False)]
+    ok = result.mvmr[(result.mvmr["status"] == "ok") & result.mvmr["method_key"].isin(list(methods))]
+    rows += [dict(exposure=r.exposure, analysis=r.method, b=r.b, se=r.se, pval=r.pval)
+             for r in ok.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=["exposure", "analysis", "b", "se", "pval"])
+
+def mv_strength_table(result) -> pd.DataFrame:
+    """Conditional F per exposure with the rule of thumb, and the tests of the whole fit.
+
+    Returns
+    -------
+    DataFrame
+        One row per exposure: exposure, conditional_f, strong (F > 10), then the
+        same values on every row: q, q_df, q_pval (MVMR's Q for instrument
+        validity), egger_intercept, egger_intercept_se, egger_intercept_pval
+        (multivariable MR-Egger, SNPs oriented on the first exposure).
+    """
+    s = result.strength
+    h, pl = result.heterogeneity, result.pleiotropy
+    return pd.DataFrame(dict(exposure=s["exposure"], conditional_f=s["conditional_f"],
+                             strong=s["conditional_f"] > 10, q=h["Q"], q_df=h["Q_df"],
+                             q_pval=h["Q_pval"], egger_intercept=pl["egger_intercept"],
+                             egger_intercept_se=pl["se"], egger_intercept_pval=pl["pval"]))
+
+def mv_selection_table(result) -> pd.DataFrame:
+    """The multivariable instrument selection step by step (data sources only).
+
+    Returns
+    -------
+    DataFrame
+        step, removed, remaining (empty for a table that came harmonised).
+    """
+    flow = result.data.meta.get("flow") or []
+    return pd.DataFrame(flow, columns=["step", "removed", "remaining"])
+
+def mv_exclusions_table(result) -> pd.DataFrame:
+    """Every SNP that did not reach the multivariable analysis: snp, step, reason, exposure."""
+    return result.data.exclusions[["snp", "step", "reason", "exposure"]].reset_index(drop=True)
+
 def methods_table() -> pd.DataFrame:
     """The MR methods of the registry: key, name, fewest SNPs, default, citation."""
     from ..estimators import METHODS
@@ -257,11 +356,15 @@ def comparison_caveat(run: Mapping[str, Any]) -> tuple[str, str, str]:
     kinds = data_source_kinds(run)
     if "demo" in kinds:
         return ("Simulated data: this comparison is not evidence", "warning",
-                "This run used the **simulated demo study**. Its true causal effects were *set* to the "
-                "paper's published estimates and its instrument counts to the paper's, so agreement "
-                "between the two columns below is **by construction**. It shows that the software "
-                "recovers a known effect from data shaped like the study's; it says **nothing** about "
-                "whether thyroid dysfunction causes osteoporosis. Re-run the book on the real GWAS "
+                "This run used the **simulated demo study**. Its instrument counts are the paper's, "
+                "its planted causal effects are the paper's published ln OR, and each outcome "
+                "association is that truth plus sampling noise drawn with the outcome GWAS's "
+                "standard error. So the published column is the known truth and Δ is this run's "
+                "sampling error (of the order of this run's SE; z, which also counts the published "
+                "SE, is about √2 smaller than Δ / SE of this run). Agreement is **by construction**: "
+                "it shows that the software recovers a planted effect to within sampling error, "
+                "and says **nothing** about whether thyroid dysfunction causes osteoporosis; a "
+                "difference is not a failed reproduction. Re-run the book on the real GWAS "
                 "(`params/opengwas.yaml`) to reproduce the paper.")
     paper_ids = {m["opengwas_id"] for m in STUDY_GWAS.values()}
     sources = set(run["exposures"].values()) | {run["outcome_source"]}
@@ -278,34 +381,69 @@ def comparison_caveat(run: Mapping[str, Any]) -> tuple[str, str, str]:
 
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
+def _missing(x) -> bool:
+    return x is None or (not isinstance(x, str) and pd.isna(x))
+
+def fmt_sci(x, sig: int = 2) -> str:
+    """A number in journal style, ``m × 10ⁿ`` with ``sig`` significant digits: 8.3 × 10⁻⁹.
+
+    The one notation of every table for a number too small (or too large) for the
+    decimals its column shows; P values use it below 0.001 (:func:`fmt_p`).
+    """
+    mant, exp = f"{float(x):.{max(sig, 1) - 1}e}".split("e")
+    return f"{mant} × 10{str(int(exp)).translate(_SUP)}"
+
 def fmt_p(p) -> str:
     """A P-value as a journal prints it: 0.017, 0.0012, 3.4 × 10⁻⁵."""
-    if p is None or (isinstance(p, float) and not np.isfinite(p)) or pd.isna(p):
+    if _missing(p) or not np.isfinite(float(p)):
         return "–"
     p = float(p)
     if p == 0:  # an underflow: smaller than the smallest double
         return "< 10⁻³⁰⁰"
     if p >= 0.001:
         return f"{p:.3f}" if p >= 0.01 else f"{p:.4f}"
-    mant, exp = f"{p:.1e}".split("e")
-    return f"{mant} × 10{str(int(exp)).translate(_SUP)}"
+    return fmt_sci(p, 2)
 
-def fmt_num(x, digits: int = 3) -> str:
-    """A number with ``digits`` decimals (more significant digits when it is tiny)."""
-    if x is None or pd.isna(x):
+def _fmt_special(x) -> str | None:
+    """The text of a value that is not a finite float (missing, bool, int, ±inf), else None."""
+    if _missing(x):
         return "–"
     if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
     if isinstance(x, (int, np.integer)):
         return str(int(x))
-    x = float(x)
-    if not np.isfinite(x):
-        return "∞" if x > 0 else ("−∞" if x < 0 else "–")
+    if not np.isfinite(float(x)):
+        return "∞" if float(x) > 0 else "−∞"
+    return None
+
+def fmt_num(x, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; a non-zero number that would round to zero
+    there (``|x| < 10^-digits``) in journal style with two significant digits, as
+    P values are: ``fmt_num(-8.3e-9, 4)`` is ``-8.3 × 10⁻⁹``, never ``-8.30e-09``
+    or ``-0.0000``."""
+    special = _fmt_special(x)
+    if special is not None:
+        return special
+    x = float(x) + 0.0  # -0.0 prints as 0
     if x != 0 and abs(x) < 10 ** (-digits):
-        return f"{x:.2e}"
+        return fmt_sci(x, 2)
     if x.is_integer() and abs(x) < 1e6 and digits <= 0:
         return str(int(x))
-    return f"{x:.{digits}f}"
+    return f"{x:.{max(digits, 0)}f}"
+
+def fmt_sig(x, sig: int = 3) -> str:
+    """A number to ``sig`` significant digits (for R², whose scale varies by orders of
+    magnitude): 0.146, 0.0123; below 0.001 in journal style, ``8.09 × 10⁻⁵``."""
+    special = _fmt_special(x)
+    if special is not None:
+        return special
+    x = float(x) + 0.0
+    if x == 0:
+        return "0"
+    mag = int(np.floor(np.log10(abs(x))))
+    if mag < -3 or mag >= 6:
+        return fmt_sci(x, sig)
+    return f"{x:.{max(sig - 1 - mag, 0)}f}"
 
 #: display label and format of the tables' columns
 COLUMNS: dict[str, tuple[str, Any]] = {
@@ -333,7 +471,7 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "corrected_b": ("Corrected β", 4), "corrected_se": ("Corrected SE", 4),
     "corrected_pval": ("Corrected P", "p"), "global_rss_obs": ("Global RSSobs", 3),
     "global_pval": ("Global test P", "p"), "n_outliers": ("Outliers", "int"),
-    "outliers": ("Outlier SNPs", str), "distortion_pval": ("Distortion P", "p"), "note": ("Note", str),
+    "outliers": ("Outliers", str), "distortion_pval": ("Distortion P", "p"), "note": ("Note", str),
     "data": ("Data of this run", str), "published_or": ("OR (paper)", 3),
     "published_or_lci95": ("lower (paper)", 3), "published_or_uci95": ("upper (paper)", 3),
     "published_pval": ("P (paper)", "p"), "this_or": ("OR (this run)", 3),
@@ -346,6 +484,11 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "pval.exposure": ("P exposure", "p"), "eaf.exposure": ("EAF exposure", 3),
     "effect_allele": ("Effect allele", str), "other_allele": ("Other allele", str),
     "chr": ("Chr", str), "pos": ("Position", "int"),
+    "uni_b": ("β alone", 4), "uni_se": ("SE alone", 4), "uni_pval": ("P alone", "p"),
+    "mv_b": ("β together", 4), "mv_se": ("SE together", 4), "mv_pval": ("P together", "p"),
+    "conditional_f": ("Conditional F", 2), "strong": ("F > 10", "bool"), "analysis": ("Analysis", str),
+    "removed": ("Removed", "int"), "remaining": ("Remaining", "int"), "q": ("Q", 2), "q_df": ("Q df", "int"),
+    "q_pval": ("Q P", "p"),
 }
 
 def _fmt_cell(value, how) -> str:
@@ -354,19 +497,22 @@ def _fmt_cell(value, how) -> str:
     if how == "p":
         return fmt_p(value)
     if how == "int":
-        if value is None or pd.isna(value):
+        if _missing(value):
             return "–"
         try:
-            n = int(round(float(value)))
-            return f"{n:,}" if abs(n) >= 10000 else str(n)
+            x = float(value)
         except (TypeError, ValueError):
             return str(value)
+        if not np.isfinite(x):
+            return "∞" if x > 0 else "−∞"
+        n = int(round(x))
+        return f"{n:,}" if abs(n) >= 10000 else str(n)
     if how == "bool":
         if value is None or (not isinstance(value, (bool, np.bool_)) and pd.isna(value)):
             return "–"
         return "yes" if bool(value) else "no"
     if how == "g":
-        return "–" if value is None or pd.isna(value) else f"{float(value):.3g}"
+        return fmt_sig(value, 3)
     if isinstance(how, int):
         return fmt_num(value, how)
     return str(value)
@@ -374,6 +520,15 @@ def _fmt_cell(value, how) -> str:
 #: odds ratio columns shown as one "OR (95% CI)" column: prefix → label
 _OR_GROUPS = {"": "OR (95% CI)", "published_": "OR (95% CI), paper",
               "this_": "OR (95% CI), this run"}
+#: estimate and SE shown as one "β (SE)" column (MR-PRESSO): prefix → label
+_ESTIMATE_GROUPS = {"raw_": "Raw β (SE)", "corrected_": "Corrected β (SE)"}
+#: columns holding a comma-separated SNP list; format_table lists their labels in
+#: ``attrs["snp_lists"]`` so that a page can fold a long list (display.py)
+SNP_LIST_COLUMNS = ("outliers", "confounder_hits")
+#: readable names of the instrument-selection steps (instruments.STEPS)
+STEP_LABELS = {"clumping": "LD clumping", "missing_in_outcome": "missing in outcome",
+               "harmonise": "harmonisation", "palindromic": "palindromic",
+               "confounder": "confounder", "steiger": "Steiger filtering"}
 
 #: columns not shown when every row is empty (or "ok")
 _QUIET_COLUMNS = ("status", "reason", "note")
@@ -383,25 +538,78 @@ def _or_ci(or_, lo, hi) -> str:
         return "–"
     return f"{fmt_num(or_, 3)} ({fmt_num(lo, 3)}, {fmt_num(hi, 3)})"
 
+def _estimate_se(b, se, digits: int) -> str:
+    if _missing(b):
+        return "–"
+    return f"{fmt_num(b, digits)} ({fmt_num(se, digits)})"
+
+def _status_step(status, step) -> str:
+    """The fate of a candidate SNP in one cell: "used", or "excluded: <step>"."""
+    status = "" if _missing(status) else str(status)
+    step = "" if _missing(step) else str(step)
+    if not step:
+        return status
+    return f"{status}: {STEP_LABELS.get(step, step.replace('_', ' '))}" if status else step
+
+def _alleles(effect, other) -> str:
+    if _missing(effect) and _missing(other):
+        return "–"
+    return f"{'' if _missing(effect) else effect}/{'' if _missing(other) else other}"
+
 def format_table(table: pd.DataFrame, columns: Mapping[str, tuple] | None = None,
                  drop: Iterable[str] = ()) -> pd.DataFrame:
     """The table with every cell formatted as text and readable column labels.
 
-    An odds ratio and its limits (``or``, ``or_lci95``, ``or_uci95``, also with
-    the prefixes ``published_`` and ``this_``) become one column "OR (95% CI)".
+    Numbers follow the one rule of :func:`fmt_p`, :func:`fmt_num` and
+    :func:`fmt_sig`. Related columns are shown together, so that a table fits the
+    page width:
+
+    - an odds ratio and its limits (``or``, ``or_lci95``, ``or_uci95``, also with
+      the prefixes ``published_`` and ``this_``) become one column "OR (95% CI)";
+    - an estimate and its SE with the prefix ``raw_`` or ``corrected_`` become one
+      column "Raw β (SE)" or "Corrected β (SE)";
+    - ``status`` and ``step`` (the candidate-SNP tables) become one "Status" column,
+      "used" or "excluded: palindromic";
+    - ``effect_allele`` and ``other_allele`` become one column "Alleles", "T/C";
+    - ``n_outliers`` is not shown beside the ``outliers`` list.
+
+    The labels of SNP-list columns (:data:`SNP_LIST_COLUMNS`) are in
+    ``attrs["snp_lists"]`` of the result.
     """
     spec = dict(COLUMNS)
     spec.update(columns or {})
     drop = set(drop)
+    present = set(table.columns)
+    if "outliers" in present and "outliers" not in drop:
+        drop.add("n_outliers")
     out = {}
+    snp_lists = []
     for col in table.columns:
         if col in drop:
             continue
         prefix = next((p for p in _OR_GROUPS if col == f"{p}or"), None)
-        if prefix is not None and {f"{prefix}or_lci95", f"{prefix}or_uci95"} <= set(table.columns):
+        if prefix is not None and {f"{prefix}or_lci95", f"{prefix}or_uci95"} <= present:
             out[_OR_GROUPS[prefix]] = [_or_ci(*v) for v in zip(
                 table[col], table[f"{prefix}or_lci95"], table[f"{prefix}or_uci95"])]
             drop |= {f"{prefix}or_lci95", f"{prefix}or_uci95"}
+            continue
+        prefix = next((p for p in _ESTIMATE_GROUPS if col == f"{p}b"), None)
+        if prefix is not None and f"{prefix}se" in present and f"{prefix}se" not in drop:
+            digits = spec.get(col, (col, 4))[1]
+            digits = digits if isinstance(digits, int) else 4
+            out[_ESTIMATE_GROUPS[prefix]] = [_estimate_se(b, se, digits) for b, se in zip(
+                table[col], table[f"{prefix}se"])]
+            drop.add(f"{prefix}se")
+            continue
+        if col == "status" and "step" in present and "step" not in drop:
+            out[spec["status"][0]] = [_status_step(a, b) for a, b in zip(table["status"],
+                                                                          table["step"])]
+            drop.add("step")
+            continue
+        if col == "effect_allele" and "other_allele" in present and "other_allele" not in drop:
+            out["Alleles"] = [_alleles(a, b) for a, b in zip(table["effect_allele"],
+                                                            table["other_allele"])]
+            drop.add("other_allele")
             continue
         if col in _QUIET_COLUMNS and all(
                 v is None or (not isinstance(v, str) and pd.isna(v)) or str(v) in ("", "ok")
@@ -411,7 +619,14 @@ def format_table(table: pd.DataFrame, columns: Mapping[str, tuple] | None = None
         if how is None:
             how = 3 if pd.api.types.is_float_dtype(table[col]) else str
         out[label] = [_fmt_cell(v, how) for v in table[col]]
-    return pd.DataFrame(out)
+        if col == "outliers" and "n_outliers" in present:  # the count says none or not run
+            out[label] = [cell if cell else ("–" if _missing(n) else "none" if n == 0 else cell)
+                          for cell, n in zip(out[label], table["n_outliers"])]
+        if col in SNP_LIST_COLUMNS:
+            snp_lists.append(label)
+    shown = pd.DataFrame(out)
+    shown.attrs["snp_lists"] = snp_lists
+    return shown
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a table as CSV, byte-identical for identical numbers.

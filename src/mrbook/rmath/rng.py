@@ -84,6 +84,28 @@ class NumpyRNG:
         return self._gen.permutation(n)[:size]
 
 
+def rnorm_each(rng, mean, sd, each: int) -> np.ndarray:
+    """R's ``rnorm(k * each, rep(mean, each = each), rep(sd, each = each))`` as a (k, each) array.
+
+    The bootstrap estimators draw ``each`` replicates per SNP this way (row ``j`` holds
+    SNP ``j``'s draws, in drawing order). The values and the stream are those of
+    ``rng.rnorm`` on the repeated vectors; for numpy's generator the repeated
+    vectors are never built (the same ``z * sd + mean`` per draw, broadcast), which
+    saves two arrays of ``k * each`` numbers per call.
+    """
+    mean = np.asarray(mean, dtype=float).ravel()
+    sd = np.asarray(sd, dtype=float).ravel()
+    k, each = mean.size, int(each)
+    if isinstance(rng, NumpyRNG) and sd.size == k:
+        if np.any(sd < 0):
+            raise ValueError("scale < 0")
+        z = rng._gen.standard_normal(k * each).reshape(k, each)
+        z *= sd[:, None]
+        z += mean[:, None]
+        return z
+    return np.asarray(rng.rnorm(k * each, np.repeat(mean, each), np.repeat(sd, each))).reshape(k, each)
+
+
 RNG_KINDS = ("numpy", "r")
 
 

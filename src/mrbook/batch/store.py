@@ -1,0 +1,316 @@
+"""Batch layer: a batch's folder, chunks written atomically, resuming, the final Parquet tables.
+
+Layout of the output folder ``DIR``::
+
+    batch.json              the settings of the batch (a resumed batch must match them)
+    chunks/r0001-c00003/    one folder per finished chunk of pairs, written whole
+                            (a temporary folder renamed into place): its pairs.parquet,
+                            errors.parquet and the pairs' tables
+    results.parquet         one row per pair x method (b, se, pval, or, CI, pval_fdr ...)
+    heterogeneity.parquet   Cochran's Q per pair (IVW, MR Egger)
+    pleiotropy.parquet      MR-Egger intercept per pair
+    exclusions.parquet      every SNP that left a pair: step and reason
+    harmonised.parquet      every pair's instruments, harmonised (TwoSampleMR columns)
+    pairs.parquet           one row per pair: status and the SNP counts of every step
+    presso.parquet          MR-PRESSO per pair (when presso_n_distribution > 0)
+    errors.csv              pairs that failed: step and one-line message
+    summary.json            counts, engine, workers, seconds per stage
+
+A pair belongs to exactly one chunk: the chunk where it was done, or, while it
+is not done, the latest chunk where it failed (a re-run retries failed pairs).
+The final tables are rebuilt from the chunks at the end of every run, each file
+written to a temporary name and renamed, so no file is ever half-written and a
+pair is never counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from ..output import VERSION, dumps
+
+#: the tables a chunk may hold besides pairs and errors, and the final file of each
+TABLES = ("results", "heterogeneity", "pleiotropy", "exclusions", "harmonised", "presso")
+#: the first columns of results.parquet, in this order (the others follow)
+RESULT_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome", "method", "nsnp", "b", "se",
+                  "pval", "or", "or_lci95", "or_uci95", "pval_fdr"]
+ERROR_FILE_COLUMNS = ["row", "exposure_source", "outcome_source", "id_exposure", "id_outcome",
+                      "exposure", "outcome", "step", "message"]
+
+
+def _atomic_bytes(path: Path, write) -> None:
+    """Write a file through ``write(tmp_path)`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """``table`` as Parquet (no index), atomically."""
+    _atomic_bytes(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def write_json(obj: dict, path: Path) -> None:
+    _atomic_bytes(path, lambda tmp: Path(tmp).write_text(dumps(obj), encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- the folder
+
+def open_folder(out: str | Path, settings, manifest: str | Path) -> Path:
+    """Create (or reopen) a batch folder; a folder of a batch with other settings is refused.
+
+    Raises
+    ------
+    ParameterError
+        ``DIR`` holds a batch run with other parameters or another mrbook version,
+        or is a file.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out}: is a file, not a folder")
+    meta_path = out / "batch.json"
+    want = {"mrbook_version": VERSION, "fingerprint": settings.fingerprint(),
+            "settings": settings.as_dict()}
+    if (out / "chunks").is_dir():  # chunks a killed run left half-written
+        for d in (out / "chunks").glob(".r*"):
+            shutil.rmtree(d, ignore_errors=True)
+    if meta_path.is_file():
+        try:
+            have = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            have = {}
+        if have.get("fingerprint") != want["fingerprint"]:
+            old = have.get("settings", {})
+            diff = [k for k in want["settings"] if old.get(k) != want["settings"][k]]
+            what = (", ".join(f"{k} {old.get(k)!r} -> {want['settings'][k]!r}" for k in diff[:3])
+                    or f"mrbook {have.get('mrbook_version')} -> {VERSION}")
+            raise ParameterError(f"--out {out} holds a batch run with other parameters ({what}); "
+                                 "use another --out folder, or delete this one to start again")
+        return out
+    elif out.exists() and any(p.name != "chunks" for p in out.iterdir()) \
+            and not (out / "chunks").is_dir():
+        names = sorted(p.name for p in out.iterdir())[:3]
+        raise ParameterError(f"--out {out} is not empty and not a batch folder ({', '.join(names)}"
+                             " ...); use a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(dict(want, manifest=str(Path(manifest).resolve())), meta_path)
+    return out
+
+
+def _chunk_dirs(out: Path) -> list[Path]:
+    d = out / "chunks"
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.is_dir() and p.name.startswith("r"))
+
+
+def next_run(out: Path) -> int:
+    """The number of this run (1 + the last run that wrote a chunk)."""
+    runs = [int(p.name[1:5]) for p in _chunk_dirs(out) if p.name[1:5].isdigit()]
+    return max(runs, default=0) + 1
+
+
+def write_chunk(out: Path, run: int, result) -> Path:
+    """Write a chunk's tables into ``chunks/r<run>-c<index>/``, all or nothing.
+
+    The files go to a temporary folder first, which is then renamed: a chunk
+    folder exists only when every one of its files is complete.
+    """
+    final = out / "chunks" / f"r{run:04d}-c{result.index:05d}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        result.pairs.to_parquet(tmp / "pairs.parquet", index=False)
+        result.errors.to_parquet(tmp / "errors.parquet", index=False)
+        for name, table in result.tables.items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
+        if final.exists():  # the same chunk of the same run: replace it whole
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _pairs_state(out: Path) -> pd.DataFrame:
+    frames = []
+    for d in _chunk_dirs(out):
+        try:
+            t = pd.read_parquet(d / "pairs.parquet", columns=["pair_key", "status"])
+        except (OSError, ValueError):
+            continue  # not a complete chunk
+        frames.append(t.assign(chunk=d.name))
+    if not frames:
+        return pd.DataFrame(columns=["pair_key", "status", "chunk"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def done_keys(out: Path) -> set[str]:
+    """Keys of the pairs some earlier chunk finished (a resumed batch skips them)."""
+    st = _pairs_state(out)
+    return set(st.loc[st["status"] == "done", "pair_key"])
+
+
+def owners(out: Path, keys) -> dict[str, str]:
+    """The chunk each pair's rows come from: where it was done, else where it last failed."""
+    st = _pairs_state(out)
+    st = st[st["pair_key"].isin(set(keys))]
+    done = st[st["status"] == "done"].drop_duplicates("pair_key", keep="first")
+    own = dict(zip(done["pair_key"], done["chunk"]))
+    failed = st[(st["status"] != "done") & ~st["pair_key"].isin(set(own))]
+    failed = failed.drop_duplicates("pair_key", keep="last")  # chunk folders sort by run
+    own.update(zip(failed["pair_key"], failed["chunk"]))
+    return own
+
+
+# --------------------------------------------------------------------------- the final tables
+
+def bh_fdr(results: pd.DataFrame) -> pd.Series:
+    """Benjamini-Hochberg FDR-adjusted P per method, over every pair of that method.
+
+    Rows without a P-value (a method not run) get NaN and do not count;
+    :func:`scipy.stats.false_discovery_control` (``method="bh"``) adjusts the
+    others, method by method.
+
+    Notes
+    -----
+    With :math:`m` P-values of a method sorted :math:`p_{(1)} \\le \\dots \\le p_{(m)}`,
+    :math:`q_{(i)} = \\min_{j \\ge i} \\min(1, m\\,p_{(j)}/j)`.
+
+    References
+    ----------
+    Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and
+    powerful approach to multiple testing. J R Stat Soc B 1995;57:289-300.
+    doi:10.1111/j.2517-6161.1995.tb02031.x
+    """
+    from scipy.stats import false_discovery_control
+
+    q = pd.Series(np.nan, index=results.index, dtype=float)
+    p = results["pval"].astype(float)
+    ok = p.notna() & np.isfinite(p)
+    for _, idx in results[ok].groupby("method", sort=False).groups.items():
+        q.loc[idx] = false_discovery_control(p.loc[idx].to_numpy(), method="bh")
+    return q
+
+
+def _read_owned(out: Path, name: str, own: dict[str, str]) -> pd.DataFrame | None:
+    by_chunk: dict[str, set[str]] = {}
+    for k, c in own.items():
+        by_chunk.setdefault(c, set()).add(k)
+    frames = []
+    for chunk, keys in sorted(by_chunk.items()):
+        f = out / "chunks" / chunk / f"{name}.parquet"
+        if not f.is_file():
+            continue
+        t = pd.read_parquet(f)
+        frames.append(t[t["pair_key"].isin(keys)])
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return None
+    non_empty = [f for f in frames if len(f)]
+    return pd.concat(non_empty or frames[:1], ignore_index=True)
+
+
+def _sort(t: pd.DataFrame, rows: dict[str, int]) -> pd.DataFrame:
+    """Pairs in manifest order, each pair's rows in the order they were made."""
+    order = t["pair_key"].map(rows)
+    return t.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o") \
+        .reset_index(drop=True)
+
+
+def finalise(out: Path, pairs, summary: dict) -> dict:
+    """Build the final tables of the planned pairs from the chunks; write them and the summary.
+
+    Parameters
+    ----------
+    out : Path
+        The batch folder.
+    pairs : list of PairSpec
+        The pairs of the manifest (pairs of earlier manifests are left out).
+    summary : dict
+        What the run knows (engine, workers, seconds ...); the counts are added.
+
+    Returns
+    -------
+    dict
+        The summary as written to ``summary.json``.
+    """
+    rows = {p.key: p.row for p in pairs}
+    own = owners(out, rows)
+    state = _read_owned(out, "pairs", own)
+    if state is None:
+        state = pd.DataFrame(columns=["pair_key", "status"])
+    state = _sort(state, rows)
+    done = set(state.loc[state["status"] == "done", "pair_key"])
+    written = {}
+    for name in TABLES:
+        t = _read_owned(out, name, {k: c for k, c in own.items()
+                                    if k in done or name == "exclusions"})
+        if t is None:
+            if name == "presso":
+                continue
+            t = pd.DataFrame(columns=["pair_key"])
+        t = _sort(t, rows)
+        if name == "results" and len(t):
+            t["pval_fdr"] = bh_fdr(t)
+            t = t[[c for c in RESULT_COLUMNS if c in t.columns]
+                  + [c for c in t.columns if c not in RESULT_COLUMNS and c != "pair_key"]]
+        elif name == "results":
+            t = pd.DataFrame(columns=RESULT_COLUMNS)
+        else:
+            t = t.drop(columns=["pair_key"])
+        write_parquet(t, out / f"{name}.parquet")
+        written[name] = len(t)
+    write_parquet(state.drop(columns=["pair_key"]), out / "pairs.parquet")
+    errs = _read_owned(out, "errors", {k: c for k, c in own.items() if k not in done})
+    errs = _sort(errs, rows) if errs is not None else pd.DataFrame(columns=ERROR_FILE_COLUMNS + ["pair_key"])
+    errs = errs[ERROR_FILE_COLUMNS]
+    _atomic_bytes(out / "errors.csv", lambda tmp: errs.to_csv(tmp, index=False))
+    planned = len(rows)
+    summary = dict(summary)
+    summary.update({
+        "pairs_planned": planned,
+        "pairs_done_total": len(done),
+        "pairs_failed": int(len(errs)),
+        "pairs_not_run": planned - len(done) - int(len(errs)),
+        "rows": written,
+    })
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def load_results(out: str | Path) -> dict:
+    """The final tables of a batch folder: ``{"results": DataFrame, ..., "errors": DataFrame,
+    "summary": dict}`` (``presso`` only when MR-PRESSO ran).
+
+    Raises
+    ------
+    InputError
+        ``out`` holds no finished batch (no ``summary.json``).
+    """
+    from ..errors import InputError
+
+    out = Path(out)
+    if not (out / "summary.json").is_file():
+        raise InputError("no finished batch here (summary.json is missing); run mrbook batch "
+                         "first", out)
+    tabs: dict = {name: pd.read_parquet(out / f"{name}.parquet")
+                  for name in (*TABLES, "pairs") if (out / f"{name}.parquet").is_file()}
+    tabs["errors"] = pd.read_csv(out / "errors.csv")
+    tabs["summary"] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return tabs

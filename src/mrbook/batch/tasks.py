@@ -1,0 +1,386 @@
+"""Batch layer: the tasks a batch runs (on Dask workers, or in one process), pure functions.
+
+Each task takes plain data (sources, :class:`~mrbook.batch.plan.Settings`, the
+results of earlier tasks) and returns plain data, so that Dask can run it on
+any worker, run it again when a worker dies, and move its result between
+workers. Every step calls the functions a single pair uses
+(:func:`mrbook.instruments.select_exposure`,
+:func:`mrbook.instruments.instruments_for_outcome`, :func:`mrbook.analysis.run_mr`
+...): a pair's numbers in a batch are those of ``mrbook instruments`` and
+``mrbook mr`` on that pair alone. A task never raises for bad data: a failure
+becomes an error record (step and one-line message) and the other pairs go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import MRBookError
+from .plan import Chunk, ExposureJob, OutcomeJob, Settings
+
+#: the proxy settings of select_instruments (not run parameters)
+PROXY_R2, PROXY_KB = 0.8, 500
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: mrbook's own message, or the type and message of any other."""
+    text = str(exc) if isinstance(exc, MRBookError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+@dataclass
+class Failure:
+    """A task's failure: the step and a one-line message."""
+
+    step: str
+    message: str
+
+
+@functools.lru_cache(maxsize=8)
+def _panel(prefix: str | None, demo_folder: str | None):
+    """The LD panel of a job, read once per process (the .bed is memory-mapped)."""
+    from ..instruments import reference_panel
+
+    return reference_panel(prefix, Path(demo_folder) if demo_folder else None)
+
+
+# --------------------------------------------------------------------------- exposures
+
+@dataclass
+class ExposureResult:
+    """What :func:`exposure_task` gives the outcome and pair tasks."""
+
+    key: str
+    panel: str | None = None          # the job's LD reference and demo folder
+    demo_folder: str | None = None
+    selection: object = None          # mrbook.instruments.ExposureSelection
+    proxies: pd.DataFrame | None = None
+    failure: Failure | None = None
+    reads: int = 0
+    seconds: float = 0.0
+
+
+def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
+    """Steps 1-2 for one exposure (read, P threshold, clumping) and its candidates' LD proxies.
+
+    The proxies are those :func:`mrbook.instruments.instruments_for_outcome` would
+    look up for a candidate missing from an outcome (:func:`mrbook.data.ld.find_proxies`,
+    r² >= 0.8 within 500 kb, every proxy), found once for all candidates so that
+    each outcome file can be read once for its candidates and their proxies.
+    """
+    from ..data import ld
+    from ..instruments import resolve_source, select_exposure
+
+    t0 = time.perf_counter()
+    res = ExposureResult(key=job.key, panel=job.panel, demo_folder=job.demo_folder)
+    step = "source"
+    try:
+        src = resolve_source(job.exposure)
+        step = "exposure"
+        panel, _ = _panel(job.panel, job.demo_folder)
+        res.reads = 0 if src.kind == "opengwas" else 1
+        sel = select_exposure(src, p=settings.p, r2=settings.r2, kb=settings.kb, panel=panel,
+                              clump=settings.clump)
+        res.selection = sel
+        if panel is not None and sel.kept:
+            res.proxies = ld.find_proxies(panel, sel.kept, r2_min=PROXY_R2, kb=PROXY_KB,
+                                          best_only=False)
+    except Exception as exc:  # noqa: BLE001 - becomes the pairs' error record
+        res.failure = Failure(step, one_line(exc))
+        res.selection = None
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+# --------------------------------------------------------------------------- outcomes
+
+@dataclass
+class OutcomeResult:
+    """One read of an outcome source: its rows for every SNP its exposures need."""
+
+    key: str
+    rows: pd.DataFrame | None = None
+    failure: Failure | None = None
+    snps: int = 0
+    reads: int = 0
+    seconds: float = 0.0
+
+
+def needed_snps(exposures) -> list[str]:
+    """The union of the candidates of these exposure results and of their LD proxies."""
+    snps: set[str] = set()
+    for r in exposures:
+        if r.selection is None:
+            continue
+        snps.update(str(s) for s in r.selection.kept)
+        if r.proxies is not None and len(r.proxies):
+            snps.update(r.proxies["proxy"].astype(str))
+    return sorted(snps)
+
+
+def outcome_task(job: OutcomeJob, settings: Settings, *exposures: ExposureResult) -> OutcomeResult:
+    """Read an outcome once for the union of the SNPs its exposures need (proxies included).
+
+    A file is read with the same function a single pair uses
+    (:func:`mrbook.read_sumstats` keeping only those rsIDs); an OpenGWAS outcome
+    is asked once for all of them (the server adds its own LD proxies).
+    """
+    from ..instruments import _read_outcome, resolve_source
+
+    t0 = time.perf_counter()
+    res = OutcomeResult(key=job.key)
+    step = "source"
+    try:
+        src = resolve_source(job.outcome)
+        step = "outcome"
+        snps = needed_snps(exposures)
+        res.snps = len(snps)
+        if not snps:
+            res.rows = None
+        elif src.kind == "opengwas":
+            from ..data.opengwas import OpenGWAS
+
+            res.rows = OpenGWAS().associations(snps, src.id, proxies=True, r2=PROXY_R2)
+        else:
+            res.rows = _read_outcome(src, snps)
+            res.reads = 1
+    except Exception as exc:  # noqa: BLE001
+        res.failure = Failure(step, one_line(exc))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+@dataclass
+class TableResult:
+    """A confounder association table, read once."""
+
+    path: str
+    table: pd.DataFrame | None = None
+    failure: Failure | None = None
+    seconds: float = 0.0
+
+
+def table_task(path: str) -> TableResult:
+    """Read a confounder association table (:func:`mrbook.instruments.read_confounder_table`)."""
+    from ..instruments import read_confounder_table
+
+    t0 = time.perf_counter()
+    res = TableResult(path=path)
+    try:
+        res.table = read_confounder_table(path)
+    except Exception as exc:  # noqa: BLE001
+        res.failure = Failure("confounders", one_line(exc))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+# --------------------------------------------------------------------------- pairs
+
+@dataclass
+class ChunkResult:
+    """The tables of a chunk of pairs (every table carries ``pair_key``)."""
+
+    index: int
+    pairs: pd.DataFrame
+    tables: dict = field(default_factory=dict)
+    errors: pd.DataFrame | None = None
+    seconds: float = 0.0
+
+
+#: one row per pair of a chunk
+PAIR_TABLE_COLUMNS = ["pair_key", "row", "id_exposure", "id_outcome", "exposure", "outcome",
+                      "exposure_source", "outcome_source", "status", "simulated", "candidates",
+                      "missing_in_outcome", "proxies_used", "palindromic", "harmonise_other",
+                      "confounder", "steiger_removed", "final", "f_min", "f_max", "clump_engine"]
+ERROR_COLUMNS = ["pair_key", "row", "id_exposure", "id_outcome", "exposure", "outcome",
+                 "exposure_source", "outcome_source", "step", "message"]
+
+
+def _subset(rows: pd.DataFrame | None, snps) -> pd.DataFrame:
+    """The rows of these rsIDs, in file order: what reading the file for them gives."""
+    from ..data.readers import COLUMNS
+
+    if rows is None:
+        return pd.DataFrame(columns=list(COLUMNS))
+    want = {str(s).strip() for s in snps}
+    return rows[rows["rsid"].isin(want).to_numpy()].reset_index(drop=True)
+
+
+def analyse_pair(dat: pd.DataFrame, settings: Settings) -> dict:
+    """The MR tables of one pair: what ``mrbook mr`` computes from the harmonised table.
+
+    :func:`mrbook.analysis.run_mr` (with :func:`~mrbook.analysis.add_odds_ratios`),
+    :func:`~mrbook.analysis.heterogeneity`, :func:`~mrbook.analysis.pleiotropy` and,
+    when ``presso_n_distribution`` > 0, MR-PRESSO; the bootstrap starts from the
+    run's seed for every pair, as ``mrbook mr --seed`` on that pair alone.
+    """
+    from ..analysis import add_odds_ratios, heterogeneity, pleiotropy, run_mr
+    from ..estimators import Params
+
+    out = {
+        "results": add_odds_ratios(run_mr(dat, methods=list(settings.methods),
+                                          params=Params(nboot=settings.nboot),
+                                          seed=settings.seed, rng=settings.rng)),
+        "heterogeneity": heterogeneity(dat),
+        "pleiotropy": pleiotropy(dat),
+    }
+    if settings.presso_n_distribution > 0:
+        out["presso"] = presso_rows(dat, settings)
+    return out
+
+
+#: one row per pair and MR-PRESSO analysis (raw and outlier-corrected)
+PRESSO_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome", "analysis", "nsnp", "b",
+                  "se", "pval", "global_rss_obs", "global_pval", "n_outliers", "outliers",
+                  "distortion_pval", "status", "reason"]
+
+
+def presso_rows(dat: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """MR-PRESSO of one pair as tidy rows (:func:`mrbook.sensitivity.presso.mr_presso`)."""
+    from ..pairs import iter_pairs
+    from ..rmath.rng import make_rng
+    from ..sensitivity.presso import mr_presso
+
+    rows = []
+    for pair, d in iter_pairs(dat):
+        try:
+            r = mr_presso(d["beta.exposure"].to_numpy(float), d["beta.outcome"].to_numpy(float),
+                          d["se.exposure"].to_numpy(float), d["se.outcome"].to_numpy(float),
+                          snps=d["SNP"].tolist(), n_distribution=settings.presso_n_distribution,
+                          rng=make_rng(settings.seed, settings.rng))
+        except ValueError as exc:
+            rows.append(dict(pair, analysis="Raw", status="not run", reason=one_line(exc)))
+            continue
+        dist = r.get("distortion_test") or {}
+        outl = list(dist.get("outliers") or [])
+        for m in r["main"].itertuples(index=False):
+            rows.append(dict(pair, analysis=m.analysis, nsnp=m.nsnp, b=m.b, se=m.se, pval=m.pval,
+                             global_rss_obs=r["global_test"]["rss_obs"],
+                             global_pval=r["global_test"]["pval"], n_outliers=len(outl),
+                             outliers=";".join(map(str, outl)),
+                             distortion_pval=dist.get("pval", np.nan), status="ok", reason=None))
+    return pd.DataFrame(rows, columns=PRESSO_COLUMNS)
+
+
+def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict,
+               tables: dict) -> ChunkResult:
+    """Finish the instruments of each pair of a chunk and run its MR analysis.
+
+    Parameters
+    ----------
+    chunk : Chunk
+    settings : Settings
+    exposures : dict
+        ExposureJob key -> :class:`ExposureResult`.
+    outcomes : dict
+        OutcomeJob key -> :class:`OutcomeResult`.
+    tables : dict
+        Path -> :class:`TableResult` (the confounder association tables).
+
+    Returns
+    -------
+    ChunkResult
+        Per pair: its row in ``pairs``; its MR, heterogeneity, pleiotropy
+        (and MR-PRESSO) rows, its exclusions and its harmonised instruments in
+        ``tables``; or its row in ``errors``.
+    """
+    from ..instruments import instruments_for_outcome, resolve_source
+
+    t0 = time.perf_counter()
+    parts: dict[str, list] = {}
+    pair_rows, errors = [], []
+    for spec, ekey, okey in chunk.pairs:
+        ex, oc = exposures[ekey], outcomes[okey]
+        base = dict(pair_key=spec.key, row=spec.row, id_exposure=None, id_outcome=None,
+                    exposure=spec.exposure_name, outcome=spec.outcome_name,
+                    exposure_source=spec.exposure, outcome_source=spec.outcome)
+        step = "exposure"
+        try:
+            if ex.failure is not None:
+                step = ex.failure.step
+                raise _Reported(ex.failure.message)
+            sel = ex.selection
+            base["id_exposure"] = sel.source.id
+            base["exposure"] = spec.exposure_name or sel.source.trait
+            step = "source"
+            out_src = resolve_source(spec.outcome)
+            base["id_outcome"] = out_src.id
+            base["outcome"] = spec.outcome_name or out_src.trait
+            if oc.failure is not None:
+                step = oc.failure.step
+                raise _Reported(oc.failure.message)
+            step = "instruments"
+            panel, ld_desc = _panel(ex.panel, ex.demo_folder)
+
+            def read_outcome(snps, _rows=oc.rows):
+                return _subset(_rows, snps)
+
+            def find_proxies(missing, _p=ex.proxies):
+                if _p is None:  # no candidate, so nothing is missing
+                    return pd.DataFrame(columns=["target", "proxy"])
+                return _p[_p["target"].isin(set(missing))].reset_index(drop=True)
+
+            def associations(snps, _rows=oc.rows):
+                return _subset(_rows, snps)
+
+            def read_table(path):
+                t = tables.get(str(path))
+                if t is None:
+                    raise MRBookError(f"{path}: the association table was not planned")
+                if t.failure is not None:
+                    raise _Reported(t.failure.message)
+                return t.table
+
+            ins = instruments_for_outcome(
+                sel, out_src, panel=panel, ld_desc=ld_desc,
+                demo_folder=Path(ex.demo_folder) if ex.demo_folder else None,
+                palindrome_action=settings.palindrome_action,
+                confounder_table=settings.confounder_table,
+                confounder_traits=settings.confounder_traits, proxies=True,
+                proxy_r2=PROXY_R2, proxy_kb=PROXY_KB, read_outcome=read_outcome,
+                find_proxies=find_proxies, associations=associations, read_table=read_table)
+            base["id_outcome"] = out_src.id
+            base["outcome"] = spec.outcome_name or out_src.trait
+            s = ins.summary
+            excl = ins.exclusions.assign(exposure=base["exposure"], outcome=base["outcome"])
+            if not len(ins.harmonised):
+                parts.setdefault("exclusions", []).append(excl.assign(pair_key=spec.key))
+                raise MRBookError(
+                    f"no instrument left: {s['candidates']} candidates, "
+                    f"{s['missing_in_outcome']} missing in the outcome, {s['palindromic']} "
+                    f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
+                    f"confounder, {s['steiger_removed']} Steiger")
+            step = "mr"
+            dat = ins.harmonised.copy()
+            dat["exposure"] = base["exposure"]
+            dat["outcome"] = base["outcome"]
+            tabs = analyse_pair(dat, settings)
+            tabs["exclusions"] = excl
+            tabs["harmonised"] = dat
+            for name, t in tabs.items():
+                parts.setdefault(name, []).append(t.assign(pair_key=spec.key))
+            pair_rows.append(dict(
+                base, status="done", simulated=bool(s["simulated"]),
+                **{k: s[k] for k in ("candidates", "missing_in_outcome", "proxies_used",
+                                     "palindromic", "harmonise_other", "confounder",
+                                     "steiger_removed", "final", "f_min", "f_max")},
+                clump_engine=str(s["settings"]["clump_engine"])))
+        except Exception as exc:  # noqa: BLE001 - the pair fails, the chunk goes on
+            errors.append(dict(base, step=step, message=one_line(exc)))
+            pair_rows.append(dict(base, status="failed"))
+    out = ChunkResult(index=chunk.index,
+                      pairs=pd.DataFrame(pair_rows, columns=PAIR_TABLE_COLUMNS),
+                      errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
+    out.tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+class _Reported(MRBookError):
+    """A failure already reported by an earlier task, passed on to a pair."""

@@ -1,0 +1,471 @@
+"""mrbook batch: the same numbers as one pair at a time, on every engine, through faults.
+
+The phenome is a small simulated one (3 exposures x 2 outcomes, 12 loci each, nboot
+100: the machine has 2 shared cores); one LocalCluster of 2 worker processes serves
+the session and is closed at its end.
+Equality with ``mrbook instruments`` + ``mrbook mr`` is exact in practice (the batch
+calls the same functions on the same rows); the tests allow a relative 1e-12 for
+deterministic numbers, as the issue asks, and require the bootstrap SEs to be equal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+from scipy.stats import false_discovery_control
+
+from mrbook.batch import bh_fdr, load_results, read_manifest, run_batch
+from mrbook.batch import store
+from mrbook.cli.main import main
+from mrbook.errors import InputError, ParameterError
+
+
+#: the batch parameters of these tests (the schema of mrbook build)
+PARAMS = """\
+# batch tests: the paper's methods, fewer bootstrap draws
+methods: [mr_egger_regression, mr_weighted_median, mr_ivw, mr_simple_mode, mr_weighted_mode]
+nboot: 100
+seed: 1234
+presso_n_distribution: 0
+"""
+
+
+@pytest.fixture(scope="module")
+def phenome(tmp_path_factory) -> dict:
+    """A SIMULATED phenome: 3 exposures x 2 outcomes = 6 pairs (paths of generate())."""
+    from mrbook.data import phenome as ph
+
+    return ph.generate(tmp_path_factory.mktemp("phenome") / "ph", exposures=3, outcomes=2, seed=7,
+                       loci=12)
+
+
+@pytest.fixture(scope="module")
+def params_file(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("params") / "batch.yaml"
+    p.write_text(PARAMS)
+    return p
+
+
+@pytest.fixture(scope="module")
+def serial_run(phenome, params_file, tmp_path_factory):
+    """The phenome's batch in one process (no Dask): the reference of the other engines."""
+    from mrbook.batch import run_batch
+
+    out = tmp_path_factory.mktemp("serial") / "out"
+    res = run_batch(phenome["manifest"], out, params_file=params_file, workers=0,
+                    progress=False)
+    return res
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A LocalCluster of 2 worker processes (nannies, so a killed worker is restarted)."""
+    from distributed import Client, LocalCluster
+
+    os.environ.pop("OPENGWAS_JWT", None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+TABLES = ("results", "heterogeneity", "pleiotropy", "exclusions", "harmonised", "pairs")
+PAPER = "mr_egger_regression,mr_weighted_median,mr_ivw,mr_simple_mode,mr_weighted_mode"
+
+
+def _same_tables(a: Path, b: Path) -> None:
+    """Two batch folders hold the same final tables, value for value and byte for byte."""
+    for name in TABLES:
+        ta, tb = pd.read_parquet(a / f"{name}.parquet"), pd.read_parquet(b / f"{name}.parquet")
+        assert_frame_equal(ta, tb, check_exact=True)
+        assert (a / f"{name}.parquet").read_bytes() == (b / f"{name}.parquet").read_bytes(), name
+    assert (a / "errors.csv").read_text() == (b / "errors.csv").read_text()
+
+
+def _chunk_pairs(out: Path) -> pd.DataFrame:
+    frames = [pd.read_parquet(d / "pairs.parquet").assign(chunk=d.name)
+              for d in sorted((out / "chunks").iterdir()) if d.name.startswith("r")]
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- one process
+
+def test_serial_batch_runs_every_pair_once(serial_run, phenome):
+    s = serial_run.summary
+    assert serial_run.exit_code == 0
+    assert (s["pairs_planned"], s["pairs_done_total"], s["pairs_failed"]) == (6, 6, 0)
+    assert s["simulated"] is True and s["engine"].startswith("serial")
+    res = load_results(serial_run.out)
+    r = res["results"]
+    assert len(r) == 6 * 5
+    assert not r.duplicated(["id_exposure", "id_outcome", "method"]).any()
+    assert set(r["method"]) == {"MR Egger", "Weighted median", "Inverse variance weighted",
+                                "Simple mode", "Weighted mode"}
+    for col in ("id_exposure", "id_outcome", "exposure", "outcome", "method", "nsnp", "b", "se",
+                "pval", "or", "or_lci95", "or_uci95", "pval_fdr"):
+        assert col in r.columns
+    np.testing.assert_allclose(r["or"], np.exp(r["b"]), rtol=1e-15)
+    assert len(res["heterogeneity"]) == 12 and len(res["pleiotropy"]) == 6
+    assert res["errors"].empty
+    # every exclusion with its step and reason, for every pair
+    ex = res["exclusions"]
+    assert set(ex["step"]) >= {"clumping", "palindromic", "confounder"}
+    assert ex["reason"].str.len().min() > 0
+    # the names of the manifest
+    man = pd.read_csv(phenome["manifest"])
+    assert set(r["exposure"]) == set(man["exposure_name"])
+
+
+def test_each_file_is_read_once(phenome, params_file, tmp_path, monkeypatch):
+    """E exposure files and O outcome files are read once each: the pairs read nothing."""
+    from mrbook.data import readers
+
+    calls = []
+    real = readers.read_sumstats
+
+    def counting(path, *a, **k):
+        calls.append(Path(path).name)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(readers, "read_sumstats", counting)
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file, workers=0,
+                    progress=False)
+    assert sorted(calls) == ["x01.vcf.gz", "x02.tsv.gz", "x03.csv.gz", "y1.tsv.gz", "y2.tsv.gz"]
+    reads = res.summary["file_reads"]
+    assert (reads["exposure_files"], reads["outcome_files"]) == (3, 2)
+    assert (reads["per_exposure"], reads["per_outcome"]) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("row", [1, 5])
+def test_each_pair_equals_the_single_pair_commands(serial_run, phenome, row, tmp_path):
+    """`mrbook instruments` + `mrbook mr` on one pair give the batch's rows of that pair."""
+    pair = next(p for p in read_manifest(phenome["manifest"]) if p.row == row)
+    folder = Path(phenome["manifest"]).parent
+    inst = tmp_path / "inst"
+    assert main(["instruments", "--exposure", pair.exposure, "--outcome", pair.outcome,
+                 "--out", str(inst), "--ld-ref", str(folder / "ld_panel" / "phenome"),
+                 "--confounders", str(phenome["confounders"]), "--confounder-traits",
+                 "body mass index,smoking,vitamin d,type 2 diabetes,rheumatoid arthritis"]) == 0
+    assert main(["mr", str(inst / "harmonised.csv"), "--json", str(tmp_path / "mr.json"),
+                 "--seed", "1234", "--nboot", "100", "--methods", PAPER]) == 0
+    one = json.loads((tmp_path / "mr.json").read_text())
+    res = load_results(serial_run.out)
+    ide, ido = Path(pair.exposure).name.split(".")[0], Path(pair.outcome).name.split(".")[0]
+
+    def rows(name):
+        t = res[name]
+        e, o = ("id.exposure", "id.outcome") if name == "harmonised" else ("id_exposure",
+                                                                            "id_outcome")
+        return t[(t[e] == ide) & (t[o] == ido)]
+
+    mr = rows("results").set_index("method")
+    assert len(one["mr"]) == 5
+    for m in one["mr"]:
+        got = mr.loc[m["method"]]
+        assert got["nsnp"] == m["nsnp"]
+        for k in ("b", "se", "pval"):  # bootstrap SEs included: the same draws
+            assert got[k] == pytest.approx(m[k], rel=1e-12, abs=0)
+        assert got["se"] == m["se"]
+    het = rows("heterogeneity").set_index("method")
+    for h in one["heterogeneity"]:
+        assert het.loc[h["method"], "q"] == pytest.approx(h["Q"], rel=1e-12)
+        assert het.loc[h["method"], "q_df"] == h["Q_df"]
+        assert het.loc[h["method"], "q_pval"] == pytest.approx(h["Q_pval"], rel=1e-12)
+    ple = rows("pleiotropy").iloc[0]
+    assert ple["egger_intercept"] == pytest.approx(one["pleiotropy"]["egger_intercept"], rel=1e-12)
+    assert ple["pval"] == pytest.approx(one["pleiotropy"]["pval"], rel=1e-12)
+    # the same SNPs left the pair, at the same steps, for the same reasons
+    ex_cli = pd.read_csv(inst / "exclusions.csv")
+    ex_b = rows("exclusions")
+    assert sorted(zip(ex_cli["snp"], ex_cli["step"], ex_cli["reason"])) == \
+        sorted(zip(ex_b["snp"], ex_b["step"], ex_b["reason"]))
+    harm_cli = pd.read_csv(inst / "harmonised.csv")
+    assert rows("harmonised")["SNP"].tolist() == harm_cli["SNP"].tolist()
+
+
+def test_demo_sources_run_as_select_instruments(tmp_path, demo_root, monkeypatch):
+    """demo:<trait> sources take the demo's panel and association table, as one pair does."""
+    from mrbook.analysis import run_mr
+    from mrbook.estimators import Params
+    from mrbook.instruments import select_instruments
+
+    monkeypatch.setenv("MRBOOK_CACHE", str(demo_root))
+    man = tmp_path / "m.csv"
+    man.write_text("exposure,outcome\ndemo:hashimoto,demo:osteoporosis\n")
+    res = run_batch(man, tmp_path / "out", run={"nboot": 100, "presso_n_distribution": 0},
+                    workers=0, progress=False)
+    assert res.exit_code == 0 and res.summary["simulated"] is True
+    ins = select_instruments("demo:hashimoto", "demo:osteoporosis", cache_dir=demo_root)
+    ref = run_mr(ins.harmonised, methods=PAPER.split(","), params=Params(nboot=100), seed=1234)
+    got = load_results(res.out)["results"]
+    assert got["nsnp"].tolist() == ref["nsnp"].tolist() == [10] * 5
+    assert got["b"].tolist() == ref["b"].tolist() and got["se"].tolist() == ref["se"].tolist()
+
+
+# ----------------------------------------------------------------------------- FDR
+
+def test_fdr_is_benjamini_hochberg_per_method(serial_run):
+    r = load_results(serial_run.out)["results"]
+    for method, g in r.groupby("method"):
+        np.testing.assert_allclose(g["pval_fdr"], false_discovery_control(g["pval"], method="bh"),
+                                   rtol=0, atol=0)
+
+
+def test_bh_fdr_leaves_out_methods_that_did_not_run():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 1, 40) ** 3
+    t = pd.DataFrame({"method": ["a", "b"] * 20, "pval": p})
+    t.loc[[3, 8], "pval"] = np.nan  # a method not run for two pairs
+    q = bh_fdr(t)
+    assert q.isna().tolist() == t["pval"].isna().tolist()
+    for m in ("a", "b"):
+        ok = (t["method"] == m) & t["pval"].notna()
+        np.testing.assert_array_equal(q[ok], false_discovery_control(t.loc[ok, "pval"],
+                                                                     method="bh"))
+
+
+# ----------------------------------------------------------------------------- Dask
+
+def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome, params_file,
+                                                tmp_path):
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file,
+                    client=dask_client, chunk_size=2, progress=False)
+    assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
+    assert res.summary["workers"] == 2 and res.summary["scheduler"].startswith("tcp://127.0.0.1")
+    _same_tables(serial_run.out, res.out)
+
+
+def test_a_worker_killed_mid_batch(dask_client, serial_run, phenome, params_file, tmp_path):
+    """Dask runs the dead worker's tasks again; no pair is lost or written twice."""
+    killed = []
+
+    def kill_one(info):
+        if not killed:
+            pids = dask_client.run(os.getpid)
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append((victim, info["done"]))
+
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file,
+                    client=dask_client, chunk_size=1, progress=False, on_chunk=kill_one)
+    assert killed and killed[0][1] < 6, "the worker was killed before the batch ended"
+    assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
+    chunks = _chunk_pairs(res.out)
+    assert len(chunks) == 6 and chunks["pair_key"].is_unique
+    _same_tables(serial_run.out, res.out)
+    dask_client.wait_for_workers(2, timeout=120)  # the nanny restarts it
+
+
+@pytest.fixture
+def scheduler_and_workers(tmp_path):
+    """`dask scheduler` and two `dask worker` processes, started and stopped by the test."""
+    exe = Path(sys.executable).parent / "dask"
+    sched_file = tmp_path / "scheduler.json"
+    env = dict(os.environ)
+    env.pop("OPENGWAS_JWT", None)
+    procs = [subprocess.Popen([str(exe), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(sched_file)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        t0 = time.time()
+        while not sched_file.is_file() and time.time() - t0 < 60:
+            time.sleep(0.2)
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [str(exe), "worker", "--scheduler-file", str(sched_file), "--nworkers", "1",
+                 "--nthreads", "1", "--no-dashboard"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(scheduler_file=str(sched_file), timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+            address = c.scheduler_info()["address"]
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def test_an_existing_scheduler_gives_the_same_results(scheduler_and_workers, serial_run, phenome,
+                                                      params_file, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "mrbook.cli.main", "batch",
+                           str(phenome["manifest"]), "--out", str(out), "--params",
+                           str(params_file), "--scheduler", scheduler_and_workers,
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["engine"] == "dask.distributed scheduler" and s["workers"] == 2
+    assert s["scheduler"] == scheduler_and_workers
+    _same_tables(serial_run.out, out)
+
+
+# ----------------------------------------------------------------------------- resuming
+
+def test_an_interrupted_batch_resumes(serial_run, phenome, params_file, tmp_path):
+    """Ctrl-C after two chunks; the same call again runs only the four pairs not done."""
+    seen = []
+
+    def interrupt(info):
+        seen.append(info["chunk"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(phenome["manifest"], out, params_file=params_file, workers=0, chunk_size=1,
+                  progress=False, on_chunk=interrupt)
+    assert len(_chunk_pairs(out)) == 2 and not (out / "results.parquet").exists()
+    res = run_batch(phenome["manifest"], out, params_file=params_file, workers=0, chunk_size=1,
+                    progress=False)
+    s = res.summary
+    assert (s["pairs_skipped_done"], s["pairs_run"], s["pairs_done_total"]) == (2, 4, 6)
+    assert _chunk_pairs(out)["pair_key"].is_unique
+    _same_tables(serial_run.out, out)
+    # and once more: nothing to run, no cluster started, the same tables
+    again = run_batch(phenome["manifest"], out, params_file=params_file, progress=False)
+    assert (again.summary["pairs_skipped_done"], again.summary["pairs_run"]) == (6, 0)
+    assert again.summary["scheduler"] is None
+    _same_tables(serial_run.out, out)
+
+
+def test_a_killed_batch_resumes(serial_run, phenome, params_file, tmp_path):
+    """The command killed (SIGKILL) after its first chunk, then run again."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mrbook.cli.main", "batch", str(phenome["manifest"]), "--out",
+           str(out), "--params", str(params_file), "--workers", "0", "--chunk-size", "1",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while time.time() - t0 < 300 and proc.poll() is None:
+        if (out / "chunks").is_dir() and any(d.name.startswith("r")
+                                             for d in (out / "chunks").iterdir()):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    first = len(_chunk_pairs(out))
+    assert 1 <= first < 6
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["pairs_skipped_done"], s["pairs_run"]) == (first, 6 - first)
+    assert not [d for d in (out / "chunks").iterdir() if not d.name.startswith("r")]
+    _same_tables(serial_run.out, out)
+
+
+def test_other_parameters_in_the_same_folder_are_refused(serial_run, phenome):
+    with pytest.raises(ParameterError, match="other parameters.*nboot 100 -> 200"):
+        run_batch(phenome["manifest"], serial_run.out,
+                  run={"nboot": 200, "presso_n_distribution": 0, "methods": PAPER.split(",")},
+                  workers=0, progress=False)
+
+
+# ----------------------------------------------------------------------------- faults
+
+def test_a_broken_file_and_an_unknown_id_fail_their_pairs_only(phenome, params_file, tmp_path,
+                                                                capsys, monkeypatch):
+    monkeypatch.delenv("OPENGWAS_JWT", raising=False)
+    monkeypatch.setenv("MRBOOK_CACHE", str(tmp_path / "cache"))
+    folder = Path(phenome["manifest"]).parent
+    broken = tmp_path / "broken.vcf.gz"
+    broken.write_bytes((folder / "sumstats" / "x01.vcf.gz").read_bytes()[:5000])  # truncated
+    params = tmp_path / "p.yaml"  # the manifest is not in the phenome's folder: say its panel
+    params.write_text(params_file.read_text() + f"ld_ref: {folder / 'ld_panel' / 'phenome'}\n"
+                      f"confounder_table: {phenome['confounders']}\n")
+    man = tmp_path / "manifest.csv"
+    good = pd.read_csv(phenome["manifest"]).iloc[:2]
+    lines = ["exposure,outcome"] + [f"{folder / e},{folder / o}" for e, o in
+                                    zip(good["exposure"], good["outcome"])]
+    lines += [f"{broken},{folder / 'sumstats' / 'y1.tsv.gz'}",
+              f"ebi-a-GCST99999999,{folder / 'sumstats' / 'y1.tsv.gz'}"]
+    man.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    code = main(["batch", str(man), "--out", str(out), "--params", str(params), "--workers", "0",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err and "2 pair(s) failed" in err
+    errors = pd.read_csv(out / "errors.csv")
+    assert len(errors) == 2 and errors["row"].tolist() == [3, 4]
+    assert errors["step"].tolist() == ["exposure", "exposure"]
+    assert "broken.vcf.gz" in errors["message"].iloc[0]
+    assert "OPENGWAS_JWT" in errors["message"].iloc[1]
+    assert all("\n" not in m for m in errors["message"])
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["pairs_planned"], s["pairs_done_total"], s["pairs_failed"]) == (4, 2, 2)
+    assert len(pd.read_parquet(out / "results.parquet")) == 2 * 5
+
+
+@pytest.mark.parametrize("content, match", [
+    ("exposure\nx.vcf\n", "lacks column.*outcome"),
+    ("exposure,outcome,weight\na,b,1\n", "unknown manifest column 'weight'"),
+    ("exposure,outcome\na,\n", "row 1, column 'outcome': empty data source"),
+    ("exposure,outcome\ndemo:hashimoto,demo:osteoporosis\ndemo:hashimoto,demo:osteoporosis\n",
+     "row 2: the pair of row 1 is listed again"),
+    ("exposure,outcome\n", "lists no pair"),
+])
+def test_bad_manifests_are_one_line_errors(tmp_path, content, match):
+    man = tmp_path / "m.csv"
+    man.write_text(content)
+    with pytest.raises(InputError, match=match):
+        read_manifest(man)
+
+
+def test_bad_usage_exits_2_without_traceback(phenome, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nboot: 0\n")
+    cases = [
+        ["batch", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o1"), "--workers", "0"],
+        ["batch", str(phenome["manifest"]), "--out", str(tmp_path / "o2"), "--params", str(bad)],
+    ]
+    for argv in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(SystemExit) as exc:  # argparse: --workers and --scheduler together
+        main(["batch", str(phenome["manifest"]), "--out", str(tmp_path / "o3"), "--workers", "2",
+              "--scheduler", "tcp://127.0.0.1:1"])
+    assert exc.value.code == 2
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_chunks_are_written_whole(serial_run, tmp_path):
+    """A chunk folder appears by one rename; a failed write leaves nothing behind."""
+    class Boom(Exception):
+        pass
+
+    class Bad:
+        index = 9
+        pairs = pd.DataFrame({"pair_key": ["k"], "status": ["done"]})
+        errors = pd.DataFrame({"pair_key": []})
+
+        @property
+        def tables(self):
+            raise Boom
+
+    with pytest.raises(Boom):
+        store.write_chunk(tmp_path, 1, Bad())
+    assert list((tmp_path / "chunks").iterdir()) == []
