@@ -134,7 +134,7 @@ class Source:
 
 
 def resolve_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> Source:
-    """Interpret an exposure/outcome argument: a file, ``demo:<trait>`` or an OpenGWAS ID.
+    """Interpret an exposure/outcome argument: a file, ``demo:``/``demo-mv:<trait>`` or an OpenGWAS ID.
 
     Raises
     ------
@@ -154,6 +154,10 @@ def resolve_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> Sou
                              f"got {spec!r}")
     if not text:
         raise ParameterError("empty data source")
+    if text.lower().startswith("demo-mv:"):  # the demo's multivariable extension (SIMULATED)
+        from .data.demo_mv import as_mv_source
+        return as_mv_source(resolve_source("demo:" + text.split(":", 1)[1], demo_seed=demo_seed,
+                                           cache_dir=cache_dir), text, cache_dir)
     if text.lower().startswith("demo:"):
         name = text.split(":", 1)[1].strip().lower()
         key = DEMO_ALIASES.get(name)

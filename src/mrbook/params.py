@@ -224,7 +224,8 @@ def portable_paths(values: Mapping[str, Any]) -> dict:
 
 
 def source_kind(source: str) -> str:
-    """Kind of a data source: ``"demo"``, ``"file"`` or ``"opengwas"``.
+    """Kind of a data source: ``"demo"`` (``demo:<trait>``, or ``demo-mv:<trait>``: the demo's
+    SIMULATED multivariable extension), ``"file"`` or ``"opengwas"``.
 
     Raises
     ------
@@ -234,12 +235,13 @@ def source_kind(source: str) -> str:
     """
     if not isinstance(source, str) or not source.strip():
         raise ParameterError(f"a data source must be a non-empty string, got {source!r}")
-    if source.startswith("demo:"):
-        trait = source[5:]
-        if trait not in DEMO_TRAITS:
-            raise ParameterError(f"unknown demo trait {trait!r} in data source {source!r}; "
-                                 f"known: {', '.join('demo:' + t for t in DEMO_TRAITS)}")
-        return "demo"
+    for prefix in ("demo:", "demo-mv:"):  # demo-mv: the demo's multivariable extension
+        if source.startswith(prefix):
+            trait = source[len(prefix):]
+            if trait not in DEMO_TRAITS:
+                raise ParameterError(f"unknown demo trait {trait!r} in data source {source!r}; "
+                                     f"known: {', '.join(prefix + t for t in DEMO_TRAITS)}")
+            return "demo"
     looks_like_path = _looks_like_path(source)
     if resolve_path(source).is_file():
         return "file"

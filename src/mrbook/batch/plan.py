@@ -33,6 +33,10 @@ from .. import params as params_mod
 #: manifest columns: required, then optional
 MANIFEST_REQUIRED = ("exposure", "outcome")
 MANIFEST_OPTIONAL = ("exposure_name", "outcome_name")
+#: the prefixes of the demo study's sources (demo-mv: its multivariable extension), SIMULATED
+DEMO_PREFIXES = ("demo:", "demo-mv:")
+#: separates the exposures of a multivariable row (``A+B+C``)
+MV_SEPARATOR = "+"
 #: the run parameters a batch uses; the others (the book's pages) are ignored
 BATCH_PARAMETERS = ("ld_ref", "clump", "confounder_table", "p_threshold", "clump_r2", "clump_kb",
                     "palindrome_action", "confounder_traits", "methods", "nboot", "seed", "rng",
@@ -51,10 +55,14 @@ class PairSpec:
     row : int
         Data row of the manifest (1 = the first line after the header).
     exposure, outcome : str
-        The data sources (a file as an absolute path, an OpenGWAS ID or
-        ``demo:<trait>``).
+        The data sources (a file as an absolute path, an OpenGWAS ID,
+        ``demo:<trait>`` or ``demo-mv:<trait>``); for a multivariable row,
+        ``exposure`` is its sources joined by ``+``.
     exposure_name, outcome_name : str or None
-        Trait names from the manifest, if given.
+        Trait names from the manifest, if given (``A+B`` for a multivariable row).
+    exposures : tuple of str
+        A multivariable row's exposure sources, in the manifest's order (the first
+        is the one the others and the outcome are harmonised to); empty otherwise.
     """
 
     key: str
@@ -63,6 +71,13 @@ class PairSpec:
     outcome: str
     exposure_name: str | None = None
     outcome_name: str | None = None
+    #: the sources of a multivariable row (``A+B+...``, two or more), else empty
+    exposures: tuple = ()
+
+    @property
+    def multivariable(self) -> bool:
+        """Whether the row names several exposures for one multivariable analysis."""
+        return len(self.exposures) > 1
 
 
 def pair_key(exposure: str, outcome: str) -> str:
@@ -73,7 +88,7 @@ def pair_key(exposure: str, outcome: str) -> str:
 def _source(text: str, base: Path) -> str:
     """A manifest cell as a source: files relative to the manifest's folder, made absolute."""
     text = text.strip()
-    if text.lower().startswith("demo:"):
+    if text.lower().startswith(DEMO_PREFIXES):
         return text
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -83,37 +98,91 @@ def _source(text: str, base: Path) -> str:
     return text  # an OpenGWAS ID (or a typo, reported when the pair runs)
 
 
+def _manifest_text(path: Path) -> str:
+    """The manifest's text (UTF-8, BOM or not); one InputError naming the file otherwise."""
+    from ..data.readers import binary_reason
+
+    if not path.exists():
+        raise InputError("manifest file not found (expected a CSV with the columns "
+                         "exposure,outcome)", path)
+    if path.is_dir():
+        raise InputError("is a directory (folder), expected the manifest CSV file", path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the manifest ({(exc.strerror or str(exc)).lower()})",
+                         path) from None
+    if data[:2] == b"\x1f\x8b":
+        raise InputError("is gzip-compressed; the manifest must be a plain CSV text file", path)
+    why = binary_reason(data[: 1 << 16])
+    if why:
+        raise InputError(f"{why} (the manifest must be a CSV text file)", path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # pragma: no cover - binary_reason catches these
+        raise InputError(f"not UTF-8 text (byte {exc.start + 1})", path) from None
+
+
+def _split_exposures(cell: str, base: Path, path: Path, row: int) -> list[str]:
+    """The exposure sources of a manifest cell: one, or several joined by ``+``."""
+    single = _source(cell, base)
+    if MV_SEPARATOR not in cell or Path(single).is_file():  # a file name may hold a '+'
+        return [single]
+    parts = [c.strip() for c in cell.split(MV_SEPARATOR)]
+    if any(not c for c in parts):
+        raise InputError(f"empty exposure in {cell!r}: a multivariable row names two or more "
+                         "exposures joined by '+' (e.g. demo-mv:hypothyroidism+demo-mv:hashimoto)",
+                         path, row, "exposure")
+    srcs = [_source(c, base) for c in parts]
+    seen: dict[str, str] = {}
+    for c, src in zip(parts, srcs):
+        if src in seen:
+            raise InputError(f"exposure {c!r} is named twice in {cell!r}; each exposure of a "
+                             "multivariable row must be a different source", path, row, "exposure")
+        seen[src] = c
+    return srcs
+
+
 def read_manifest(path: str | Path) -> list[PairSpec]:
     """Read a batch manifest: a CSV with ``exposure,outcome[,exposure_name,outcome_name]``.
 
     Each ``exposure``/``outcome`` cell is a data source as the book's parameters
-    take them: a summary-statistics file, an OpenGWAS ID or ``demo:<trait>``.
-    Relative file paths are taken from the manifest's folder, so a folder with
-    its manifest can be moved. A source that turns out not to exist fails its
+    take them: a summary-statistics file, an OpenGWAS ID, ``demo:<trait>`` or
+    ``demo-mv:<trait>``. Relative file paths are taken from the manifest's folder,
+    so a folder with its manifest can be moved. An ``exposure`` cell may name two
+    or more sources joined by ``+`` (``A+B+C``): one multivariable analysis of
+    them together on the outcome (its ``exposure_name``, if given, names them the
+    same way, ``a+b+c``). Whether each source exists is checked by
+    :func:`check_ids`; a file whose content turns out to be broken fails its
     pairs when they run (``errors.csv``), not the batch.
 
     Raises
     ------
     InputError
-        Missing file or column, an unknown column, an empty source cell, a pair
-        listed twice, or no pair at all (one line naming the file, row and column).
+        A missing, binary or unreadable file; a missing, unknown or duplicated
+        column; a row with the wrong number of fields; an empty source cell; a
+        multivariable cell with an empty or repeated exposure; a pair listed twice
+        (in any order of its exposures); or no pair at all (one line naming the
+        file, row and column).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("manifest not found", path)
+    text = _manifest_text(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the manifest: {exc}".splitlines()[0], path) from None
-    rows = list(csv.reader(line for line in text.splitlines() if line.strip()))
+        rows = list(csv.reader(line for line in text.splitlines() if line.strip()))
+    except csv.Error as exc:
+        raise InputError(f"not a readable CSV ({exc})", path) from None
     if not rows:
         raise InputError("empty manifest: expected a header 'exposure,outcome' and one row "
                          "per pair", path)
     header = [h.strip() for h in rows[0]]
+    dup = [h for i, h in enumerate(header) if h in header[:i]]
+    if dup:
+        raise InputError(f"column {dup[0]!r} appears twice in the header", path, 0, dup[0])
     missing = [c for c in MANIFEST_REQUIRED if c not in header]
     if missing:
         raise InputError("manifest lacks column(s) " + ", ".join(missing) + " (expected "
-                         "exposure,outcome and optionally exposure_name,outcome_name)", path, 0)
+                         "exposure,outcome and optionally exposure_name,outcome_name)", path, 0,
+                         missing[0])
     unknown = [c for c in header if c not in MANIFEST_REQUIRED + MANIFEST_OPTIONAL]
     if unknown:
         raise InputError(f"unknown manifest column {unknown[0]!r} (expected exposure, outcome, "
@@ -124,43 +193,82 @@ def read_manifest(path: str | Path) -> list[PairSpec]:
     seen: dict[str, int] = {}
     for i, raw in enumerate(rows[1:], start=1):
         if len(raw) != len(header):
-            raise InputError(f"expected {len(header)} fields, got {len(raw)}", path, i)
+            raise InputError(f"expected {len(header)} fields ({','.join(header)}), got {len(raw)}",
+                             path, i)
         vals = {c: raw[j].strip() for c, j in col.items()}
         for c in MANIFEST_REQUIRED:
             if not vals[c]:
                 raise InputError("empty data source (expected a file, an OpenGWAS ID or "
                                  "demo:<trait>)", path, i, c)
-        exp, out_ = _source(vals["exposure"], base), _source(vals["outcome"], base)
-        key = pair_key(exp, out_)
+        exps = _split_exposures(vals["exposure"], base, path, i)
+        if MV_SEPARATOR in vals["outcome"] and not Path(_source(vals["outcome"], base)).is_file():
+            raise InputError(f"the outcome is one data source, got {vals['outcome']!r} (only the "
+                             "exposure cell may join several sources with '+')", path, i, "outcome")
+        exp, out_ = MV_SEPARATOR.join(exps), _source(vals["outcome"], base)
+        if len(exps) > 1 and vals.get("exposure_name"):
+            n_names = len(vals["exposure_name"].split(MV_SEPARATOR))
+            if n_names != len(exps):
+                raise InputError(f"{n_names} exposure name(s) for {len(exps)} exposures: name "
+                                 "them in the same order joined by '+', or leave the cell empty",
+                                 path, i, "exposure_name")
+        # the same exposures in another order are the same analysis (up to the reference allele)
+        key = pair_key(MV_SEPARATOR.join(sorted(exps)) if len(exps) > 1 else exp, out_)
         if key in seen:
             raise InputError(f"the pair of row {seen[key]} is listed again", path, i)
         seen[key] = i
         out.append(PairSpec(key=key, row=i, exposure=exp, outcome=out_,
                             exposure_name=vals.get("exposure_name") or None,
-                            outcome_name=vals.get("outcome_name") or None))
+                            outcome_name=vals.get("outcome_name") or None,
+                            exposures=tuple(exps) if len(exps) > 1 else ()))
     if not out:
-        raise InputError("the manifest lists no pair", path)
+        raise InputError("the manifest lists no pair (a header but no rows)", path)
     return out
 
 
-def check_ids(pairs: list[PairSpec], manifest: str | Path) -> None:
-    """Two different sources with the same ID would make the results ambiguous: refuse them.
+def _check_source(spec: str, manifest, row: int, column: str) -> str:
+    """The ID of one source of a manifest row (resolved, not read), or a one-line InputError."""
+    from ..instruments import DEMO_ALIASES
 
-    The ID is what ``mrbook instruments`` gives a source (a file's name without
-    its suffixes, an OpenGWAS ID, the demo trait's ID).
+    if spec.lower().startswith(DEMO_PREFIXES):  # a known trait; the demo is made when it runs
+        prefix, trait = spec.split(":", 1)
+        if trait.strip().lower() not in DEMO_ALIASES:
+            raise InputError(f"unknown demo trait {trait.strip()!r} in {spec!r} (expected "
+                             f"{prefix}:<trait>, one of {', '.join(params_mod.DEMO_TRAITS)})",
+                             manifest, row, column)
+        return spec
+    try:
+        src = resolve_source(spec)
+    except (InputError, ParameterError) as exc:
+        msg = exc.message if isinstance(exc, InputError) else str(exc)
+        where = f"{exc.path}: " if isinstance(exc, InputError) and exc.path else ""
+        raise InputError(f"data source {where}{msg}", manifest, row, column) from None
+    if src.kind == "file" and not src.path.is_file():
+        raise InputError(f"data source {src.path}: not a regular file (a FIFO or device); save "
+                         "the summary statistics to a file", manifest, row, column)
+    return src.id
+
+
+def check_ids(pairs: list[PairSpec], manifest: str | Path) -> None:
+    """Check every source of the manifest before any work; refuse two sources with one ID.
+
+    Each source must resolve: an existing regular file, a known ``demo:`` or
+    ``demo-mv:`` trait, or a string shaped as an OpenGWAS ID (whether that ID
+    exists, and whether a file's content can be read, is found when the pair
+    runs: its failure goes to ``errors.csv``). Two different sources with the same
+    ID would make the results ambiguous. The ID is what ``mrbook instruments``
+    gives a source (a file's name without its suffixes, an OpenGWAS ID, the demo
+    trait's ID).
 
     Raises
     ------
     InputError
-        Naming the two manifest rows.
+        Naming the manifest, the row and the column.
     """
     by_id: dict[tuple[str, str], tuple[str, int]] = {}
     for p in pairs:
-        for role, spec in (("exposure", p.exposure), ("outcome", p.outcome)):
-            try:
-                sid = resolve_source(spec).id if not spec.lower().startswith("demo:") else spec
-            except (InputError, ParameterError):
-                continue  # reported when the pair runs
+        specs = [("exposure", s) for s in (p.exposures or (p.exposure,))]
+        for role, spec in specs + [("outcome", p.outcome)]:
+            sid = _check_source(spec, manifest, p.row, role)
             other = by_id.setdefault((role, sid), (spec, p.row))
             if other[0] != spec:
                 raise InputError(f"two different {role} sources have the ID {sid!r} (rows "
@@ -298,14 +406,17 @@ class Plan:
     outcomes: dict
     tables: tuple
     chunks: list
+    #: chunks of multivariable rows (``A+B``), run by :mod:`mrbook.batch.multivariable`; their
+    #: items are ``(PairSpec, None, None)`` and their indices follow those of ``chunks``
+    mv_chunks: list = field(default_factory=list)
 
     @property
     def n_pairs(self) -> int:
-        return sum(len(c.pairs) for c in self.chunks)
+        return sum(len(c.pairs) for c in (*self.chunks, *self.mv_chunks))
 
 
 def _demo_folder(spec: str) -> str | None:
-    if not spec.lower().startswith("demo:"):
+    if not spec.lower().startswith(DEMO_PREFIXES):
         return None
     try:
         src = resolve_source(spec)
@@ -326,12 +437,15 @@ def plan(pairs: list[PairSpec], settings: Settings, chunk_size: int) -> Plan:
 
     Chunks hold pairs of one outcome where possible (pairs ordered by outcome,
     then exposure), so that a chunk needs few results of the earlier stages.
+    Multivariable rows go to chunks of their own (``mv_chunks``): each selects its
+    exposures' instruments together (:func:`mrbook.multivariable.mvmr_from_sources`).
     """
     exposures: dict[str, ExposureJob] = {}
     outcome_exps: dict[str, list[str]] = {}
     tables = set()
     items = []
-    for p in sorted(pairs, key=lambda q: (q.outcome, q.exposure)):
+    mv_items = [(p, None, None) for p in pairs if p.multivariable]
+    for p in sorted((q for q in pairs if not q.multivariable), key=lambda q: (q.outcome, q.exposure)):
         demo_folder = _demo_folder(p.exposure) or _demo_folder(p.outcome)
         panel = settings.ld_ref
         ekey = hashlib.sha256(f"{p.exposure}\x00{panel}\x00{demo_folder}".encode()).hexdigest()[:16]
@@ -350,8 +464,10 @@ def plan(pairs: list[PairSpec], settings: Settings, chunk_size: int) -> Plan:
     size = max(1, int(chunk_size))
     chunks = [Chunk(i, tuple(items[j:j + size]))
               for i, j in enumerate(range(0, len(items), size))]
+    mv_chunks = [Chunk(len(chunks) + i, tuple(mv_items[j:j + size]))
+                 for i, j in enumerate(range(0, len(mv_items), size))]
     return Plan(exposures=exposures, outcomes=outcomes, tables=tuple(sorted(tables)),
-                chunks=chunks)
+                chunks=chunks, mv_chunks=mv_chunks)
 
 
 def default_chunk_size(n_pairs: int, workers: int) -> int:

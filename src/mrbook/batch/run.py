@@ -33,6 +33,7 @@ from typing import Callable
 from ..errors import ParameterError
 from ..output import VERSION
 from . import plan as plan_mod
+from . import multivariable as mv_tasks
 from . import store, tasks
 
 
@@ -128,6 +129,8 @@ def _serial(p: plan_mod.Plan, settings, on_stage, on_chunk) -> dict:
                                {o: outcomes[o] for _, _, o in chunk.pairs},
                                tables)
         on_chunk(chunk, res, None)
+    for chunk in p.mv_chunks:  # multivariable rows (A+B): batch/multivariable.py
+        on_chunk(chunk, mv_tasks.mv_pairs_task(chunk, settings), None)
     seconds["pairs"] = time.perf_counter() - t0
     return {"wall_seconds": seconds}
 
@@ -151,6 +154,10 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk) -> dict:
         f = client.submit(tasks.pairs_task, chunk, settings, {e: ex_f[e] for e in ekeys},
                           {o: oc_f[o] for o in okeys}, tb_f,
                           key=f"pairs-{chunk.index:05d}-{token}", pure=False)
+        ch_f[f.key] = (chunk, f)
+    for chunk in p.mv_chunks:  # multivariable rows (A+B): batch/multivariable.py
+        f = client.submit(mv_tasks.mv_pairs_task, chunk, settings,
+                          key=f"mvpairs-{chunk.index:05d}-{token}", pure=False)
         ch_f[f.key] = (chunk, f)
     stage_of = {f.key: "exposures" for f in ex_f.values()}
     stage_of.update({f.key: "outcomes" for f in oc_f.values()})
@@ -421,7 +428,8 @@ def _simulated(pairs, manifest) -> bool:
 
     if load_phenome(Path(manifest).resolve().parent) is not None:
         return True
-    return any(s.lower().startswith("demo:") for p in pairs for s in (p.exposure, p.outcome))
+    return any(s.lower().startswith(plan_mod.DEMO_PREFIXES) for p in pairs
+               for s in (*p.exposures, p.exposure, p.outcome))
 
 
 def page_parameters(run: dict) -> dict:

@@ -13,6 +13,9 @@ Layout of the output folder ``DIR``::
     harmonised.parquet      every pair's instruments, harmonised (TwoSampleMR columns)
     pairs.parquet           one row per pair: status and the SNP counts of every step
     presso.parquet          MR-PRESSO per pair (when presso_n_distribution > 0)
+    mvmr.parquet            multivariable rows (A+B): pair x exposure x method, with the
+                            pair's id (pair_id), conditional F and the BH FDR per method
+    mv_heterogeneity.parquet  multivariable rows: Q and the MR-Egger intercept per pair
     errors.csv              pairs that failed: step and one-line message
     summary.json            counts, engine, workers, seconds per stage
 
@@ -38,7 +41,10 @@ from ..errors import ParameterError
 from ..output import VERSION, dumps
 
 #: the tables a chunk may hold besides pairs and errors, and the final file of each
-TABLES = ("results", "heterogeneity", "pleiotropy", "exclusions", "harmonised", "presso")
+TABLES = ("results", "heterogeneity", "pleiotropy", "exclusions", "harmonised", "presso", "mvmr",
+          "mv_heterogeneity")
+#: the tables written only when the batch has rows of them
+OPTIONAL_TABLES = ("presso", "mvmr", "mv_heterogeneity")
 #: the first columns of results.parquet, in this order (the others follow)
 RESULT_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome", "method", "nsnp", "b", "se",
                   "pval", "or", "or_lci95", "or_uci95", "pval_fdr"]
@@ -262,7 +268,7 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
         t = _read_owned(out, name, {k: c for k, c in own.items()
                                     if k in done or name == "exclusions"})
         if t is None:
-            if name == "presso":
+            if name in OPTIONAL_TABLES:
                 continue
             t = pd.DataFrame(columns=["pair_key"])
         t = _sort(t, rows)
@@ -272,6 +278,8 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
                   + [c for c in t.columns if c not in RESULT_COLUMNS and c != "pair_key"]]
         elif name == "results":
             t = pd.DataFrame(columns=RESULT_COLUMNS)
+        elif name == "mvmr":  # BH FDR per method over every multivariable pair x exposure
+            t = t.drop(columns=["pair_key"]).assign(pval_fdr=bh_fdr(t))
         else:
             t = t.drop(columns=["pair_key"])
         write_parquet(t, out / f"{name}.parquet")

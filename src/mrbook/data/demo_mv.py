@@ -345,3 +345,37 @@ def mv_demo_dir(seed: int = demo.DEFAULT_SEED, root: str | Path | None = None) -
     if not _is_current(folder, base):
         generate_mv(base, folder)
     return folder
+
+
+#: the prefix of a data source of this extension (``demo-mv:<trait>``)
+SOURCE_PREFIX = "demo-mv:"
+
+
+def as_mv_source(demo_source, spec: str, cache_dir=None):
+    """The ``demo-mv:<trait>`` source made from the ``demo:<trait>`` one (SIMULATED).
+
+    Parameters
+    ----------
+    demo_source : mrbook.instruments.Source
+        The demo trait's source (``resolve_source("demo:<trait>")``): its trait, seed
+        and demo folder (whose LD panel and confounder table the extension shares).
+    spec : str
+        The ``demo-mv:<trait>`` text, kept as the source's ``spec``.
+    cache_dir : str or Path, optional
+        Cache root, as :func:`mv_demo_dir`'s ``root``.
+
+    Returns
+    -------
+    Source
+        The same kind ("demo", simulated), ID ``demo-mv-<trait>``, its file in
+        :func:`mv_demo_dir` (written on first use).
+    """
+    import dataclasses
+
+    seed = int(demo_source.meta["seed"])
+    folder = mv_demo_dir(seed, root=cache_dir)
+    key = demo_source.id[len("demo-"):] if demo_source.id.startswith("demo-") else demo_source.id
+    meta = dict(demo_source.meta, extension="multivariable (shared thyroid loci)")
+    return dataclasses.replace(demo_source, spec=spec, id=f"demo-mv-{key}",
+                               path=folder / Path(demo_source.path).relative_to(demo_source.demo_dir),
+                               meta=meta)

@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..errors import InputError, ParameterError
 from ..harmonise import harmonise_with_exclusions, r_collation_key
-from ..instruments import (DEMO_ALIASES, Source, _check_settings, _norm_cols, _read_exposure,
+from ..instruments import (Source, _check_settings, _norm_cols, _read_exposure,
                            _read_outcome, confounder_hits, read_confounder_table, resolve_source)
 from .data import MVData, exclusions_frame
 
@@ -57,7 +57,9 @@ DEMO_MV_PREFIX = "demo-mv:"
 
 
 def resolve_mv_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> Source:
-    """A data source: ``demo-mv:<trait>`` here, anything else by :func:`mrbook.instruments.resolve_source`.
+    """A data source: :func:`mrbook.instruments.resolve_source`, which knows ``demo-mv:<trait>``.
+
+    Kept as this layer's name for it.
 
     Raises
     ------
@@ -66,23 +68,6 @@ def resolve_mv_source(spec, *, demo_seed: int | None = None, cache_dir=None) -> 
     InputError
         A path that does not exist and is not an OpenGWAS ID.
     """
-    text = str(spec).strip() if isinstance(spec, (str, Path)) else spec
-    if isinstance(text, str) and text.lower().startswith(DEMO_MV_PREFIX):
-        from ..data import demo, demo_mv
-
-        name = text.split(":", 1)[1].strip().lower()
-        key = DEMO_ALIASES.get(name)
-        if key is None:
-            raise ParameterError(f"unknown demo trait {name!r} in {text!r}; known: "
-                                 + ", ".join(demo.TRAITS))
-        seed = demo.DEFAULT_SEED if demo_seed is None else int(demo_seed)
-        folder = demo_mv.mv_demo_dir(seed, root=cache_dir)
-        info = demo.TRAITS[key]
-        meta = dict(info, seed=seed, extension="multivariable (shared thyroid loci)")
-        # the panel and the confounder table are the demo's own
-        return Source(spec=text, kind="demo", id=f"demo-mv-{key}", trait=info["trait"],
-                      path=folder / info["file"], demo_dir=demo.demo_dir(seed, root=cache_dir),
-                      meta=meta)
     return resolve_source(spec, demo_seed=demo_seed, cache_dir=cache_dir)
 
 
