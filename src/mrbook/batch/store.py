@@ -83,37 +83,58 @@ def open_folder(out: str | Path, settings, manifest: str | Path) -> Path:
     ------
     ParameterError
         ``DIR`` holds a batch run with other parameters or another mrbook version,
-        or is a file.
+        a ``batch.json`` that is not a batch record, or files of something else.
+    OutputError
+        ``DIR`` is a file, ``-``, below a file, or cannot be created or written
+        (read-only or full disk); nothing is left behind.
     """
+    from ..output import check_output_dir, make_dirs, os_reason, remove_dirs
+    from ..errors import OutputError
+
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"--out {out}: is a file, not a folder")
+    check_output_dir(out, what="batch folder (--out)")
     meta_path = out / "batch.json"
     want = {"mrbook_version": VERSION, "fingerprint": settings.fingerprint(),
             "settings": settings.as_dict()}
-    if (out / "chunks").is_dir():  # chunks a killed run left half-written
-        for d in (out / "chunks").glob(".r*"):
-            shutil.rmtree(d, ignore_errors=True)
+    again = "use another --out folder, or delete this one to start again"
+    if meta_path.is_dir():
+        raise ParameterError(f"{meta_path}: is a folder, expected the record of a batch (a JSON "
+                             f"file); {again}")
     if meta_path.is_file():
         try:
             have = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            have = {}
+            have = None
+        if not isinstance(have, dict) or "fingerprint" not in have:
+            raise ParameterError(f"{meta_path}: not a batch record (expected the JSON file "
+                                 f"'mrbook batch' writes); {again}")
         if have.get("fingerprint") != want["fingerprint"]:
-            old = have.get("settings", {})
+            if have.get("mrbook_version") != VERSION:
+                raise ParameterError(f"--out {out} holds a batch of mrbook "
+                                     f"{have.get('mrbook_version')} (this is {VERSION}), whose "
+                                     f"results cannot be mixed with this version's; {again}")
+            old = have.get("settings") if isinstance(have.get("settings"), dict) else {}
             diff = [k for k in want["settings"] if old.get(k) != want["settings"][k]]
-            what = (", ".join(f"{k} {old.get(k)!r} -> {want['settings'][k]!r}" for k in diff[:3])
-                    or f"mrbook {have.get('mrbook_version')} -> {VERSION}")
-            raise ParameterError(f"--out {out} holds a batch run with other parameters ({what}); "
-                                 "use another --out folder, or delete this one to start again")
+            what = ", ".join(f"{k} {old.get(k)!r} -> {want['settings'][k]!r}" for k in diff[:3])
+            raise ParameterError(f"--out {out} holds a batch run with other parameters "
+                                 f"({what or 'settings differ'}); {again}")
+        if (out / "chunks").is_dir():  # chunks a killed run left half-written
+            for d in (out / "chunks").glob(".r*"):
+                shutil.rmtree(d, ignore_errors=True)
         return out
     elif out.exists() and any(p.name != "chunks" for p in out.iterdir()) \
             and not (out / "chunks").is_dir():
         names = sorted(p.name for p in out.iterdir())[:3]
         raise ParameterError(f"--out {out} is not empty and not a batch folder ({', '.join(names)}"
                              " ...); use a new or empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(dict(want, manifest=str(Path(manifest).resolve())), meta_path)
+    created = make_dirs(out)
+    try:
+        write_json(dict(want, manifest=str(Path(manifest).resolve())), meta_path)
+    except OSError as exc:
+        remove_dirs(created)
+        raise OutputError(f"cannot write the batch record ({os_reason(exc)})", meta_path) from None
     return out
 
 

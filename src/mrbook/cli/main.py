@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mrbook {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a fault outside the checked paths: still one line, no traceback
+        from ..output import os_reason
+
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        reason = " ".join((exc.strerror or str(exc)).split())
+        reason = " ".join(os_reason(exc).split())
         print(f"mrbook {args.command}: error: {where}{reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

@@ -15,8 +15,8 @@ Three inputs, one JSON (see :meth:`mrbook.multivariable.MVResult.to_json`):
 from __future__ import annotations
 
 import argparse
-
 import sys
+from pathlib import Path
 
 from ..errors import ParameterError
 from ..output import STDOUT, check_output_file, dumps, write_outputs
@@ -81,6 +81,9 @@ def _check(args) -> str:
         raise ParameterError("--exposure-data and --outcome-data go together")
     if modes[2] and (args.exposures is None or args.outcome is None):
         raise ParameterError("--exposures and --outcome go together")
+    if modes[2] and "+" in args.outcome and not Path(args.outcome).is_file():
+        raise ParameterError(f"--outcome is one data source, got {args.outcome!r} (only "
+                             "--exposures joins several with '+')")
     if args.iterations < 0 or args.iterations == 1:
         raise ParameterError(f"--iterations must be 0 (no bootstrap SE) or at least 2, "
                              f"got {args.iterations}")

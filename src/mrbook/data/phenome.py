@@ -319,22 +319,30 @@ def generate(outdir: str | Path, exposures: int = DEFAULT_EXPOSURES,
     n_out = _check("outcomes", outcomes, 1, 100)
     loci = _check("loci", loci, 3, 200)
     seed = _check("seed", seed, 0, 2**63 - 1)
-    from ..output import check_output_dir, new_dir_mode
+    from ..errors import OutputError
+    from ..output import check_output_dir, make_dirs, new_dir_mode, os_reason, remove_dirs
 
     outdir = Path(outdir)
     check_output_dir(outdir, what="phenome folder")  # a file of that name: refused, untouched
-    outdir.mkdir(parents=True, exist_ok=True, mode=new_dir_mode())
+    created = make_dirs(outdir)  # removed again if the phenome cannot be written
     # written in a hidden folder inside outdir, then every file is moved to its place: an
     # error leaves no half-written phenome, and the folder's other files are never touched
-    with tempfile.TemporaryDirectory(prefix=".mrbook-phenome-", dir=outdir) as tmp:
-        tmp = Path(tmp)
-        paths = _generate(tmp, n_exp, n_out, seed, loci)
-        demo._check_destinations(tmp, outdir)
-        for f in sorted(q for q in tmp.rglob("*") if q.is_file()):
-            dest = outdir / f.relative_to(tmp)
-            dest.parent.mkdir(parents=True, exist_ok=True, mode=new_dir_mode())
-            os.replace(f, dest)
-        return {k: outdir / Path(v).relative_to(tmp) for k, v in paths.items()}
+    try:
+        with tempfile.TemporaryDirectory(prefix=".mrbook-phenome-", dir=outdir) as tmp:
+            tmp = Path(tmp)
+            paths = _generate(tmp, n_exp, n_out, seed, loci)
+            demo._check_destinations(tmp, outdir)
+            for f in sorted(q for q in tmp.rglob("*") if q.is_file()):
+                dest = outdir / f.relative_to(tmp)
+                dest.parent.mkdir(parents=True, exist_ok=True, mode=new_dir_mode())
+                os.replace(f, dest)
+            return {k: outdir / Path(v).relative_to(tmp) for k, v in paths.items()}
+    except OSError as exc:
+        remove_dirs(created)
+        raise OutputError(f"cannot write the phenome ({os_reason(exc)})", outdir) from None
+    except BaseException:
+        remove_dirs(created)
+        raise
 
 
 def _generate(tmp: Path, n_exp: int, n_out: int, seed: int, loci: int) -> dict[str, Path]:

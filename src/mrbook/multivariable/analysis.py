@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError, ParameterError
 from ..estimators.basic import mr_ivw
 from ..estimators.multivariable import (MVMEDIAN_SEED, mr_mvegger, mr_mvivw, mr_mvmedian,
                                         mv_multiple, resolve_mv_methods)
@@ -148,10 +149,24 @@ def run_mvmr(data: MVData, methods=None, *, iterations: int = 10000, seed: int =
     MVResult
         A method needing more SNPs than there are is listed as not run, with the
         reason; the others run.
+
+    Raises
+    ------
+    InputError
+        Fewer SNPs than exposures.
+    ParameterError
+        ``orientate`` is not one of the exposures.
     """
     specs = resolve_mv_methods(methods)
     d = data
     n, k = d.n, d.k
+    if n < k:  # nothing is identifiable, not even the conditional F
+        raise InputError(f"{n} SNP{'s' if n != 1 else ''} for {k} exposures: multivariable MR "
+                         "needs at least as many SNPs as exposures (and more for each method)",
+                         d.meta.get("input"))
+    if isinstance(orientate, bool) or not 1 <= int(orientate) <= k:
+        raise ParameterError(f"orientate must be an exposure number from 1 to {k} (the data have "
+                             f"{k} exposures), got {orientate}")
     rows = []
     egger = None
     for spec in specs:
