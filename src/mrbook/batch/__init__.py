@@ -4,6 +4,8 @@
   and the plan that selects each exposure once and reads each outcome once;
 * :mod:`.tasks` -- the tasks, pure functions that call the single-pair code
   (:mod:`mrbook.instruments`, :mod:`mrbook.analysis`);
+* :mod:`.multivariable` -- the manifest's multivariable rows (``A+B``), calling
+  :func:`mrbook.multivariable.mvmr_from_sources`;
 * :mod:`.run` -- running them on a Dask LocalCluster, an existing scheduler, or
   in one process;
 * :mod:`.store` -- the batch folder: chunks written atomically, resuming, the
