@@ -14,6 +14,8 @@ import logging
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from mrbook.batch import load_results, run_batch
@@ -162,3 +164,49 @@ def test_source_kind_accepts_demo_mv(source, ok):
     else:
         with pytest.raises(ParameterError, match="unknown demo trait .* demo-mv:hashimoto"):
             params.source_kind(source)
+
+
+# ----------------------------------------------------------------------------- random manifests
+
+
+#: cells an adversary (or a spreadsheet) puts in a manifest
+MANIFEST_CELLS = st.one_of(
+    st.sampled_from(["", " ", "demo:hashimoto", "demo:osteoporosis", "demo-mv:hashimoto",
+                     "demo-mv:hypo", "demo:goitre", "demo-mv:", "demo:", "a+b", "+", "demo-mv:ht+",
+                     "demo-mv:hashimoto+demo-mv:hypothyroidism", "demo-mv:ht+demo-mv:hashimoto",
+                     "x.tsv", "./x.tsv", "x.tsv+x.tsv", "missing.vcf.gz", "ieu-a-300",
+                     "ebi-a-GCST90018862+demo-mv:ht", "sub", "sub/", "/dev/null", '"', "\x00",
+                     "\ufeff", "a,b", "Hypo+Hyper"]),
+    st.text(max_size=15),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.lists(st.sampled_from(["exposure", "outcome", "exposure_name", "outcome_name",
+                                        "weight", ""]), max_size=5),
+       rows=st.lists(st.lists(MANIFEST_CELLS, max_size=5), max_size=5),
+       eol=st.sampled_from(["\n", "\r\n"]))
+def test_random_manifests_give_pairs_or_one_clean_error(tmp_path, header, rows, eol):
+    """read_manifest + check_ids (what the batch runs before any work): pairs, or one line."""
+    import csv
+    import io
+
+    from mrbook.batch import read_manifest
+    from mrbook.batch.plan import check_ids
+    from mrbook.errors import InputError
+
+    (tmp_path / "x.tsv").write_text("SNP\tbeta\n")
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=eol).writerows([header, *rows])
+    man = tmp_path / "m.csv"
+    man.write_text(buf.getvalue(), encoding="utf-8", errors="surrogatepass")
+    try:
+        pairs = read_manifest(man)
+        check_ids(pairs, man)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(man))
+        return
+    for p in pairs:
+        assert p.exposure and p.outcome and (not p.exposures or len(p.exposures) >= 2)
+        assert len(set(p.exposures)) == len(p.exposures)
