@@ -719,15 +719,34 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
                 exactify(j)
         slots.pos = int(np.argmax(slots.sc))  # find_max: the first maximum
 
+    # Which draws can matter once the slots are full: the worst slot's scale w only falls
+    # (up to find_scale's rounding, hence the margin), and the mean rho of a row at w, as
+    # _rho_sums computes it, can only grow as w falls (every operation in it is monotone
+    # in w), so a row whose mean rho at wf >= w is above bb + 2 TIE is never near the tie
+    # and never passes: one pass over all rows at wf leaves the few that can (``live``),
+    # and the loop below visits those, in the same blocks as it would visit every row.
     i, block = 0, 8
+    wf, live = -1.0, np.empty(0, dtype=np.intp)
     while i < stop:
         w = slots.sc[slots.pos]
         if w >= inf_sc:
             insert(int(draw[i]))
             i += 1
             continue
+        if not w <= wf:                    # first time here (or the worst grew past wf)
+            wf = w * (1.0 + 1e-6)
+            with np.errstate(all="ignore"):
+                high = _rho_sums(res1, wf, p, c) > bb + 2.0 * TIE
+            live = i + np.flatnonzero(~high[draw[i:stop]])
+        a = int(np.searchsorted(live, i))
+        if a == live.size:                 # no draw left that can pass
+            break
         hi = min(stop, i + block)
-        us = draw[i:hi]
+        while live[a] >= hi:               # blocks of draws that cannot pass, as visited
+            i, block = hi, min(2 * block, 256)
+            hi = min(stop, i + block)
+        sel = live[a:int(np.searchsorted(live, hi))]
+        us = draw[sel]
         sums = _rho_sums(res1[us], w, p, c)
         near = np.abs(sums - bb) <= TIE
         # the very candidate of the worst slot drawn again changes nothing, accepted or not
@@ -742,7 +761,7 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
         if hit.size == 0:
             i, block = hi, min(2 * block, 256)
             continue
-        j = i + int(hit[0])
+        j = int(sel[hit[0]])
         insert(int(draw[j]))
         i, block = j + 1, max(8, block // 2)
     if stop < m:                           # an exact fit: robustbase returns it with scale 0
