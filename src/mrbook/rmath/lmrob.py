@@ -719,51 +719,74 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
                 exactify(j)
         slots.pos = int(np.argmax(slots.sc))  # find_max: the first maximum
 
-    # Which draws can matter once the slots are full: the worst slot's scale w only falls
-    # (up to find_scale's rounding, hence the margin), and the mean rho of a row at w, as
-    # _rho_sums computes it, can only grow as w falls (every operation in it is monotone
-    # in w), so a row whose mean rho at wf >= w is above bb + 2 TIE is never near the tie
-    # and never passes: one pass over all rows at wf leaves the few that can (``live``),
-    # and the loop below visits those, in the same blocks as it would visit every row.
-    i, block = 0, 8
-    wf, live = -1.0, np.empty(0, dtype=np.intp)
+    # The draws in order, in the blocks the loop visits them in (8 draws at first, twice
+    # as many after a block where nothing enters, half as many after an entry): in a
+    # block, the mean rho of each draw at the worst slot's scale w (_rho_sums) decides;
+    # if one is within TIE of bb, the worst slot gets robustbase's own find_scale() value
+    # and those near ones are decided with it; the first draw that passes enters. Most
+    # draws are decided without their mean rho at w: the mean rho of a row, as _rho_sums
+    # computes it, can only grow as the scale falls (every operation in it is monotone)
+    # and moves by at most (8/9) n / (n - p) <= p + 1 per unit of log scale. So one pass
+    # over the draws still in play, at wp = w (1 + 1e-6), sorts them: above bb + 2 TIE,
+    # a draw can pass neither now nor later (w only falls, up to find_scale's rounding,
+    # far below 1e-6) and leaves play for good; below bb - TIE - 2 (p + 1) 1e-6 it
+    # passes at w and is not near; only the few in between need their mean rho at w.
+    wide = (p + 1) * 2e-6 + TIE
+    i, block, win = 0, 8, 32
+    live = None                            # positions still in play (those below i are spent)
+    guard = math.inf                       # the smallest wp at which draws left play
+    cpos = csure = None                    # positions sorted at the current w, below cend
+    cend = 0
     while i < stop:
         w = slots.sc[slots.pos]
         if w >= inf_sc:
             insert(int(draw[i]))
             i += 1
             continue
-        if not w <= wf:                    # first time here (or the worst grew past wf)
-            wf = w * (1.0 + 1e-6)
-            with np.errstate(all="ignore"):
-                high = _rho_sums(res1, wf, p, c) > bb + 2.0 * TIE
-            live = i + np.flatnonzero(~high[draw[i:stop]])
-        a = int(np.searchsorted(live, i))
-        if a == live.size:                 # no draw left that can pass
-            break
+        if live is None or w > guard:      # (w above a wp used before: never in practice)
+            live, guard, cpos = np.arange(i, stop), math.inf, None
         hi = min(stop, i + block)
-        while live[a] >= hi:               # blocks of draws that cannot pass, as visited
-            i, block = hi, min(2 * block, 256)
-            hi = min(stop, i + block)
-        sel = live[a:int(np.searchsorted(live, hi))]
-        us = draw[sel]
-        sums = _rho_sums(res1[us], w, p, c)
-        near = np.abs(sums - bb) <= TIE
-        # the very candidate of the worst slot drawn again changes nothing, accepted or not
-        near &= us != slots.row[slots.pos]
-        passing = (sums < bb) & ~near & (us != slots.row[slots.pos])
-        if near.any():
-            exactify(slots.pos)
-            w = slots.sc[slots.pos]
-            for j in np.flatnonzero(near):
-                passing[j] = float(_sum_rho_sc(res1[us[j]], w, p, c)) < bb
-        hit = np.flatnonzero(passing)
-        if hit.size == 0:
+        if cpos is None or cend < hi:      # sort the draws in play from i on, at least to hi
+            if cpos is not None:
+                win = min(2 * win, 512)
+            a = int(np.searchsorted(live, i))
+            b = min(live.size, max(int(np.searchsorted(live, hi)), a + win))
+            pos_w = live[a:b]
+            wp = w * (1.0 + 1e-6)
+            guard = min(guard, wp)
+            with np.errstate(all="ignore"):
+                sp = _rho_sums(res1[draw[pos_w]], wp, p, c)
+            keep = ~(sp > bb + 2.0 * TIE)  # (NaN stays in play)
+            cpos, csure = pos_w[keep], (sp < bb - wide)[keep]
+            cend = int(live[b]) if b < live.size else stop
+            live = np.concatenate([cpos, live[b:]])
+        ka, kb = int(np.searchsorted(cpos, i)), int(np.searchsorted(cpos, hi))
+        if ka == kb:                       # nothing in this block can pass
             i, block = hi, min(2 * block, 256)
             continue
-        j = int(sel[hit[0]])
-        insert(int(draw[j]))
-        i, block = j + 1, max(8, block // 2)
+        wrow = slots.row[slots.pos]
+        us = draw[cpos[ka:kb]].tolist()
+        sure = csure[ka:kb].tolist()
+        # the worst slot's very candidate drawn again changes nothing, accepted or not
+        amb = [t for t in range(kb - ka) if not sure[t] and us[t] != wrow]
+        passing = [sure[t] and us[t] != wrow for t in range(kb - ka)]
+        if amb:
+            sums = _rho_sums(res1[[us[t] for t in amb]], w, p, c).tolist()
+            near = [t for t, v in zip(amb, sums) if abs(v - bb) <= TIE]
+            for t, v in zip(amb, sums):
+                passing[t] = v < bb and t not in near
+            if near:
+                exactify(slots.pos)
+                w = slots.sc[slots.pos]
+                for t in near:
+                    passing[t] = float(_sum_rho_sc(res1[us[t]], w, p, c)) < bb
+        if True not in passing:
+            i, block = hi, min(2 * block, 256)
+            continue
+        t = passing.index(True)
+        insert(int(us[t]))
+        i, block = int(cpos[ka + t]) + 1, max(8, block // 2)
+        cpos, win = None, 32
     if stop < m:                           # an exact fit: robustbase returns it with scale 0
         u = int(draw[stop])
         return cand_u[u].copy(), 0.0, y - X @ cand_u[u], True
