@@ -61,6 +61,7 @@ estimators. Discussion paper, KU Leuven.
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -757,16 +758,23 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
             with np.errstate(all="ignore"):
                 sp = _rho_sums(res1[draw[pos_w]], wp, p, c)
             keep = ~(sp > bb + 2.0 * TIE)  # (NaN stays in play)
-            cpos, csure = pos_w[keep], (sp < bb - wide)[keep]
+            cpos, csure = pos_w[keep].tolist(), (sp < bb - wide)[keep].tolist()
             cend = int(live[b]) if b < live.size else stop
-            live = np.concatenate([cpos, live[b:]])
-        ka, kb = int(np.searchsorted(cpos, i)), int(np.searchsorted(cpos, hi))
-        if ka == kb:                       # nothing in this block can pass
+            live = np.concatenate([pos_w[keep], live[b:]])
+        ka = bisect.bisect_left(cpos, i)
+        nxt = cpos[ka] if ka < len(cpos) else cend
+        while hi <= nxt and hi < cend:     # blocks where nothing can pass: on to the next
+            i, block = hi, min(2 * block, 256)
+            hi = min(stop, i + block)
+        if hi <= nxt:                      # (a block without draws in play, up to cend)
             i, block = hi, min(2 * block, 256)
             continue
+        if cend < hi:                      # the block reaches past the sorted draws
+            continue
+        kb = bisect.bisect_left(cpos, hi, ka)
         wrow = slots.row[slots.pos]
         us = draw[cpos[ka:kb]].tolist()
-        sure = csure[ka:kb].tolist()
+        sure = csure[ka:kb]
         # the worst slot's very candidate drawn again changes nothing, accepted or not
         amb = [t for t in range(kb - ka) if not sure[t] and us[t] != wrow]
         passing = [sure[t] and us[t] != wrow for t in range(kb - ka)]
