@@ -401,12 +401,13 @@ def _subsample_one(Xe, y, perm, R, C, rowequ, colequ, tol):
     return beta
 
 
-def _full_perm(u: np.ndarray) -> list[int]:
+def _full_perm(u: np.ndarray, q: int | None = None) -> list[int]:
+    """sample_noreplace's permutation for the uniforms ``u`` (its first ``q`` entries)."""
     n = u.size
     ii = list(range(n))
     out = []
     nn = n
-    for i in range(n):
+    for i in range(n if q is None else q):
         j = int(nn * u[i])
         out.append(ii[j])
         nn -= 1
@@ -467,7 +468,10 @@ def _candidates(Xe, y, U, R, C, rowequ, colequ, tol):
         beta = _eliminate(Xe, y, perm, R, C, rowequ, colequ, tol)
         bad = np.isnan(beta).any(axis=1)
     for r in np.flatnonzero(bad):
-        b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
+        try:                               # the walk rarely goes far into the permutation
+            b = _subsample_one(Xe, y, _full_perm(U[r], min(n, 4 * p + 8)), R, C, rowequ, colequ, tol)
+        except IndexError:
+            b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
         beta[r] = np.nan if b is None else b
     return beta
 
@@ -555,8 +559,13 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
                 if finished[i]:
                     continue
                 bj, br = beta_j[i], beta_ref[i]
-                d = math.sqrt(sum((x1 - x2) ** 2 for x1, x2 in zip(bj, br)))
-                if d <= tol * max(tol, math.sqrt(sum(x1 * x1 for x1 in bj))):
+                if p == 2:                 # the sums below, written out (the same operations)
+                    d = math.sqrt((bj[0] - br[0]) ** 2 + (bj[1] - br[1]) ** 2)
+                    nb = math.sqrt(bj[0] * bj[0] + bj[1] * bj[1])
+                else:
+                    d = math.sqrt(sum((x1 - x2) ** 2 for x1, x2 in zip(bj, br)))
+                    nb = math.sqrt(sum(x1 * x1 for x1 in bj))
+                if d <= tol * max(tol, nb):
                     out_b[i], out_s[i], out_r[i] = br, s0[i], res[i]
                     conv[i] = finished[i] = True
             if all(finished):
@@ -604,6 +613,23 @@ def _rho_sums(res: np.ndarray, scale: float, p: int, c: float) -> np.ndarray:
     t = res * (1.0 / (c * scale))
     t *= t
     np.minimum(t, 1.0, out=t)
+    np.subtract(1.0, t, out=t)
+    u3 = t * t
+    u3 *= t
+    return (n - u3.sum(axis=-1)) / (n - p)
+
+
+def _rho_sums_quiet(res: np.ndarray, scale: float, p: int, c: float) -> np.ndarray:
+    """:func:`_rho_sums` with the same values, clamped before squaring: no overflow warning.
+
+    ``min(|x|, 1)^2`` and ``min(x^2, 1)`` are the same float (one rounding of ``x * x``
+    below 1, exactly 1 above), so the sums are :func:`_rho_sums`'s to the bit.
+    """
+    n = res.shape[-1]
+    t = np.abs(res)
+    t *= 1.0 / (c * scale)
+    np.minimum(t, 1.0, out=t)
+    t *= t
     np.subtract(1.0, t, out=t)
     u3 = t * t
     u3 *= t
@@ -755,8 +781,7 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
             pos_w = live[a:b]
             wp = w * (1.0 + 1e-6)
             guard = min(guard, wp)
-            with np.errstate(all="ignore"):
-                sp = _rho_sums(res1[draw[pos_w]], wp, p, c)
+            sp = _rho_sums_quiet(res1[draw[pos_w]], wp, p, c)
             keep = ~(sp > bb + 2.0 * TIE)  # (NaN stays in play)
             cpos, csure = pos_w[keep].tolist(), (sp < bb - wide)[keep].tolist()
             cend = int(live[b]) if b < live.size else stop
