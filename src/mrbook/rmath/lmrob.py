@@ -540,17 +540,23 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
     s0 = [1.0 if z else float(v) for z, v in zip(zero, scales)]
     beta_j = B.tolist()
     tol, bb, n_p, inv_c = ctrl.refine_tol, ctrl.bb, n - p, 1.0 / ctrl.tuning_chi
-    u = np.empty_like(res)
+    u, u3, r2 = np.empty_like(res), np.empty_like(res), np.empty_like(res)
+    kcol = np.empty((k, 1))                # 1 / s^2 of each row
+    XT = X.T
     with np.errstate(all="ignore"):        # rows already taken may degenerate: ignored
         for _ in range(ctrl.k_max):
-            r2 = res * inv_c
+            np.multiply(res, inv_c, out=r2)
             r2 *= r2
-            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            kcol[:, 0] = [1.0 / (v * v) for v in s0]
+            np.multiply(r2, kcol, out=u)
             np.minimum(u, 1.0, out=u)
             np.subtract(1.0, u, out=u)
-            sums = ((u * u) * u).sum(axis=1).tolist()
+            np.multiply(u, u, out=u3)
+            u3 *= u
+            sums = u3.sum(axis=1).tolist()
             s0 = [v * math.sqrt((n - t) / n_p / bb) for v, t in zip(s0, sums)]
-            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            kcol[:, 0] = [1.0 / (v * v) for v in s0]
+            np.multiply(r2, kcol, out=u)
             np.minimum(u, 1.0, out=u)
             np.subtract(1.0, u, out=u)
             u *= u                         # bisquare weights at the new scale
@@ -559,7 +565,10 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
                 if finished[i]:
                     continue
                 bj, br = beta_j[i], beta_ref[i]
-                if p == 2:                 # the sums below, written out (the same operations)
+                if p == 1:                 # the sums below, written out (the same operations)
+                    d = math.sqrt((bj[0] - br[0]) ** 2)
+                    nb = math.sqrt(bj[0] * bj[0])
+                elif p == 2:
                     d = math.sqrt((bj[0] - br[0]) ** 2 + (bj[1] - br[1]) ** 2)
                     nb = math.sqrt(bj[0] * bj[0] + bj[1] * bj[1])
                 else:
@@ -570,7 +579,7 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
                     conv[i] = finished[i] = True
             if all(finished):
                 break
-            res = y[None, :] - np.array(beta_ref) @ X.T
+            res = y[None, :] - np.array(beta_ref) @ XT
             beta_j = beta_ref
     left = [i for i in range(k) if not finished[i]]
     if left:
