@@ -261,13 +261,15 @@ def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> floa
     r2 *= r2
     n_p = r.size - p
     u = np.empty_like(r2)
+    u2 = np.empty_like(r2)
     n = float(r.size)
     bb = ctrl.bb
     for _ in range(ctrl.maxit_scale):
         np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho_rows, inlined for speed
         np.minimum(u, 1.0, out=u)
         np.subtract(1.0, u, out=u)
-        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
+        np.multiply(u, u, out=u2)
+        scale = scale * math.sqrt((n - float(u2 @ u)) / n_p / bb)
         if abs(scale - init) <= ctrl.scale_tol * init:
             return scale
         init = scale
@@ -600,11 +602,12 @@ def _mscale_newton(res: np.ndarray, s: float, p: int, ctrl: LmrobControl) -> flo
     n = res.size
     r2 = res * res / (c * c)
     lt = math.log(s)
+    t, u, u2 = np.empty_like(r2), np.empty_like(r2), np.empty_like(r2)
     for _ in range(30):
-        t = r2 * math.exp(-2.0 * lt)
+        np.multiply(r2, math.exp(-2.0 * lt), out=t)
         np.minimum(t, 1.0, out=t)
-        u = 1.0 - t
-        u2 = u * u
+        np.subtract(1.0, t, out=u)
+        np.multiply(u, u, out=u2)
         f = (n - float(u2 @ u)) / (n - p) - bb          # mean rho - bb, rho = 1 - (1 - t)^3
         df = -6.0 * float(t @ u2) / (n - p)              # d/d log s
         if not df < 0:
@@ -711,11 +714,19 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
     ex = exact_u[draw]
     stop = int(np.argmax(ex)) if ex.any() else m
     ok_u = ~exact_u
-    s1 = np.full(cand_u.shape[0], np.nan)
-    ref_u = np.full_like(cand_u, np.nan)
-    res1 = np.full_like(res0, np.nan)
-    if ok_u.any():
-        r2 = sq[ok_u] if exact_u.any() else sq
+    some_exact = bool(exact_u.any())
+    if some_exact:
+        s1 = np.full(cand_u.shape[0], np.nan)
+        ref_u = np.full_like(cand_u, np.nan)
+        res1 = np.full_like(res0, np.nan)
+    if not some_exact:                     # (the usual case: no NaN filling, no masked copies)
+        r2 = sq
+        r2 *= 1.0 / (c * c)                # (r / c)^2
+        s1 = s0 * np.sqrt(_mean_rho_rows(r2, s0, n - p) / bb)
+        ref_u = _wls_rows(D, _weights_rows(r2, s1))
+        res1 = y[None, :] - ref_u @ X.T
+    elif ok_u.any():
+        r2 = sq[ok_u]
         r2 *= 1.0 / (c * c)                # (r / c)^2
         s0k = s0[ok_u]
         s1k = s0k * np.sqrt(_mean_rho_rows(r2, s0k, n - p) / bb)
