@@ -886,6 +886,19 @@ def _rwls(D: _Design, beta0, scale, ctrl: LmrobControl):
     return np.array(estimate), resid, converged
 
 
+def _clearly_pd(S: np.ndarray) -> bool:
+    """Whether the 1x1 or 2x2 symmetric ``S`` (its lower triangle, as eigh reads it) has
+    its smallest eigenvalue above 1e-8 of its trace: far beyond eigh's rounding (a few eps
+    of the norm), so eigh's eigenvalues would all be positive and posdefify do nothing."""
+    if S.shape == (1, 1):
+        return bool(S[0, 0] > 0)
+    if S.shape == (2, 2):
+        a, b, d = float(S[0, 0]), float(S[1, 0]), float(S[1, 1])
+        tr = a + d
+        return a > 0 and d > 0 and a * d - b * b > 1e-8 * tr * tr
+    return False
+
+
 def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
     """robustbase ``.vcov.avar1``: the MM-estimate's asymptotic covariance, made PSD."""
     n = X.shape[0]
@@ -904,6 +917,8 @@ def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
     u3 = A @ np.outer(xww, a)
     u4 = np.mean(w0 * w0 - bb * bb) * np.outer(a, a)
     ret = (u1 - u2 - u3 + u4) / n
+    if _clearly_pd(ret):                   # eigh could not find a negative eigenvalue
+        return ret
     lam, Q = np.linalg.eigh(ret)
     if np.any(lam < 0):                    # posdefify, as robustbase
         o_diag = np.diag(ret).copy()
