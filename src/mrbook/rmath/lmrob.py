@@ -42,7 +42,14 @@ to 6e-8 (estimates) and 2.3e-7 (standard errors) relative between seeds. At
 R's seed both equal R to 1e-14. Speed: the candidate stage is vectorised
 over the resamples, and which candidates enter the two best is decided with
 Newton-solved M-scales, robustbase's own ``find_scale`` values being computed
-wherever an order is closer than their tolerance.
+wherever an order is closer than their tolerance. The in-order acceptance
+visits only the draws still in play: one pass over a window of them at a scale
+just above the worst of the two best sorts them, by bounds that hold bit for
+bit (the float mean rho is monotone in the scale) into those that can never
+enter, those that enter now, and the few that need their own mean rho, so
+the loop takes the same decisions in the same blocks, and calls ``find_scale``
+for the same candidates, as the draw-by-draw loop (``benchmarks/lmrob_bits.py``
+checks the outputs bit for bit before and after such changes).
 
 References
 ----------
