@@ -330,3 +330,21 @@ def test_invariances(key):
             math.isclose(scaled["se"], a["se"] / c, rel_tol=rse), ("scale", c)
         assert math.isclose(shuffled["b"], a["b"], rel_tol=rb) and \
             math.isclose(shuffled["se"], a["se"], rel_tol=rse), "row order"
+
+
+def test_robust_fits_reuse_the_seeds_uniforms_exactly():
+    """The S-step's uniforms are kept per seed and handed out as prefixes: they are R's first
+    draws after set.seed(seed), whatever sizes were asked for before and in what order."""
+    from mrbook.estimators.robust import _SeededUniforms
+    from mrbook.rmath.generator import RRNG
+    for n in (79 * 500, 3 * 500, 400 * 500, 10 * 500):
+        got = _SeededUniforms(1234).unif_rand(n)
+        assert np.array_equal(got, RRNG(1234).unif_rand(n)) and not got.flags.writeable
+    assert np.array_equal(_SeededUniforms(7).unif_rand(5), RRNG(7).unif_rand(5))
+    bx, by, sx, sy = simulate(k=30, seed=4)
+    first = METHODS["mr_egger_robust"].func(bx, by, sx, sy, Params(), make_rng(11))
+    for s in (1, 2, 3, 4, 5):              # other seeds fill the cache in between
+        METHODS["mr_ivw_robust"].func(bx, by, sx, sy, Params(), make_rng(s))
+    again = METHODS["mr_egger_robust"].func(bx, by, sx, sy, Params(), make_rng(11))
+    assert {k: v for k, v in first.items() if k != "note"} == \
+        {k: v for k, v in again.items() if k != "note"}

@@ -97,3 +97,76 @@ def test_brent_fmin_follows_rs_steps():
     assert r_optimize(lambda v: -f(v), -2.0, 3.0, maximum=True, tol=tol) == x
     # the default tolerance is eps^0.25, as R's optimize()
     assert abs(r_optimize(f, -2.0, 3.0) - x) < 1e-3
+
+
+def _fast_s_in_order(X, y, U, ctrl):
+    """robustbase's fast_s() acceptance loop as its C code runs it, draw by draw: every draw's
+    mean rho at the worst of the two best scales decides, and every accepted draw gets its
+    find_scale() value (no sorting, no Newton scales): the reference for the fast path."""
+    n, p = X.shape
+    D = L._Design(X, y)
+    Xe, R, C, rowequ, colequ = L._equilibrate(X)
+    cand = L._candidates(Xe, y, U, R, C, rowequ, colequ, ctrl.solve_tol)
+    c, bb = ctrl.tuning_chi, ctrl.bb
+    s_y = float(np.mean(np.abs(y)))
+    best_row, best_sc = [-1, -1], [s_y * 1e20] * 2
+    pos = 0
+    for i in range(U.shape[0]):
+        res0 = y - X @ cand[i]
+        s0 = np.median(np.abs(res0)) * 1.4826
+        s1 = s0 * np.sqrt(float(L._sum_rho_sc(res0, s0, p, c)) / bb)
+        w = L.wgt_bisquare(res0 / s1, c)
+        beta = L._wls_rows(D, w[None, :])[0]
+        res1 = y - X @ beta
+        if i >= 2 and float(L._sum_rho_sc(res1, best_sc[pos], p, c)) >= bb:
+            continue
+        best_row[pos], best_sc[pos] = i, L._find_scale(res1, s1, p, ctrl)
+        pos = int(np.argmax(best_sc))
+    return best_row, best_sc
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_s_keeps_the_draws_robustbase_keeps(seed):
+    """The fast path (draws sorted by monotone bounds on their mean rho, Newton scales for the
+    order, find_scale() only near ties) ends with the same two best subsamples in the same
+    slots, with find_scale()'s scales, as the draw-by-draw loop; and its S-estimate is the one
+    that refine_fast_s() gives from them."""
+    g = np.random.default_rng(seed)
+    n = int(g.choice([12, 40, 79]))
+    x = g.uniform(0.02, 0.2, n)
+    X = np.column_stack([np.ones(n), x])
+    y = 0.3 * x + g.normal(0, 0.01, n)
+    y[: n // 4] += g.normal(0.05, 0.03, n // 4)      # outliers: the best change hands often
+    ctrl = L.LmrobControl(k_max=500, maxit_scale=500)
+    U = RRNG(100 + seed).unif_rand(500 * n).reshape(500, n)
+    rows, scales = _fast_s_in_order(X, y, U, ctrl)
+    D = L._Design(X, y)
+    coef, scale, _, conv = L._fast_s(X, y, U, ctrl, D)
+    # refining the reference's two best (in slot order) gives the fast path's S-estimate
+    Xe, R, C, rowequ, colequ = L._equilibrate(X)
+    cand = L._candidates(Xe, y, U, R, C, rowequ, colequ, ctrl.solve_tol)
+    starts = []
+    for r in rows:
+        res0 = y - X @ cand[r]
+        s0 = np.median(np.abs(res0)) * 1.4826
+        s1 = s0 * np.sqrt(float(L._sum_rho_sc(res0, s0, 2, ctrl.tuning_chi)) / ctrl.bb)
+        starts.append(L._wls_rows(D, L.wgt_bisquare(res0 / s1, ctrl.tuning_chi)[None, :])[0])
+    betas, auxs, _, convs = L._refine_rows(D, float(np.mean(np.abs(y))), np.array(starts),
+                                           np.array(scales), ctrl)
+    k = int(np.argmin(auxs))
+    assert conv and convs.all()
+    assert scale == pytest.approx(float(auxs[k]), rel=1e-9)
+    assert coef == pytest.approx(betas[k], rel=1e-7, abs=1e-12)
+
+
+def test_quiet_rho_sums_are_rho_sums_to_the_bit():
+    """The sorting pass's mean rho (clamped before squaring, so no overflow warning) is
+    _rho_sums's, bit for bit, also for residuals far beyond c * s and for NaN."""
+    g = np.random.default_rng(3)
+    res = g.normal(size=(50, 31)) * np.exp(g.uniform(-3, 3, (50, 1)))
+    res[0, :3] = [np.nan, 1e200, -np.inf]
+    with np.errstate(all="ignore"):
+        want = L._rho_sums(res, 0.7, 2, 1.54764)
+    got = L._rho_sums_quiet(res, 0.7, 2, 1.54764)
+    assert np.array_equal(got[1:], want[1:]) and np.isnan(got[0]) and np.isnan(want[0])
+    assert np.array_equal(L._rho_sums_quiet(res[1:], 0.7, 2, 1.54764), want[1:])

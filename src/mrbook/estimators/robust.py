@@ -50,6 +50,46 @@ def r_stream(rng) -> RRNG:
     return stream
 
 
+class _SeededUniforms:
+    """The first uniforms R draws after ``set.seed(seed)``, kept per seed: the S-step's block.
+
+    ``lmrob`` draws its ``n * 500`` uniforms in one ``unif_rand`` call right after
+    ``set.seed(seed)``, so they are the first ``n * 500`` of the seed's stream: the
+    same numbers for every table of the same size, whatever the table. They are
+    drawn once per seed (grown on demand, read-only, at most :attr:`MAX` values
+    kept per seed and :attr:`SEEDS` seeds) and handed out as prefixes, which saves
+    a Mersenne-Twister run per fit and changes no draw.
+    """
+
+    MAX = 1 << 20
+    SEEDS = 4
+    _cache: dict = {}
+    _lock = threading.Lock()
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def unif_rand(self, n: int) -> np.ndarray:
+        """``n`` calls of R's ``unif_rand()`` right after ``set.seed(seed)`` (read-only)."""
+        if n > self.MAX:
+            return RRNG(self.seed).unif_rand(n)
+        with self._lock:
+            block = self._cache.pop(self.seed, None)
+            if block is None or block.size < n:
+                grow = 0 if block is None else 2 * block.size
+                block = RRNG(self.seed).unif_rand(min(max(n, grow), self.MAX))
+                block.setflags(write=False)
+            self._cache[self.seed] = block     # most recently used last
+            while len(self._cache) > self.SEEDS:
+                self._cache.pop(next(iter(self._cache)))
+        return block[:n]
+
+
+def _lmrob_uniforms(rng) -> _SeededUniforms:
+    """The S-step's random source: R's uniforms after ``set.seed(seed)``, the run's seed (1234)."""
+    return _SeededUniforms(int(getattr(rng, "seed", 1234)))
+
+
 def _model_se(coef_se: float, sigma: float, k: int) -> float:
     """MendelianRandomization's default model: random effects (k >= 4) or fixed effects.
 
@@ -129,7 +169,7 @@ def mr_ivw_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict:
     k = bx.size
     if k < 2:
         return na_result(rse=np.nan, note=None)
-    fit = lmrob(bx[:, None], by, sy ** -2.0, rng=r_stream(rng), control=MR_LMROB)
+    fit = lmrob(bx[:, None], by, sy ** -2.0, rng=_lmrob_uniforms(rng), control=MR_LMROB)
     b = float(fit.coef[0])
     se = _model_se(float(fit.se[0]), fit.scale, k)
     pval = float(p_normal(_ratio(b, se)))
@@ -192,7 +232,7 @@ def mr_egger_robust(bx, by, sx, sy, params: Params = Params(), rng=None) -> dict
     by = by * np.sign(bx)          # MendelianRandomization uses sign(), not sign0()
     bx = np.abs(bx)
     X = np.column_stack([np.ones(k), bx])
-    fit = lmrob(X, by, sy ** -2.0, rng=r_stream(rng), control=MR_LMROB)
+    fit = lmrob(X, by, sy ** -2.0, rng=_lmrob_uniforms(rng), control=MR_LMROB)
     b_i, b = (float(v) for v in fit.coef)
     se_i, se = (_ratio(v, min(fit.scale, 1.0)) for v in fit.se)
     q = float(np.sum(((by - b_i - b * bx) / sy) ** 2))

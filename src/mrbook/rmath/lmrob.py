@@ -42,7 +42,14 @@ to 6e-8 (estimates) and 2.3e-7 (standard errors) relative between seeds. At
 R's seed both equal R to 1e-14. Speed: the candidate stage is vectorised
 over the resamples, and which candidates enter the two best is decided with
 Newton-solved M-scales, robustbase's own ``find_scale`` values being computed
-wherever an order is closer than their tolerance.
+wherever an order is closer than their tolerance. The in-order acceptance
+visits only the draws still in play: one pass over a window of them at a scale
+just above the worst of the two best sorts them, by bounds that hold bit for
+bit (the float mean rho is monotone in the scale) into those that can never
+enter, those that enter now, and the few that need their own mean rho, so
+the loop takes the same decisions in the same blocks, and calls ``find_scale``
+for the same candidates, as the draw-by-draw loop (``benchmarks/lmrob_bits.py``
+checks the outputs bit for bit before and after such changes).
 
 References
 ----------
@@ -61,6 +68,7 @@ estimators. Discussion paper, KU Leuven.
 
 from __future__ import annotations
 
+import bisect
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -260,13 +268,15 @@ def _find_scale(r: np.ndarray, scale: float, p: int, ctrl: LmrobControl) -> floa
     r2 *= r2
     n_p = r.size - p
     u = np.empty_like(r2)
+    u2 = np.empty_like(r2)
     n = float(r.size)
     bb = ctrl.bb
     for _ in range(ctrl.maxit_scale):
         np.multiply(r2, 1.0 / (scale * scale), out=u)   # _mean_rho_rows, inlined for speed
         np.minimum(u, 1.0, out=u)
         np.subtract(1.0, u, out=u)
-        scale = scale * math.sqrt((n - float((u * u) @ u)) / n_p / bb)
+        np.multiply(u, u, out=u2)
+        scale = scale * math.sqrt((n - float(u2 @ u)) / n_p / bb)
         if abs(scale - init) <= ctrl.scale_tol * init:
             return scale
         init = scale
@@ -400,12 +410,13 @@ def _subsample_one(Xe, y, perm, R, C, rowequ, colequ, tol):
     return beta
 
 
-def _full_perm(u: np.ndarray) -> list[int]:
+def _full_perm(u: np.ndarray, q: int | None = None) -> list[int]:
+    """sample_noreplace's permutation for the uniforms ``u`` (its first ``q`` entries)."""
     n = u.size
     ii = list(range(n))
     out = []
     nn = n
-    for i in range(n):
+    for i in range(n if q is None else q):
         j = int(nn * u[i])
         out.append(ii[j])
         nn -= 1
@@ -466,7 +477,10 @@ def _candidates(Xe, y, U, R, C, rowequ, colequ, tol):
         beta = _eliminate(Xe, y, perm, R, C, rowequ, colequ, tol)
         bad = np.isnan(beta).any(axis=1)
     for r in np.flatnonzero(bad):
-        b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
+        try:                               # the walk rarely goes far into the permutation
+            b = _subsample_one(Xe, y, _full_perm(U[r], min(n, 4 * p + 8)), R, C, rowequ, colequ, tol)
+        except IndexError:
+            b = _subsample_one(Xe, y, _full_perm(U[r]), R, C, rowequ, colequ, tol)
         beta[r] = np.nan if b is None else b
     return beta
 
@@ -535,17 +549,23 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
     s0 = [1.0 if z else float(v) for z, v in zip(zero, scales)]
     beta_j = B.tolist()
     tol, bb, n_p, inv_c = ctrl.refine_tol, ctrl.bb, n - p, 1.0 / ctrl.tuning_chi
-    u = np.empty_like(res)
+    u, u3, r2 = np.empty_like(res), np.empty_like(res), np.empty_like(res)
+    kcol = np.empty((k, 1))                # 1 / s^2 of each row
+    XT = X.T
     with np.errstate(all="ignore"):        # rows already taken may degenerate: ignored
         for _ in range(ctrl.k_max):
-            r2 = res * inv_c
+            np.multiply(res, inv_c, out=r2)
             r2 *= r2
-            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            kcol[:, 0] = [1.0 / (v * v) for v in s0]
+            np.multiply(r2, kcol, out=u)
             np.minimum(u, 1.0, out=u)
             np.subtract(1.0, u, out=u)
-            sums = ((u * u) * u).sum(axis=1).tolist()
+            np.multiply(u, u, out=u3)
+            u3 *= u
+            sums = u3.sum(axis=1).tolist()
             s0 = [v * math.sqrt((n - t) / n_p / bb) for v, t in zip(s0, sums)]
-            np.multiply(r2, np.array([1.0 / (v * v) for v in s0])[:, None], out=u)
+            kcol[:, 0] = [1.0 / (v * v) for v in s0]
+            np.multiply(r2, kcol, out=u)
             np.minimum(u, 1.0, out=u)
             np.subtract(1.0, u, out=u)
             u *= u                         # bisquare weights at the new scale
@@ -554,13 +574,21 @@ def _refine_rows(D: "_Design", s_y, B: np.ndarray, scales: np.ndarray, ctrl: Lmr
                 if finished[i]:
                     continue
                 bj, br = beta_j[i], beta_ref[i]
-                d = math.sqrt(sum((x1 - x2) ** 2 for x1, x2 in zip(bj, br)))
-                if d <= tol * max(tol, math.sqrt(sum(x1 * x1 for x1 in bj))):
+                if p == 1:                 # the sums below, written out (the same operations)
+                    d = math.sqrt((bj[0] - br[0]) ** 2)
+                    nb = math.sqrt(bj[0] * bj[0])
+                elif p == 2:
+                    d = math.sqrt((bj[0] - br[0]) ** 2 + (bj[1] - br[1]) ** 2)
+                    nb = math.sqrt(bj[0] * bj[0] + bj[1] * bj[1])
+                else:
+                    d = math.sqrt(sum((x1 - x2) ** 2 for x1, x2 in zip(bj, br)))
+                    nb = math.sqrt(sum(x1 * x1 for x1 in bj))
+                if d <= tol * max(tol, nb):
                     out_b[i], out_s[i], out_r[i] = br, s0[i], res[i]
                     conv[i] = finished[i] = True
             if all(finished):
                 break
-            res = y[None, :] - np.array(beta_ref) @ X.T
+            res = y[None, :] - np.array(beta_ref) @ XT
             beta_j = beta_ref
     left = [i for i in range(k) if not finished[i]]
     if left:
@@ -581,11 +609,12 @@ def _mscale_newton(res: np.ndarray, s: float, p: int, ctrl: LmrobControl) -> flo
     n = res.size
     r2 = res * res / (c * c)
     lt = math.log(s)
+    t, u, u2 = np.empty_like(r2), np.empty_like(r2), np.empty_like(r2)
     for _ in range(30):
-        t = r2 * math.exp(-2.0 * lt)
+        np.multiply(r2, math.exp(-2.0 * lt), out=t)
         np.minimum(t, 1.0, out=t)
-        u = 1.0 - t
-        u2 = u * u
+        np.subtract(1.0, t, out=u)
+        np.multiply(u, u, out=u2)
         f = (n - float(u2 @ u)) / (n - p) - bb          # mean rho - bb, rho = 1 - (1 - t)^3
         df = -6.0 * float(t @ u2) / (n - p)              # d/d log s
         if not df < 0:
@@ -603,6 +632,23 @@ def _rho_sums(res: np.ndarray, scale: float, p: int, c: float) -> np.ndarray:
     t = res * (1.0 / (c * scale))
     t *= t
     np.minimum(t, 1.0, out=t)
+    np.subtract(1.0, t, out=t)
+    u3 = t * t
+    u3 *= t
+    return (n - u3.sum(axis=-1)) / (n - p)
+
+
+def _rho_sums_quiet(res: np.ndarray, scale: float, p: int, c: float) -> np.ndarray:
+    """:func:`_rho_sums` with the same values, clamped before squaring: no overflow warning.
+
+    ``min(|x|, 1)^2`` and ``min(x^2, 1)`` are the same float (one rounding of ``x * x``
+    below 1, exactly 1 above), so the sums are :func:`_rho_sums`'s to the bit.
+    """
+    n = res.shape[-1]
+    t = np.abs(res)
+    t *= 1.0 / (c * scale)
+    np.minimum(t, 1.0, out=t)
+    t *= t
     np.subtract(1.0, t, out=t)
     u3 = t * t
     u3 *= t
@@ -675,11 +721,19 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
     ex = exact_u[draw]
     stop = int(np.argmax(ex)) if ex.any() else m
     ok_u = ~exact_u
-    s1 = np.full(cand_u.shape[0], np.nan)
-    ref_u = np.full_like(cand_u, np.nan)
-    res1 = np.full_like(res0, np.nan)
-    if ok_u.any():
-        r2 = sq[ok_u] if exact_u.any() else sq
+    some_exact = bool(exact_u.any())
+    if some_exact:
+        s1 = np.full(cand_u.shape[0], np.nan)
+        ref_u = np.full_like(cand_u, np.nan)
+        res1 = np.full_like(res0, np.nan)
+    if not some_exact:                     # (the usual case: no NaN filling, no masked copies)
+        r2 = sq
+        r2 *= 1.0 / (c * c)                # (r / c)^2
+        s1 = s0 * np.sqrt(_mean_rho_rows(r2, s0, n - p) / bb)
+        ref_u = _wls_rows(D, _weights_rows(r2, s1))
+        res1 = y[None, :] - ref_u @ X.T
+    elif ok_u.any():
+        r2 = sq[ok_u]
         r2 *= 1.0 / (c * c)                # (r / c)^2
         s0k = s0[ok_u]
         s1k = s0k * np.sqrt(_mean_rho_rows(r2, s0k, n - p) / bb)
@@ -719,32 +773,80 @@ def _fast_s(X, y, U, ctrl: LmrobControl, D: "_Design | None" = None):
                 exactify(j)
         slots.pos = int(np.argmax(slots.sc))  # find_max: the first maximum
 
-    i, block = 0, 8
+    # The draws in order, in the blocks the loop visits them in (8 draws at first, twice
+    # as many after a block where nothing enters, half as many after an entry): in a
+    # block, the mean rho of each draw at the worst slot's scale w (_rho_sums) decides;
+    # if one is within TIE of bb, the worst slot gets robustbase's own find_scale() value
+    # and those near ones are decided with it; the first draw that passes enters. Most
+    # draws are decided without their mean rho at w: the mean rho of a row, as _rho_sums
+    # computes it, can only grow as the scale falls (every operation in it is monotone)
+    # and moves by at most (8/9) n / (n - p) <= p + 1 per unit of log scale. So one pass
+    # over the draws still in play, at wp = w (1 + 1e-6), sorts them: above bb + 2 TIE,
+    # a draw can pass neither now nor later (w only falls, up to find_scale's rounding,
+    # far below 1e-6) and leaves play for good; below bb - TIE - 2 (p + 1) 1e-6 it
+    # passes at w and is not near; only the few in between need their mean rho at w.
+    wide = (p + 1) * 2e-6 + TIE
+    i, block, win = 0, 8, 32
+    live = None                            # positions still in play (those below i are spent)
+    guard = math.inf                       # the smallest wp at which draws left play
+    cpos = csure = None                    # positions sorted at the current w, below cend
+    cend = 0
     while i < stop:
         w = slots.sc[slots.pos]
         if w >= inf_sc:
             insert(int(draw[i]))
             i += 1
             continue
+        if live is None or w > guard:      # (w above a wp used before: never in practice)
+            live, guard, cpos = np.arange(i, stop), math.inf, None
         hi = min(stop, i + block)
-        us = draw[i:hi]
-        sums = _rho_sums(res1[us], w, p, c)
-        near = np.abs(sums - bb) <= TIE
-        # the very candidate of the worst slot drawn again changes nothing, accepted or not
-        near &= us != slots.row[slots.pos]
-        passing = (sums < bb) & ~near & (us != slots.row[slots.pos])
-        if near.any():
-            exactify(slots.pos)
-            w = slots.sc[slots.pos]
-            for j in np.flatnonzero(near):
-                passing[j] = float(_sum_rho_sc(res1[us[j]], w, p, c)) < bb
-        hit = np.flatnonzero(passing)
-        if hit.size == 0:
+        if cpos is None or cend < hi:      # sort the draws in play from i on, at least to hi
+            if cpos is not None:
+                win = min(2 * win, 512)
+            a = int(np.searchsorted(live, i))
+            b = min(live.size, max(int(np.searchsorted(live, hi)), a + win))
+            pos_w = live[a:b]
+            wp = w * (1.0 + 1e-6)
+            guard = min(guard, wp)
+            sp = _rho_sums_quiet(res1[draw[pos_w]], wp, p, c)
+            keep = ~(sp > bb + 2.0 * TIE)  # (NaN stays in play)
+            cpos, csure = pos_w[keep].tolist(), (sp < bb - wide)[keep].tolist()
+            cend = int(live[b]) if b < live.size else stop
+            live = np.concatenate([pos_w[keep], live[b:]])
+        ka = bisect.bisect_left(cpos, i)
+        nxt = cpos[ka] if ka < len(cpos) else cend
+        while hi <= nxt and hi < cend:     # blocks where nothing can pass: on to the next
+            i, block = hi, min(2 * block, 256)
+            hi = min(stop, i + block)
+        if hi <= nxt:                      # (a block without draws in play, up to cend)
             i, block = hi, min(2 * block, 256)
             continue
-        j = i + int(hit[0])
-        insert(int(draw[j]))
-        i, block = j + 1, max(8, block // 2)
+        if cend < hi:                      # the block reaches past the sorted draws
+            continue
+        kb = bisect.bisect_left(cpos, hi, ka)
+        wrow = slots.row[slots.pos]
+        us = draw[cpos[ka:kb]].tolist()
+        sure = csure[ka:kb]
+        # the worst slot's very candidate drawn again changes nothing, accepted or not
+        amb = [t for t in range(kb - ka) if not sure[t] and us[t] != wrow]
+        passing = [sure[t] and us[t] != wrow for t in range(kb - ka)]
+        if amb:
+            sums = _rho_sums(res1[[us[t] for t in amb]], w, p, c).tolist()
+            near = [t for t, v in zip(amb, sums) if abs(v - bb) <= TIE]
+            for t, v in zip(amb, sums):
+                passing[t] = v < bb and t not in near
+            if near:
+                exactify(slots.pos)
+                w = slots.sc[slots.pos]
+                for t in near:
+                    passing[t] = float(_sum_rho_sc(res1[us[t]], w, p, c)) < bb
+        if True not in passing:
+            i, block = hi, min(2 * block, 256)
+            continue
+        t = passing.index(True)
+        insert(int(us[t]))
+        i, block = int(cpos[ka + t]) + 1, max(8, block // 2)
+        cpos, win = None, 32
     if stop < m:                           # an exact fit: robustbase returns it with scale 0
         u = int(draw[stop])
         return cand_u[u].copy(), 0.0, y - X @ cand_u[u], True
@@ -791,6 +893,19 @@ def _rwls(D: _Design, beta0, scale, ctrl: LmrobControl):
     return np.array(estimate), resid, converged
 
 
+def _clearly_pd(S: np.ndarray) -> bool:
+    """Whether the 1x1 or 2x2 symmetric ``S`` (its lower triangle, as eigh reads it) has
+    its smallest eigenvalue above 1e-8 of its trace: far beyond eigh's rounding (a few eps
+    of the norm), so eigh's eigenvalues would all be positive and posdefify do nothing."""
+    if S.shape == (1, 1):
+        return bool(S[0, 0] > 0)
+    if S.shape == (2, 2):
+        a, b, d = float(S[0, 0]), float(S[1, 0]), float(S[1, 1])
+        tr = a + d
+        return a > 0 and d > 0 and a * d - b * b > 1e-8 * tr * tr
+    return False
+
+
 def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
     """robustbase ``.vcov.avar1``: the MM-estimate's asymptotic covariance, made PSD."""
     n = X.shape[0]
@@ -809,6 +924,8 @@ def _vcov_avar1(X, r, r0, scale, ctrl: LmrobControl) -> np.ndarray:
     u3 = A @ np.outer(xww, a)
     u4 = np.mean(w0 * w0 - bb * bb) * np.outer(a, a)
     ret = (u1 - u2 - u3 + u4) / n
+    if _clearly_pd(ret):                   # eigh could not find a negative eigenvalue
+        return ret
     lam, Q = np.linalg.eigh(ret)
     if np.any(lam < 0):                    # posdefify, as robustbase
         o_diag = np.diag(ret).copy()
