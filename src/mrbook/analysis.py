@@ -195,7 +195,8 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                 if res.get("note"):          # e.g. robustbase's warning about a fit's covariance
                     row["reason"] = str(res["note"])
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
-                    why = "could not be estimated from these SNPs (collinear or degenerate data)"
+                    why = (str(res["note"]) if res.get("note") else
+                           "could not be estimated from these SNPs (collinear or degenerate data)")
             if why is not None:
                 row.update(status="not run", reason=why)
             out.append(row)

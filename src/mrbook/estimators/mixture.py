@@ -175,6 +175,13 @@ def mr_conmix(bx, by, sx, sy, params: Params = Params(), rng=None, *, psi: float
     if not (np.all(np.isfinite(ratio)) and np.all(ratio_se > 0) and math.isfinite(psi)
             and psi > 0 and math.isfinite(ci_min) and math.isfinite(ci_max)):
         return na_result(**extra)
+    if ci_min > ci_max:
+        # R's seq(CIMin, CIMax, by = CIStep) stops with "wrong sign in 'by' argument": the
+        # default grid is empty, as when every SNP's beta.exposure is negative
+        return na_result(**extra, note=(
+            f"its default grid is empty (min((by - 2 se)/bx) = {ci_min:.4g} is above "
+            f"max((by + 2 se)/bx) = {ci_max:.4g}, as when every beta.exposure is negative); "
+            "R's mr_conmix stops here too"))
     theta = r_seq_by(ci_min, ci_max, ci_step)
 
     inc, exc = _loglik_terms(theta[:, None], ratio[None, :], ratio_se[None, :], psi)
