@@ -706,8 +706,15 @@ class DensityBatch:
             s1 = np.einsum("sij,ij->si", AB, Ri)             # sum A/R, sum B/R
             R = np.reciprocal(Ri, out=v)                     # e^{a^2 v}
             sAp = np.einsum("ij,ij->i", A, R)
-            Ri *= Ri
-            sBm = np.einsum("ij,ij->i", B, Ri)               # sum B/R^2
+            if far[b:e].any():
+                # e^{-2 a^2 v} overflows where -2 a^2 v > 709 (a far point, a near 1): the
+                # value at i0 - 1 becomes inf or NaN and _settle hands the row to the FFT
+                with np.errstate(over="ignore", invalid="ignore"):
+                    Ri *= Ri
+                    sBm = np.einsum("ij,ij->i", B, Ri)       # sum B/R^2
+            else:
+                Ri *= Ri
+                sBm = np.einsum("ij,ij->i", B, Ri)           # sum B/R^2
             q = np.exp(-0.5 * a2)
             q4 = np.exp(-2.0 * a2)
             c = self.const[r] * W[0, 0] if uniform else self.const[r]
@@ -1039,6 +1046,14 @@ class DensityBatch:
         fr, fi, fd = [], [], []
         for _ in range(_PASSES):
             D = self._window3(W, rows, i0)
+            fin = np.isfinite(D).all(axis=1)
+            if not fin.all():
+                # an overflowed power (see _window3): such a row could walk off its maximum
+                # and settle on a lower local maximum, so R's FFT algorithm decides it
+                bad[rows[~fin]] = True
+                D, rows, i0 = D[fin], rows[fin], i0[fin]
+                if rows.size == 0:
+                    return fr, fi, fd
             jm = np.argmax(D, axis=1)
             done = jm == 1
             if done.all():
