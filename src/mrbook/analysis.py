@@ -265,7 +265,15 @@ def heterogeneity(dat: pd.DataFrame, methods=("mr_egger_regression", "mr_ivw")) 
             if np.isnan(res.get("Q", np.nan)):
                 continue
             out.append(dict(pair, method=spec.name, q=res["Q"], q_df=res["Q_df"], q_pval=res["Q_pval"]))
-    return pd.DataFrame(out, columns=HET_COLUMNS)
+    return _table(out, HET_COLUMNS)
+
+
+def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """``pd.DataFrame(rows, columns=columns)``, built column by column (the same
+    columns, dtypes and values; a little less pandas work for the usual few rows)."""
+    if not rows:
+        return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame({c: [r[c] for r in rows] for c in columns})
 
 
 PLEIO_COLUMNS = PAIR_COLUMNS + ["nsnp", "egger_intercept", "se", "pval"]
@@ -294,7 +302,7 @@ def pleiotropy(dat: pd.DataFrame) -> pd.DataFrame:
         res = egger(bx, by, sx, sy, Params(), None)
         out.append(dict(one.pair, nsnp=one.k, egger_intercept=res["b_i"], se=res["se_i"],
                         pval=res["pval_i"]))
-    return pd.DataFrame(out, columns=PLEIO_COLUMNS)
+    return _table(out, PLEIO_COLUMNS)
 
 
 SNP_COLUMNS = PAIR_COLUMNS + ["samplesize", "snp", "b", "se", "pval"]
@@ -308,16 +316,20 @@ def _snp_table(parts: list[tuple]) -> pd.DataFrame:
     """
     if not parts:
         return pd.DataFrame([], columns=SNP_COLUMNS)
-    cols: dict[str, list] = {c: [] for c in SNP_COLUMNS}
+    cols: dict = {c: [] for c in PAIR_COLUMNS + ["samplesize", "snp"]}
+    nums: dict[str, list] = {"samplesize": [], "b": [], "se": [], "pval": []}
     for pair, n, snps, b, se, pval in parts:
         m = len(snps)
         for c in PAIR_COLUMNS:
             cols[c].extend([pair[c]] * m)
-        cols["samplesize"].extend([n] * m)
+        nums["samplesize"].append(np.full(m, n, dtype=float))
         cols["snp"].extend(snps)
-        cols["b"].extend(np.asarray(b, dtype=float).tolist())
-        cols["se"].extend(np.asarray(se, dtype=float).tolist())
-        cols["pval"].extend(np.asarray(pval, dtype=float).tolist())
+        nums["b"].append(np.asarray(b, dtype=float).ravel())
+        nums["se"].append(np.asarray(se, dtype=float).ravel())
+        nums["pval"].append(np.asarray(pval, dtype=float).ravel())
+    # float columns as float64 arrays (what the lists of floats gave, without the lists)
+    for c, v in nums.items():
+        cols[c] = np.concatenate(v)
     return pd.DataFrame(cols, columns=SNP_COLUMNS)
 
 
