@@ -610,21 +610,36 @@ def _allele(v: Any) -> str | None:
     return str(v).upper()
 
 
+#: whether pandas makes a column of strings and None a string column (pandas >= 3)
+_INFERS_STR = pd.Series(["a", None]).dtype != object
+
+
 def _str_or_nan(values) -> list:
-    """``values`` (strings and None) as pandas stores them in a string column taken as
-    object: None becomes NaN when there is any string (all None stays None)."""
+    """``values`` (strings and None) as pandas stores them in a column inferred from them
+    and taken as object: with pandas' string columns (pandas >= 3) None becomes NaN when
+    there is any string (all None stays None); before, the values stay as they are."""
     values = list(values)
-    if any(v is None for v in values) and any(isinstance(v, str) for v in values):
+    if _INFERS_STR and any(v is None for v in values) and any(isinstance(v, str) for v in values):
         return [np.nan if v is None else v for v in values]
     return values
 
 
+#: the dtype pandas gives a column of strings (``str`` from pandas 3, object before)
+_STR_DTYPE = pd.Series(["a"]).dtype
+
+
 def _values_at(col: pd.Series, pos: np.ndarray):
-    """``col.iloc[pos].to_numpy()`` (``.values`` for a categorical column), taking the
-    whole column's array once where that gives the same values."""
+    """What a DataFrame column made of ``col.iloc[pos].to_numpy()`` holds (``.values``
+    for a categorical column), made without the round trip where that is the same:
+    a string column of pandas' default string dtype is taken as it is when some of
+    the rows taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
     if isinstance(dt, pd.CategoricalDtype):
         return col.iloc[pos].values
+    if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
+        taken = col.array.take(pos)
+        if len(taken) and not taken.isna().all():
+            return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
         return col.to_numpy()[pos]
     return col.iloc[pos].to_numpy()

@@ -159,7 +159,13 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk) -> dict:
     t_start = time.perf_counter()
     wall = {}
     try:
-        for fut in as_completed([*ex_f.values(), *oc_f.values(), *(f for _, f in ch_f.values())]):
+        done = as_completed([*ex_f.values(), *oc_f.values(), *(f for _, f in ch_f.values())])
+        for fut in done:
+            if fut.status in ("pending", "lost"):
+                # its result was on a worker that died after it finished: Dask computes
+                # it again; wait for that instead of taking it for a failure
+                done.add(fut)
+                continue
             stage = stage_of.get(fut.key)
             if stage is not None:
                 if fut.status == "finished":
