@@ -2,6 +2,10 @@
 # by default), `make test` runs the tests. Both set up a fresh machine first.
 PARAMS ?= params/paper.yaml
 VENV := .venv
+# extra arguments for `make lab` (e.g. LAB_ARGS="--no-browser --port=8890")
+LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told: pass --allow-root only when we are root
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # `make lock` refreshes requirements.lock from pyproject.toml (dependencies + the test
 # extra) for Python 3.11 on x86-64 Linux, with hashes. Packages released after LOCK_DATE are
@@ -16,7 +20,7 @@ setup:
 	@bash scripts/setup.sh
 
 book: setup
-	$(VENV)/bin/mrbook build --params $(PARAMS)
+	@$(VENV)/bin/mrbook build --params $(PARAMS)
 
 test: setup
 	$(VENV)/bin/python -m pytest
@@ -26,7 +30,7 @@ bench: setup
 	$(VENV)/bin/python benchmarks/bench_engine.py
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT) $(LAB_ARGS)
 
 lock:
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)

@@ -24,6 +24,12 @@ engines with TwoSampleMR's (twosamplemr.json next to the data): R takes the
 grid point of its binned 512-point ``density()`` with the largest value, and
 mrbook must reproduce that exactly.
 
+Then issue 18's estimators (MR-RAPS, debiased IVW, penalised IVW, robust IVW
+and robust MR-Egger) are timed one by one, each right beside pytwosamplemr's
+port where it has one, and their estimates compared with the R references
+(``--extended-only`` times just the estimators beyond TwoSampleMR; ``--skip-extended``
+leaves them out).
+
 Results are printed and written to benchmarks/results/engine.json.
 """
 
@@ -497,6 +503,93 @@ def genal_estimates(dat, nboot: int, seed: int, cpus: int) -> dict:
 
 
 # --------------------------------------------------------------------------
+# issue 18's estimators beyond the paper's five, beside pytwosamplemr's ports
+# --------------------------------------------------------------------------
+#: (task, label, mrbook key, pytwosamplemr call or None, MendelianRandomization reference key,
+#: mrraps.json key): each estimator on the mr_keep vectors, as one call
+EXTENDED_RAPS_ROBUST = [
+    ("raps", "MR-RAPS (no port)", "mr_raps", None, None, "twosamplemr_mr_raps"),
+    ("divw", "debiased IVW", "mr_divw", lambda pt, o: pt.mr_divw(o), "divw_default", None),
+    ("ivw_penalised", "penalised IVW", "mr_ivw_penalised",
+     lambda pt, o: pt.mr_ivw(o, penalized=True), "ivw_penalized", None),
+    ("ivw_robust", "robust IVW", "mr_ivw_robust", lambda pt, o: pt.mr_ivw(o, robust=True),
+     "ivw_robust", None),
+    ("egger_robust", "robust MR-Egger", "mr_egger_robust", lambda pt, o: pt.mr_egger(o, robust=True),
+     "egger_robust", None),
+]
+
+
+def extended_benchmark(dat, repeats: int, seed: int, data_dir: Path, engines) -> dict:
+    """Time each extended estimator in mrbook and, right after it, pytwosamplemr's port.
+
+    Both take the same 79 mr_keep rows and return one estimate (mrbook: the
+    estimator function, as run_mr calls it; pytwosamplemr: its mr_* call on an
+    MRInput built once). The estimates are compared with the R references
+    (mendelianrandomization.json, mrraps.json next to the data) when present.
+    """
+    from mrbook.estimators import METHODS, Params
+    from mrbook.rmath.rng import make_rng
+
+    keep = dat[dat["mr_keep"].astype(bool)]
+    vecs = tuple(keep[c].to_numpy(dtype=float) for c in
+                 ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
+    pt = obj = None
+    if "pytwosamplemr" in engines:
+        try:
+            import pytwosamplemr as pt
+            obj = pt.mr_input(bx=vecs[0], bxse=vecs[2], by=vecs[1], byse=vecs[3])
+        except Exception as exc:  # noqa: BLE001 - not installed or broken: mrbook alone
+            print(f"[extended] pytwosamplemr unavailable: {exc.__class__.__name__}: {exc}")
+            pt = None
+    refs = {}
+    for name in ("mendelianrandomization.json", "mrraps.json"):
+        f = data_dir / name
+        refs[name] = json.loads(f.read_text())["results"] if f.exists() else {}
+    out = {}
+    for task, label, key, port, mr_key, raps_key in EXTENDED_RAPS_ROBUST:
+        if key not in METHODS:
+            continue
+        row = {"label": label, "key": key}
+        row["mrbook"] = measure(lambda: METHODS[key].func(*vecs, Params(), make_rng(seed)), repeats)
+        est = {"mrbook": METHODS[key].func(*vecs, Params(), make_rng(seed))["b"]}
+        if pt is not None and port is not None:
+            row["pytwosamplemr"] = measure(lambda: port(pt, obj), repeats)
+            est["pytwosamplemr"] = float(port(pt, obj).estimate)
+        ref = None
+        if mr_key and mr_key in refs["mendelianrandomization.json"]:
+            ref = refs["mendelianrandomization.json"][mr_key]["value"]["Estimate"]
+        elif raps_key and raps_key in refs["mrraps.json"]:
+            ref = refs["mrraps.json"][raps_key]["value"]["b"]
+        row["estimates"] = est
+        row["r_b"] = ref
+        out[task] = row
+    return out
+
+
+def print_extended(ext: dict) -> None:
+    print()
+    print("Issue 18's estimators: mrbook vs pytwosamplemr's port, same run (median ms), and the "
+          "estimate's relative difference from R")
+    head = (f"{'estimator':20s} {'mrbook ms':>10s} {'pyt ms':>8s} {'pyt/mrbook':>10s} "
+            f"{'mrbook vs R':>12s} {'pyt vs R':>10s}")
+    print(head)
+    print("-" * len(head))
+    for row in ext.values():
+        m = row["mrbook"]["median_ms"]
+        p = row.get("pytwosamplemr", {}).get("median_ms")
+        r = row["r_b"]
+
+        def rel(engine):
+            b = row["estimates"].get(engine)
+            return "n/a" if b is None or not r else f"{(b - r) / abs(r):+.1e}"
+
+        print(f"{row['label']:20s} {_fmt_ms(m):>10s} {_fmt_ms(p):>8s} {_fmt_ratio(p, m):>10s} "
+              f"{rel('mrbook'):>12s} {rel('pytwosamplemr'):>10s}")
+    print("pyt/mrbook >= 1: mrbook at least as fast. pytwosamplemr's robust IVW/Egger use an "
+          "M-estimator (statsmodels RLM) where R uses lmrob's MM-estimator.")
+
+
+# --------------------------------------------------------------------------
 # estimators beyond TwoSampleMR (issue 18), each beside pytwosamplemr's port
 # --------------------------------------------------------------------------
 #: (key, label, pytwosamplemr call, how much faster mrbook must be). Estimator against
@@ -713,7 +806,10 @@ def main(argv=None) -> int:
                     help="time only this engine (repeatable)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     ap.add_argument("--skip-extended", action="store_true",
-                    help="leave out the estimators beyond TwoSampleMR (ConMix, MR-Lasso, cML, MBE)")
+                    help="leave out the estimators beyond TwoSampleMR (issue 18: ConMix, MR-Lasso, "
+                         "cML, MBE, MR-RAPS, dIVW, penalised/robust IVW, robust Egger)")
+    ap.add_argument("--extended-only", action="store_true",
+                    help="time only the estimators beyond TwoSampleMR (mrbook and pytwosamplemr)")
     ap.add_argument("--scaling-k", default=",".join(str(k) for k in SCALING_K),
                     help="SNP counts of the scaling run (mrbook only; '' to skip); "
                          "default %(default)s")
@@ -757,6 +853,16 @@ def main(argv=None) -> int:
         "genal": lambda: genal_estimates(dat, args.nboot, args.seed, args.genal_cpus),
     }
     timings, available, notes, estimates = {}, {}, [], {}
+    if args.extended_only:
+        extended = {"extended": run_extended(dat, args.seed, args.repeats, engines)}
+        if "mrbook" in engines:
+            extended["extended_raps_robust"] = extended_benchmark(dat, args.repeats, args.seed,
+                                                                  args.data.parent, engines)
+            print_extended(extended["extended_raps_robust"])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_name("extended.json").write_text(json.dumps(extended, indent=2, default=float))
+        print(f"\nwrote {args.out.with_name('extended.json')}")
+        return 0
     for eng in engines:
         try:
             tasks, n = builders[eng]()
@@ -805,6 +911,10 @@ def main(argv=None) -> int:
         print("note:", n)
 
     extended = [] if args.skip_extended else run_extended(dat, args.seed, args.repeats, engines)
+    extended_rr = {}
+    if "mrbook" in engines and not args.skip_extended:
+        extended_rr = extended_benchmark(dat, args.repeats, args.seed, args.data.parent, engines)
+        print_extended(extended_rr)
 
     ref = load_reference(ref_path)
     diffs = print_estimates(ref, estimates, mode_grid_step(dat)) if ref else {}
@@ -844,6 +954,7 @@ def main(argv=None) -> int:
         "available": available, "notes": notes, "timings": timings, "table": rows,
         "estimates": estimates, "reference": ref, "estimate_diffs": diffs,
         "extended": extended,
+        "extended_raps_robust": extended_rr,
         "estimate_checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in checks],
         "scaling": scaling,
     }

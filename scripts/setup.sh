@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Set up everything mrbook needs on a fresh Debian machine: system packages
-# (chromium for the browser test and figure export, plink1.9 for LD clumping)
+# (chromium for the browser tests, figure export and the PDF, plink1.9 for LD clumping,
+# poppler-utils for the PDF test)
 # and the Python environment in .venv. Safe to re-run; it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="chromium plink1.9"
+APT_PACKAGES="chromium plink1.9 poppler-utils"
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v plink1.9 >/dev/null 2>&1 || missing="$missing plink1.9"
+command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "setup: installing system packages:$missing"
@@ -17,7 +19,7 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq $missing >/dev/null
   else
     echo "setup: warning: $missing not installed and cannot apt-get install as non-root;" \
-         "the browser test and plink clumping will be skipped (install: $APT_PACKAGES)" >&2
+         "the browser tests, the PDF and plink clumping will be skipped (install: $APT_PACKAGES)" >&2
   fi
 fi
 

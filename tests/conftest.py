@@ -67,3 +67,100 @@ def demo_folder(demo_root) -> Path:
     """The generated demo study's folder (default seed)."""
     from mrbook.data import demo
     return demo.demo_dir(demo.DEFAULT_SEED, root=demo_root)
+
+
+# ----------------------------------------------------------------------------- the built book
+# One `mrbook build` of params/paper.yaml per session, shared by the book tests (tests/book/):
+# it runs in a copy of the project's book sources (MRBOOK_ROOT), so that the tests never write
+# into this checkout's book/ or _build/.
+
+#: a fake OpenGWAS token in the session build's environment: no output may contain it
+FAKE_TOKEN = "fake-opengwas-token-for-tests-0123456789"
+
+
+def copy_book_project(dst: Path) -> Path:
+    """A project of its own: the notebooks, the book's sources, its configuration and params/."""
+    import shutil
+
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "notebooks", dst / "notebooks")
+    shutil.copytree(ROOT / "params", dst / "params")
+    shutil.copytree(ROOT / "book", dst / "book",
+                    ignore=shutil.ignore_patterns("*.ipynb", "data", "_build", ".*", "plotly*.js"))
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dst / name)
+    return dst
+
+
+#: the session's demo study (set by the ``book_demo_cache`` fixture): the book builds of the
+#: tests read it instead of ~/.cache/mrbook, which other processes on the machine may rewrite
+_DEMO_CACHE: list = []
+
+
+@pytest.fixture(scope="session")
+def book_demo_cache(demo_root) -> Path:
+    """The session's demo cache, used by :func:`run_build` and the JupyterLab test's kernels."""
+    _DEMO_CACHE[:] = [demo_root]
+    return demo_root
+
+
+def run_build(project: Path, *args: str, cwd: Path | None = None, env: dict | None = None,
+              timeout: float = 1800):
+    """``mrbook build ARGS`` as a user runs it, in ``project`` (or from ``cwd``)."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ, MRBOOK_ROOT=str(project))
+    if _DEMO_CACHE:
+        full_env["MRBOOK_CACHE"] = str(_DEMO_CACHE[0])
+    full_env.pop("OPENGWAS_JWT", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mrbook.cli.main", "build", *args],
+                          cwd=cwd or project, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class BuiltBook:
+    """The session's book: its project, HTML folder, PDF, tables and build log."""
+
+    def __init__(self, root: Path, log: str, seconds: float):
+        self.root = root
+        self.html = root / "_build" / "html"
+        self.pdf = root / "_build" / "pdf" / "book.pdf"
+        self.tables = root / "book" / "data"
+        self.notebooks = root / "book"
+        self.log = log
+        self.seconds = seconds
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory, book_demo_cache) -> BuiltBook:
+    """``make book`` (HTML and PDF of params/paper.yaml), once per session, as a user runs it.
+
+    The project copy gets the Makefile, scripts/ and pyproject.toml (modification times
+    kept) and this checkout's .venv (a link), so that ``scripts/setup.sh`` finds everything
+    installed and ``make book`` prints what it prints on a set-up machine.
+    """
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    project = copy_book_project(tmp_path_factory.mktemp("book-project"))
+    shutil.copy2(ROOT / "Makefile", project / "Makefile")
+    shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
+    shutil.copytree(ROOT / "scripts", project / "scripts")
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    env = dict(os.environ, MRBOOK_ROOT=str(project), OPENGWAS_JWT=FAKE_TOKEN,
+               MRBOOK_CACHE=str(book_demo_cache))
+    t0 = time.perf_counter()
+    if shutil.which("make") and (ROOT / ".venv" / "bin" / "mrbook").is_file():
+        cmd = ["make", "--no-print-directory", "book"]
+    else:  # no make, or a venv elsewhere: the command make runs
+        import sys
+        cmd = [sys.executable, "-m", "mrbook.cli.main", "build", "--params", "params/paper.yaml"]
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1800)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    return BuiltBook(project, log, time.perf_counter() - t0)

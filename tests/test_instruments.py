@@ -319,7 +319,7 @@ def test_cli_bad_input_is_one_line_and_leaves_nothing(demo_root, tmp_path, monke
 
 
 def test_write_is_atomic_replacing_a_previous_result(forward, tmp_path):
-    # issue 16.3: the four result files are replaced together; a file of the user's in the
+    # issue 16.3: the six result files are replaced together; a file of the user's in the
     # folder is never moved or deleted (until then the whole folder was swapped, deleting it)
     out = tmp_path / "res"
     out.mkdir()
@@ -329,7 +329,8 @@ def test_write_is_atomic_replacing_a_previous_result(forward, tmp_path):
     assert (out / "stale.txt").read_text() == "old"
     assert json.loads(paths["summary"].read_text())["final"] == 10
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["stale.txt", "harmonised.csv", "exclusions.csv", "snps.csv", "summary.json"])
+        ["stale.txt", "harmonised.csv", "exclusions.csv", "snps.csv", "summary.json",
+         "exposure.csv", "outcome.csv"])
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 

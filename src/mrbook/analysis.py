@@ -108,6 +108,9 @@ def _min_samplesize(one: _Pair) -> float | None:
 
 MR_COLUMNS = PAIR_COLUMNS + ["method_key", "method", "nsnp", "b", "se", "pval", "ci_low", "ci_upp",
                              "status", "reason"]
+#: optional fields of a method's row, copied from its result when it gives them (robust MR-Egger's
+#: intercept); the table has such a column only when a method of the run filled it
+MR_OPTIONAL_COLUMNS = ["intercept", "intercept_se", "intercept_pval"]
 
 
 def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: int = 1234,
@@ -140,10 +143,13 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
     DataFrame
         Columns id_exposure, id_outcome, exposure, outcome, method_key, method,
         nsnp, b, se, pval, ci_low, ci_upp, status ("ok" or "not run") and reason
-        (why not run). ``ci_low`` and ``ci_upp`` hold the interval of a method that
-        gives its own (``MethodSpec.interval``, e.g. the contamination mixture, at
-        level ``1 - params.alpha``) and are NaN for every other method, whose
-        interval is :math:`b \pm z\,se` (:func:`add_odds_ratios`).
+        (why not run, or the method's own note about a result, e.g. that its fit
+        did not converge), then any of :data:`MR_OPTIONAL_COLUMNS` that a
+        requested method gives (NaN in the other rows). ``ci_low`` and ``ci_upp``
+        hold the interval of a method that gives its own (``MethodSpec.interval``,
+        e.g. the contamination mixture, at level ``1 - params.alpha``) and are NaN
+        for every other method, whose interval is :math:`b \pm z\,se`
+        (:func:`add_odds_ratios`).
         A single-SNP pair gets the Wald ratio; with more SNPs the Wald ratio is
         left out (it is in :func:`singlesnp`), as TwoSampleMR does. A method that
         needs the sample size (``MethodSpec.needs_samplesize``) gets the smallest
@@ -185,12 +191,16 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                 if spec.interval:
                     row.update(ci_low=float(res.get("ci_low", np.nan)),
                                ci_upp=float(res.get("ci_upp", np.nan)))
+                row.update({c: float(res[c]) for c in MR_OPTIONAL_COLUMNS if c in res})
+                if res.get("note"):          # e.g. robustbase's warning about a fit's covariance
+                    row["reason"] = str(res["note"])
                 if np.isnan(row["b"]) and np.isnan(row["se"]):
                     why = "could not be estimated from these SNPs (collinear or degenerate data)"
             if why is not None:
                 row.update(status="not run", reason=why)
             out.append(row)
-    return pd.DataFrame(out, columns=MR_COLUMNS)
+    extra = [c for c in MR_OPTIONAL_COLUMNS if any(c in r for r in out)]
+    return pd.DataFrame(out, columns=MR_COLUMNS + extra)
 
 
 def add_odds_ratios(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

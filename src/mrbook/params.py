@@ -13,8 +13,21 @@ Data sources are strings of one of three kinds:
 ``demo:<trait>``
     The simulated offline demo study (:data:`DEMO_TRAITS`).
 a file path
-    Summary statistics on disk (any format :mod:`mrbook.instruments` reads);
-    relative paths are taken from the project root (:func:`project_root`).
+    Summary statistics on disk (any format :mod:`mrbook.instruments` reads).
+
+Where relative paths are taken from (one rule for every path parameter: the data
+sources, ``ld_ref``, ``confounder_table``, ``output_dir`` and ``phenome_manifest``):
+
+- in a parameter file (:func:`load_yaml`), from **the parameter file's folder**,
+  as Snakemake and Nextflow users expect; :func:`load_yaml` returns them
+  resolved (relative to the project root when they lie inside it, absolute
+  otherwise), so that they mean the same in every notebook;
+- in a notebook's parameters cell or a mapping given to :func:`validate`, from
+  the project root (:func:`project_root`): the notebooks' defaults
+  (``output_dir: book/data``) are written that way.
+
+A path typed on the command line (``mrbook build --params p.yaml``) is taken
+from the current directory, as with every Unix tool.
 an OpenGWAS ID
     For example ``ebi-a-GCST90018862``; fetched (and cached) by
     :mod:`mrbook.data.opengwas`, whose token is read from the environment only and is
@@ -40,6 +53,10 @@ OPENGWAS_ID = re.compile(r"^[a-z]+-[a-z]-[A-Za-z0-9_.-]+$")
 #: the five methods of the paper, TwoSampleMR keys in registry order
 PAPER_METHODS = ["mr_egger_regression", "mr_weighted_median", "mr_ivw", "mr_simple_mode",
                  "mr_weighted_mode"]
+#: issue 18's estimators beyond the paper's five (the Sensitivity chapter's "Beyond the paper"),
+#: in the issue's order; a key this mrbook does not have yet is listed there as unavailable
+EXTENDED_METHODS = ["mr_raps", "mr_conmix", "mr_lasso", "mr_cml_ma_bic", "mr_divw", "mr_mbe",
+                    "mr_ivw_penalised", "mr_ivw_robust", "mr_egger_robust"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +109,15 @@ SCHEMA: dict[str, Param] = {p.name: p for p in [
                                    "rheumatoid arthritis"],
        "risk factors of the outcome: SNPs associated with them are excluded (PhenoScanner step)"),
     _p("methods", list, list(PAPER_METHODS), "MR methods (TwoSampleMR keys)"),
+    _p("extended_methods", list, list(EXTENDED_METHODS),
+       "estimators of the section 'Beyond the paper' (issue 18's keys; [] leaves it out)"),
     _p("nboot", int, 1000, "bootstrap replicates for median and mode standard errors"),
     _p("seed", int, 1234, "random seed of every stochastic step"),
     _p("rng", str, "numpy",
        "bootstrap generator: numpy, or r for R's own Mersenne-Twister (TwoSampleMR's SEs to the digit)"),
     _p("presso_n_distribution", int, 1000, "MR-PRESSO simulations (0 skips MR-PRESSO)"),
     _p("output_dir", str, "book/data",
-       "folder for the tables (CSV); relative to the project root"),
+       "folder for the tables (CSV); relative to the parameter file's folder (notebook: project root)"),
     # on by default: exporting the book's 24 figures (48 files, one kept browser per page)
     # adds about 20 s (19-25 s measured) to a ~30 s `mrbook build` on the 2-core machine
     _p("export_figures", bool, True,
@@ -133,10 +152,75 @@ def project_root() -> Path:
     return Path.cwd().resolve()
 
 
-def resolve_path(path: str | os.PathLike) -> Path:
-    """An absolute path; relative ones are taken from :func:`project_root`."""
+def resolve_path(path: str | os.PathLike, base: str | os.PathLike | None = None) -> Path:
+    """An absolute path; relative ones are taken from ``base`` (default :func:`project_root`)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else project_root() / p
+    if p.is_absolute():
+        return p
+    return (Path(base) if base is not None else project_root()) / p
+
+
+#: parameters that name a file or folder (data sources are paths only when they look like one)
+PATH_PARAMETERS = ("ld_ref", "confounder_table", "output_dir", "phenome_manifest")
+
+
+def _looks_like_path(source: str) -> bool:
+    return any(ch in source for ch in "/\\") or "." in Path(source).name
+
+
+def _is_file_source(source, base: Path) -> bool:
+    """Whether a data source string is a file path (existing, or written like a path)."""
+    if not isinstance(source, str) or not source.strip() or source.startswith("demo:"):
+        return False
+    return resolve_path(source, base).is_file() or _looks_like_path(source)
+
+
+def rebase_paths(values: Mapping[str, Any], base: str | os.PathLike) -> dict:
+    """Make the relative paths of a parameter mapping absolute, taken from ``base``.
+
+    Applies to :data:`PATH_PARAMETERS` and to the data sources (``exposures``'
+    values, ``outcome_source``) that are file paths; ``demo:`` sources, OpenGWAS
+    IDs, empty strings and values of the wrong type are left for :func:`validate`
+    to judge. Used by :func:`load_yaml` with the parameter file's folder.
+    """
+    base = Path(base).expanduser().resolve()
+    out = dict(values)
+    for name in PATH_PARAMETERS:
+        v = out.get(name)
+        if isinstance(v, str) and v.strip():
+            out[name] = str(resolve_path(v, base).resolve())
+    if isinstance(out.get("exposures"), Mapping):
+        out["exposures"] = {t: (str(resolve_path(s, base).resolve()) if _is_file_source(s, base) else s)
+                            for t, s in out["exposures"].items()}
+    if _is_file_source(out.get("outcome_source"), base):
+        out["outcome_source"] = str(resolve_path(out["outcome_source"], base).resolve())
+    return out
+
+
+def _portable(path: str) -> str:
+    """An absolute path inside the project root as a root-relative one; others unchanged."""
+    p = Path(path)
+    if not p.is_absolute():
+        return path
+    try:
+        return p.relative_to(project_root()).as_posix() or "."
+    except ValueError:
+        return path
+
+
+def portable_paths(values: Mapping[str, Any]) -> dict:
+    """The absolute paths of :func:`rebase_paths` written relative to the project root where
+    they lie inside it (how the notebooks' defaults are written), absolute elsewhere."""
+    out = dict(values)
+    for name in PATH_PARAMETERS:
+        if isinstance(out.get(name), str) and out[name]:
+            out[name] = _portable(out[name])
+    if isinstance(out.get("exposures"), Mapping):
+        out["exposures"] = {t: (_portable(s) if isinstance(s, str) and not s.startswith("demo:") else s)
+                            for t, s in out["exposures"].items()}
+    if isinstance(out.get("outcome_source"), str) and not out["outcome_source"].startswith("demo:"):
+        out["outcome_source"] = _portable(out["outcome_source"])
+    return out
 
 
 def source_kind(source: str) -> str:
@@ -156,14 +240,15 @@ def source_kind(source: str) -> str:
             raise ParameterError(f"unknown demo trait {trait!r} in data source {source!r}; "
                                  f"known: {', '.join('demo:' + t for t in DEMO_TRAITS)}")
         return "demo"
-    looks_like_path = any(ch in source for ch in "/\\") or "." in Path(source).name
+    looks_like_path = _looks_like_path(source)
     if resolve_path(source).is_file():
         return "file"
     if OPENGWAS_ID.match(source) and not looks_like_path:
         return "opengwas"
     if looks_like_path:
-        raise ParameterError(f"data source file not found: {source!r} "
-                             f"(relative paths are taken from {project_root()})")
+        where = "" if Path(source).expanduser().is_absolute() else \
+            f" (relative paths are taken from {project_root()})"
+        raise ParameterError(f"data source file not found: {source!r}{where}")
     raise ParameterError(f"unknown data source {source!r}: expected demo:<trait> "
                          f"({', '.join(DEMO_TRAITS)}), an existing file, or an OpenGWAS ID "
                          "such as ebi-a-GCST90018862")
@@ -399,6 +484,17 @@ def _check_values(v: dict) -> None:
             resolve_methods(v["methods"])
         except ParameterError as exc:
             _fail("methods", str(exc))
+    if "extended_methods" in v:
+        from .estimators import resolve_methods  # the registry; imported when needed
+        for m in v["extended_methods"]:
+            if not isinstance(m, str):
+                _fail("extended_methods", f"must be a list of method keys, got {m!r}")
+            if m in EXTENDED_METHODS:
+                continue  # issue 18's keys: shown as unavailable when not registered (yet)
+            try:
+                resolve_methods([m])
+            except ParameterError as exc:
+                _fail("extended_methods", f"{exc}; or one of issue 18's: {', '.join(EXTENDED_METHODS)}")
     if "nboot" in v and v["nboot"] < 1:
         _fail("nboot", f"must be at least 1, got {v['nboot']!r}")
     if "presso_n_distribution" in v and 0 < v["presso_n_distribution"] < 10 \
@@ -439,21 +535,27 @@ def from_namespace(namespace: Mapping[str, Any]) -> dict:
 def load_yaml(path: str | os.PathLike) -> dict:
     """Read and validate a parameter file (``params/<analysis>.yaml``).
 
+    ``path`` itself, if relative, is taken from the current directory. Relative
+    paths inside the file (data files, ``ld_ref``, ``confounder_table``,
+    ``output_dir``) are taken from the file's folder (:func:`rebase_paths`) and
+    returned relative to the project root when they lie inside it, absolute
+    otherwise (:func:`portable_paths`).
+
     Raises
     ------
     ParameterError
         If the file is missing or not a YAML mapping, or a parameter is wrong.
     """
-    p = resolve_path(path)
+    p = Path(path).expanduser().absolute()
     if not p.is_file():
-        raise ParameterError(f"parameter file not found: {path}")
+        raise ParameterError(f"parameter file not found: {p}")
     data = yaml_load(_read_params_text(p, path), path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of parameter: value")
     try:
-        return validate(data, partial=True)
+        return portable_paths(validate(rebase_paths(data, p.parent), partial=True))
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,11 +26,10 @@ from mrbook.book import build as book
 from mrbook.book import sphinx as book_sphinx
 from mrbook.errors import MRBookError, ParameterError
 
-from conftest import REFERENCE, SKIP_SHARED
+from conftest import FAKE_TOKEN, REFERENCE, SKIP_SHARED, copy_book_project, run_build
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-FAKE_TOKEN = "fake-opengwas-token-for-tests-0123456789"
 
 
 def _cells(nb_path: Path) -> list[dict]:
@@ -247,29 +245,29 @@ def _outputs_text(nb_path: Path) -> str:
     return "\n".join(parts)
 
 
-def _build(tmp: Path, out_name: str, extra: dict | None = None, env: dict | None = None) -> Path:
-    """``mrbook build`` with paper.yaml but the tables in ``tmp/<out_name>-tables``."""
-    values = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
-    values["output_dir"] = str(tmp / f"{out_name}-tables")
-    values.update(extra or {})
-    pfile = tmp / f"{out_name}.yaml"
-    pfile.write_text(yaml.safe_dump(values, sort_keys=False))
-    html = tmp / out_name / "html"
-    proc = subprocess.run([sys.executable, "-m", "mrbook.cli.main", "build", "--params", str(pfile),
-                           "--out", str(html), "--no-progress", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800,
-                          env=dict(os.environ, **(env or {})))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return tmp / f"{out_name}-tables"
-
-
 @pytest.fixture(scope="module")
-def two_builds(tmp_path_factory):
+def two_builds(tmp_path_factory, built_book):
+    """The session's book (``make book``) and a second, independent build of the same analysis.
+
+    The second runs in a project of its own, from a scratch folder outside it, as a
+    user with a parameter file of their own does: ``mrbook build --params p.yaml --out
+    html`` where p.yaml is params/paper.yaml with ``output_dir: tables`` (so, by the
+    documented rule, ``<scratch>/tables``); the typed paths are taken from the scratch
+    folder. A changed output_dir is a changed parameter: every notebook is executed again.
+    """
     tmp = tmp_path_factory.mktemp("builds")
-    first = _build(tmp, "first", env={"OPENGWAS_JWT": FAKE_TOKEN})
-    executed = {p.name: p.read_bytes() for p in (ROOT / "book").glob("*.ipynb")}
-    second = _build(tmp, "second")
-    return tmp, first, second, executed
+    project = copy_book_project(tmp / "project")
+    scratch = tmp / "scratch"
+    scratch.mkdir()
+    values = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    values["output_dir"] = "tables"
+    (scratch / "p.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+    proc = run_build(project, "--params", "p.yaml", "--out", "html", "--no-pdf", cwd=scratch)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert f"{len(NOTEBOOKS)} notebook(s) executed, 0 from the cache" in proc.stderr, proc.stderr
+    assert (scratch / "html" / "index.html").is_file() and not (scratch / "pdf").exists()
+    executed = {p.name: p.read_bytes() for p in built_book.notebooks.glob("*.ipynb")}
+    return built_book.html, built_book.tables, scratch / "tables", executed
 
 
 @pytest.mark.slow
@@ -287,9 +285,8 @@ def test_two_builds_give_byte_identical_tables(two_builds):
 
 @pytest.mark.slow
 def test_build_output_holds_no_token_and_no_parameter_code(two_builds):
-    tmp, _, _, executed = two_builds
-    html = tmp / "first" / "html"
-    for f in html.glob("**/*"):
+    html, tables, _, executed = two_builds
+    for f in [*html.glob("**/*"), *tables.glob("**/*"), html.parent / "pdf" / "book.pdf"]:
         if f.is_file():
             assert FAKE_TOKEN.encode() not in f.read_bytes(), f
     for name, data in executed.items():

@@ -20,10 +20,8 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -224,17 +222,9 @@ def expected_outputs(notebook: Path) -> dict:
 # ----------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    """The book built from params/paper.yaml into a temporary folder."""
-    out = tmp_path_factory.mktemp("html") / "html"
-    env = dict(os.environ)
-    env.pop("OPENGWAS_JWT", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mrbook.cli.main", "build", "--params", "params/paper.yaml",
-         "--out", str(out), "--no-progress", "--quiet"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return out
+def book_html(built_book):
+    """The session's book (``make book`` of params/paper.yaml in a project copy): its HTML."""
+    return built_book.html
 
 
 @pytest.fixture(scope="module")
@@ -246,17 +236,17 @@ def browser():
 
 # ----------------------------------------------------------------------------- tests
 
-def test_every_page_renders_offline(built_book, browser):
-    server, base = serve(built_book)
+def test_every_page_renders_offline(book_html, built_book, browser):
+    server, base = serve(book_html)
     try:
-        pages = sorted(p.relative_to(built_book).as_posix() for p in built_book.glob("*.html"))
+        pages = sorted(p.relative_to(book_html).as_posix() for p in book_html.glob("*.html"))
         assert "index.html" in pages and "02_forward_mr.html" in pages
         problems, seen = [], {}
         for page in pages:
             browser.open(base + page, READY)
             state = browser.evaluate(PAGE_STATE)
             seen[page] = state
-            nb = ROOT / "book" / (Path(page).stem + ".ipynb")
+            nb = built_book.notebooks / (Path(page).stem + ".ipynb")
             if nb.is_file():
                 want = expected_outputs(nb)
                 if state["figures"] != want["figures"]:
@@ -289,19 +279,19 @@ def test_every_page_renders_offline(built_book, browser):
         server.shutdown()
 
 
-def test_csv_downloads_resolve(built_book):
+def test_csv_downloads_resolve(book_html):
     """Every CSV link of every page points to a file of the built book."""
     import re
 
     missing = []
-    for page in built_book.glob("*.html"):
+    for page in book_html.glob("*.html"):
         for href in re.findall(r'href="([^"]+\.csv)"', page.read_text(encoding="utf-8")):
             if not (page.parent / href).is_file():
                 missing.append(f"{page.name}: {href}")
     assert not missing, missing
 
 
-def test_figure_file_downloads_resolve(built_book):
+def test_figure_file_downloads_resolve(book_html, built_book):
     """With export_figures on (params/paper.yaml), each figure links its SVG and PNG file."""
     import re
 
@@ -310,7 +300,7 @@ def test_figure_file_downloads_resolve(built_book):
     if not yaml.safe_load((ROOT / "params" / "paper.yaml").read_text()).get("export_figures"):
         pytest.skip("params/paper.yaml has export_figures: false")
     missing, counts = [], {}
-    for page in built_book.glob("*.html"):
+    for page in book_html.glob("*.html"):
         text = page.read_text(encoding="utf-8")
         for ext in ("svg", "png"):
             hrefs = re.findall(rf'href="(_downloads/[^"]+\.{ext})"', text)
@@ -318,5 +308,5 @@ def test_figure_file_downloads_resolve(built_book):
             missing += [f"{page.name}: {h}" for h in hrefs if not (page.parent / h).is_file()]
     assert not missing, missing
     for name in ("02_forward_mr", "03_reverse_mr", "04_sensitivity"):
-        want = expected_outputs(ROOT / "book" / f"{name}.ipynb")["figures"]
+        want = expected_outputs(built_book.notebooks / f"{name}.ipynb")["figures"]
         assert counts[(f"{name}.html", "svg")] == counts[(f"{name}.html", "png")] == want, name

@@ -4,11 +4,15 @@ Listed as ``extra_extensions: [mrbook.book.sphinx]`` in ``_config.yml``, it
 serves the plotly.js that ships with the installed plotly package once from
 ``_static/``, copies a local MathJax 3 (from the ``sphinx-mathjax-offline``
 package) into ``_static/mathjax``, and drops remote assets (sphinx-thebe's CDN
-loader) from every page.
+loader) from every page. It also provides the ``mrbook-pdf-link`` directive: the
+download link of the book's PDF (written by ``mrbook build`` beside the pages, its
+name in ``$MRBOOK_PDF``); without a PDF (``--no-pdf``) the directive shows nothing.
 """
 
 from __future__ import annotations
 
+import html
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +22,8 @@ from ..errors import MRBookError
 MATHJAX_PATH = "mathjax/tex-chtml.js"
 #: the parts of MathJax 3 that tex-chtml.js loads (fonts, TeX extensions, menu)
 MATHJAX_PARTS = ("tex-chtml.js", "input/tex", "output/chtml", "output/chtml.js", "a11y", "ui")
+#: environment variable with the PDF's file name (beside index.html) while ``mrbook build`` renders
+PDF_ENV = "MRBOOK_PDF"
 
 def plotly_js_path() -> Path:
     """The ``plotly.min.js`` shipped with the installed plotly package."""
@@ -85,8 +91,31 @@ def _on_build_finished(app, exception) -> None:
             _copy_if_changed(s, dst / part)
 
 
+def _pdf_link_directive():
+    from docutils import nodes
+    from sphinx.util.docutils import SphinxDirective
+
+    class PdfLink(SphinxDirective):
+        """``{mrbook-pdf-link}``: "the whole book as one PDF", when the build writes one."""
+
+        has_content = False
+
+        def run(self):
+            name = os.environ.get(PDF_ENV, "").strip()
+            if not name:
+                return []
+            href = "../" * self.env.docname.count("/") + name
+            text = (f'<p class="mrbook-pdf-link">The whole book as one PDF, to print, attach or '
+                    f'archive: <a class="reference download" href="{html.escape(href)}" download>'
+                    f"{html.escape(name)}</a></p>")
+            return [nodes.raw("", text, format="html")]
+
+    return PdfLink
+
+
 def setup(app):
     """Sphinx entry point (``extra_extensions: [mrbook.book.sphinx]``)."""
+    app.add_directive("mrbook-pdf-link", _pdf_link_directive())
     app.connect("builder-inited", _on_builder_inited)
     app.connect("html-page-context", _on_html_page_context, priority=900)  # after the others
     app.connect("build-finished", _on_build_finished)

@@ -76,8 +76,17 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
 def _mr_rows(ok, multi: bool) -> list[dict]:
     """The ``mr`` rows {method, nsnp, b, se, pval}, plus ``ci_low`` and ``ci_upp`` for a
     method that gives its own interval (e.g. the contamination mixture; see
-    :func:`mrbook.analysis.run_mr`): the other rows are exactly as before."""
-    rows = records(ok, ["method", "nsnp", "b", "se", "pval"], multi)
+    :func:`mrbook.analysis.run_mr`) and a method's optional fields
+    (:data:`~mrbook.analysis.MR_OPTIONAL_COLUMNS`, robust MR-Egger's intercept) in its
+    own row only: the other rows are exactly as before."""
+    from ..analysis import MR_OPTIONAL_COLUMNS
+
+    extra = [c for c in MR_OPTIONAL_COLUMNS if c in ok.columns]
+    rows = records(ok, ["method", "nsnp", "b", "se", "pval"] + extra, multi)
+    for row in rows:
+        for c in extra:
+            if row[c] is None:
+                del row[c]
     if {"ci_low", "ci_upp"} <= set(ok.columns):
         for row, lo, up in zip(rows, ok["ci_low"], ok["ci_upp"]):
             if not (math.isnan(lo) and math.isnan(up)):

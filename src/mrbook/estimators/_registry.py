@@ -53,6 +53,10 @@ class Params:
         Significance level for the mode-based confidence intervals (0.05).
     qthresh : float
         Q-test threshold of Rücker's model selection (0.05).
+    over_dispersion : bool
+        MR-RAPS models over-dispersion (balanced pleiotropy) (True).
+    loss_function : str
+        MR-RAPS loss: ``"huber"`` (default), ``"l2"`` or ``"tukey"``.
     """
 
     nboot: int = 1000
@@ -60,6 +64,8 @@ class Params:
     phi: float = 1.0
     alpha: float = 0.05
     qthresh: float = 0.05
+    over_dispersion: bool = True
+    loss_function: str = "huber"
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,44 @@ def pair_figures(result: DirectionResult, kind: str, prefix: str) -> list[tuple[
         out.append((f"{prefix}-{kind}-{slug(pair.exposure)}-{slug(pair.outcome)}", fig))
     return out
 
+def methods_figures(result: DirectionResult, extended: pd.DataFrame, prefix: str) -> list[tuple[str, Any]]:
+    """One all-methods forest plot per pair: the run's ``methods`` first, then the extended ones.
+
+    Parameters
+    ----------
+    result : DirectionResult
+        The direction's analysis (its ``mr`` table: the paper's methods).
+    extended : DataFrame
+        :func:`mrbook.report.study.extended_mr` of the same direction.
+    prefix : str
+        Start of the figure names (e.g. ``"forward"``).
+
+    Returns
+    -------
+    list of (name, plotly Figure)
+    """
+    from .beyond import all_methods_table, methods_forest_plot
+
+    table = all_methods_table(result.mr, extended)
+    out = []
+    for pair in result.pairs:
+        rows = table[(table["exposure"] == pair.exposure) & (table["outcome"] == pair.outcome)]
+        out.append((f"{prefix}-all-methods-{slug(pair.exposure)}-{slug(pair.outcome)}",
+                    methods_forest_plot(rows)))
+    return out
+
+
+def show_unavailable_methods(run: Mapping[str, Any]) -> None:
+    """Say which of the ``extended_methods`` this mrbook does not have yet (nothing if none)."""
+    from .study import split_methods
+
+    _, missing = split_methods(run.get("extended_methods", []))
+    if missing:
+        show_note("Not in this version of mrbook yet, so not shown: "
+                  + ", ".join(f"`{k}`" for k in missing)
+                  + " (issue 18's estimators; they appear here once they are implemented).",
+                  title="Estimators not available", kind="note")
+
 def show_instrument_table(result: DirectionResult, pair: Pair, prefix: str, *,
                           output_dir: str | os.PathLike) -> None:
     """Show a pair's candidate instruments (all SNPs past the P threshold in the CSV).

@@ -232,6 +232,69 @@ def analyse_pairs(pair_list: list[Pair], run: Mapping[str, Any], *,
         os.replace(tmp, path)
     return res
 
+def split_methods(keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The method keys this mrbook has (registered), and the ones it has not (yet).
+
+    Issue 18's estimators may be listed in the ``extended_methods`` run parameter
+    before they are implemented: they are then reported, not run.
+    """
+    from ..estimators import METHODS
+
+    keys = list(dict.fromkeys(keys))
+    return [k for k in keys if k in METHODS], [k for k in keys if k not in METHODS]
+
+
+def extended_mr(result: DirectionResult, run: Mapping[str, Any], *, cache: bool = True) -> pd.DataFrame:
+    """The section "Beyond the paper": the ``extended_methods`` on each pair of a direction.
+
+    Runs :func:`mrbook.analysis.run_mr` on each pair's harmonised SNPs (the
+    instruments of the paper's analysis) with the registered keys of
+    ``run["extended_methods"]`` (:func:`split_methods`), the run's seed,
+    bootstrap generator and ``nboot``. Kept in ``<output_dir>/.cache/`` as
+    :func:`analyse_pairs` keeps its result.
+
+    Returns
+    -------
+    DataFrame
+        ``run_mr``'s columns for every pair, with the book's trait names:
+        exposure, outcome, method_key, method, nsnp, b, se, pval, status,
+        reason, and the optional ones (``intercept``..., ``ci_low``/``ci_upp``
+        for a method with its own interval) when a method gives them.
+    """
+    from ..analysis import run_mr
+    from ..estimators import Params
+
+    keys, _ = split_methods(run.get("extended_methods", []))
+    blob = json.dumps([cache_key(result.pairs, run), keys], sort_keys=True)
+    path = (resolve_path(run["output_dir"]) / ".cache"
+            / f"extended-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pkl")
+    if cache and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # noqa: BLE001 - an unreadable cache entry is recomputed
+            pass
+    frames = []
+    for pair in result.pairs:
+        rows = result.pair_rows("harmonised", pair)
+        if not keys or not len(rows):
+            continue
+        res = run_mr(rows, methods=keys, params=Params(nboot=run["nboot"]), seed=run["seed"],
+                     rng=run.get("rng", "numpy"))
+        frames.append(_rename(res, pair))
+    out = _stack(frames)
+    if out is None:
+        from ..analysis import MR_COLUMNS
+        out = pd.DataFrame(columns=MR_COLUMNS)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    return out
+
+
 def _file_or_id(source: str) -> str:
     """A file source as an absolute path (relative ones are taken from the project root)."""
     return str(resolve_path(source)) if source_kind(source) == "file" else source

@@ -123,6 +123,7 @@ def mr_results_table(mr: pd.DataFrame) -> pd.DataFrame:
     t["reason"] = t["reason"].fillna("")
     return t[cols].reset_index(drop=True)
 
+
 def sensitivity_table(heterogeneity: pd.DataFrame, pleiotropy: pd.DataFrame) -> pd.DataFrame:
     """Tables 3 and 5: Cochran's Q of IVW and MR-Egger, and the MR-Egger intercept.
 
@@ -450,7 +451,8 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "exposure": ("Exposure", str), "outcome": ("Outcome", str), "method": ("Method", str),
     "nsnp": ("SNPs", "int"), "b": ("β", 4), "se": ("SE", 4), "or": ("OR", 3),
     "or_lci95": ("OR 95% CI, lower", 3), "or_uci95": ("OR 95% CI, upper", 3), "pval": ("P", "p"),
-    "status": ("Status", str), "reason": ("Note", str),
+    "status": ("Status", str), "reason": ("Note", str), "ci_low": ("95% CI, lower", 4),
+    "ci_upp": ("95% CI, upper", 4), "group": ("Methods", str),
     "ivw_q": ("IVW Q", 2), "ivw_q_df": ("IVW Q df", "int"), "ivw_q_pval": ("IVW Q P", "p"),
     "egger_q": ("MR-Egger Q", 2), "egger_q_df": ("MR-Egger Q df", "int"),
     "egger_q_pval": ("MR-Egger Q P", "p"), "egger_intercept": ("Egger intercept", 4),

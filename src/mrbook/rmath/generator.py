@@ -25,6 +25,7 @@ FMA contraction), which makes the results bit-identical.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -71,6 +72,14 @@ def r_set_seed_state(seed: int) -> np.ndarray:
         s = (69069 * s + 1) & 0xFFFFFFFF
         words[j] = s
     words[0] = _MT_N  # FixupSeeds(kind, initial=1): dummy[0] = mti = N
+    return words
+
+
+@functools.lru_cache(maxsize=32)
+def _seed_state_cached(seed: int) -> np.ndarray:
+    """:func:`r_set_seed_state`, kept for the last seeds (read-only; callers copy)."""
+    words = r_set_seed_state(seed)
+    words.setflags(write=False)
     return words
 
 
@@ -290,7 +299,7 @@ class RRNG:
 
     def set_seed(self, seed: int) -> None:
         """Reseed as R's ``set.seed(seed)`` does (RNG.c ``RNG_Init``)."""
-        words = r_set_seed_state(seed)
+        words = _seed_state_cached(_check_seed(seed))
         self.seed = _check_seed(seed)
         self._bg.state = {
             "bit_generator": "MT19937",
@@ -448,6 +457,56 @@ class RRNG:
             v = self._rbits(bits)
             if v < dn:
                 return v
+
+    # sexp.c: q[k-1] = sum(log(2)^k / k!), k = 1..16, as the literals of R's source
+    _EXP_Q = (0.6931471805599453, 0.9333736875190459, 0.9888777961838675,
+              0.9984959252914960040, 0.9998292811061389, 0.9999833164100727,
+              0.9999985691438767, 0.9999998906925558, 0.9999999924734159,
+              0.9999999995283275, 0.9999999999728814, 0.9999999999985598,
+              0.9999999999999289, 0.9999999999999968, 0.9999999999999999,
+              1.0000000000000000)
+
+    def exp_rand(self) -> float:
+        """R's ``exp_rand()``: a standard exponential (Ahrens & Dieter 1972, ``src/nmath/sexp.c``)."""
+        q = self._EXP_Q
+        a = 0.0
+        u = self._unif1()
+        while u <= 0.0 or u >= 1.0:
+            u = self._unif1()
+        while True:
+            u += u
+            if u > 1.0:
+                break
+            a += q[0]
+        u -= 1.0
+        if u <= q[0]:
+            return a + u
+        i = 0
+        ustar = self._unif1()
+        umin = ustar
+        while True:
+            ustar = self._unif1()
+            if umin > ustar:
+                umin = ustar
+            i += 1
+            if u <= q[i]:
+                break
+        return a + umin * q[0]
+
+    def rexp(self, n: int, rate: float = 1.0) -> np.ndarray:
+        """R's ``rexp(n, rate)``: ``(1 / rate) * exp_rand()`` per draw (``src/nmath/rexp.c``).
+
+        >>> RRNG(1).rexp(3).round(7).tolist()   # set.seed(1); rexp(3)
+        [0.7551818, 1.1816428, 0.1457067]
+        """
+        n = _check_n(n)
+        scale = 1.0 / rate
+        if not math.isfinite(scale) or scale <= 0.0:
+            if scale == 0.0:
+                return np.zeros(n)
+            warnings.warn("NAs produced", RuntimeWarning, stacklevel=2)
+            return np.full(n, np.nan)
+        return np.array([scale * self.exp_rand() for _ in range(n)])
 
     def sample(self, n: int, size: int | None = None, replace: bool = False) -> np.ndarray:
         """R's ``sample(n, size, replace)`` (equal probabilities), as 0-based indices.
