@@ -112,8 +112,9 @@ def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
         step = "exposure"
         panel, _ = _panel(job.panel, job.demo_folder)
         res.reads = 0 if src.kind == "opengwas" else 1
-        sel = select_exposure(src, p=settings.p, r2=settings.r2, kb=settings.kb, panel=panel,
-                              clump=settings.clump)
+        with ld.plink_threads(1):  # the batch's workers share the cores: one thread each
+            sel = select_exposure(src, p=settings.p, r2=settings.r2, kb=settings.kb,
+                                  panel=panel, clump=settings.clump)
         res.selection = sel.prepare()  # the tables every outcome of the exposure reads
         if panel is not None and sel.kept:
             res.proxies = ld.find_proxies(panel, sel.kept, r2_min=PROXY_R2, kb=PROXY_KB,
