@@ -221,10 +221,14 @@ def _start_cluster(workers: int, dashboard: bool):
 
     import dask
 
-    # the workers' statistical profiler (a thread sampling the task's stack every 10 ms,
-    # for the dashboard's profile page) cost ~15% of their CPU on the pairs' deep pandas
-    # stacks; the nanny hands this config to the worker processes it starts
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    # - the workers' statistical profiler (a thread sampling the task's stack every 10 ms,
+    #   for the dashboard's profile page) cost ~15% of their CPU on the pairs' deep pandas
+    #   stacks; the nanny hands this config to the worker processes it starts;
+    # - Dask's nanny also sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (memory back to
+    #   the system at every free above 64 kB): the pairs' many short-lived pandas arrays
+    #   then cost ~20% more CPU than in one process; glibc's own (dynamic) threshold is kept
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV)}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=":8787" if dashboard else None,
                                silence_logs=logging.CRITICAL, env=dict(WORKER_ENV))
