@@ -19,7 +19,10 @@ bootstrap draws (default 1000) and MR-PRESSO off:
 
 Each run writes into a fresh folder. Reported: wall seconds, pairs per second of
 the whole batch (all stages: exposures, outcomes, pairs, writing), the speed-up of
-(b) over (a), and -- from the tasks' own timings -- the CPU seconds per pair of
+(b) over (a), the CPU seconds of (a) (with its plink children) and of each worker
+of (b), their ratio (the CPU-bound speed-up: (a)'s CPU over the busiest worker's,
+what the wall times give on idle cores), the load average with each, and -- from
+the tasks' own timings -- the CPU seconds per pair of
 the pair stage and so the pairs per second one worker sustains, with the share of
 the pair stage spent in instrument selection (harmonisation etc.) and in the MR
 methods. File reads are counted in (a) by wrapping ``read_sumstats`` (the function
