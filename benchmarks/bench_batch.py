@@ -19,7 +19,10 @@ bootstrap draws (default 1000) and MR-PRESSO off:
 
 Each run writes into a fresh folder. Reported: wall seconds, pairs per second of
 the whole batch (all stages: exposures, outcomes, pairs, writing), the speed-up of
-(b) over (a), and -- from the tasks' own timings -- the CPU seconds per pair of
+(b) over (a), the CPU seconds of (a) (with its plink children) and of each worker
+of (b), their ratio (the CPU-bound speed-up: (a)'s CPU over the busiest worker's,
+what the wall times give on idle cores), the load average with each, and -- from
+the tasks' own timings -- the CPU seconds per pair of
 the pair stage and so the pairs per second one worker sustains, with the share of
 the pair stage spent in instrument selection (harmonisation etc.) and in the MR
 methods. File reads are counted in (a) by wrapping ``read_sumstats`` (the function
@@ -61,6 +64,12 @@ def _phenome(args) -> Path:
     return folder / "manifest.csv"
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (plink), user + system."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
     """CPU seconds per pair in instrument selection and in the MR methods (one process)."""
     from mrbook.batch import plan as P, tasks as T
@@ -77,9 +86,9 @@ def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
     spent = {"mr": 0.0}
     real = tasks_mod.analyse_pair
 
-    def timed(dat, s):
+    def timed(dat, s, *a, **k):
         t0 = time.process_time()
-        out = real(dat, s)
+        out = real(dat, s, *a, **k)
         spent["mr"] += time.process_time() - t0
         return out
 
@@ -134,37 +143,51 @@ def main() -> int:
 
     readers.read_sumstats = counting
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         a = run_batch(manifest, work / "serial", run=run, workers=0, progress=False)
-        wall_a = time.perf_counter() - t0
+        wall_a, cpu_a = time.perf_counter() - t0, _cpu() - c0
     finally:
         readers.read_sumstats = real
     exp_reads = sum(1 for r in reads if r.startswith("x"))
     out_reads = sum(1 for r in reads if r.startswith("y"))
-    results["serial"] = {"wall_s": wall_a, "pairs_per_s": n_pairs / wall_a,
+    results["serial"] = {"wall_s": wall_a, "pairs_per_s": n_pairs / wall_a, "cpu_s": cpu_a,
                          "done": a.summary["pairs_done_total"],
                          "task_seconds": a.summary["task_seconds"]}
     results["file_reads"] = {"exposure_files_read": exp_reads, "outcome_files_read": out_reads,
                              "per_exposure": exp_reads / args.exposures,
                              "per_outcome": out_reads / args.outcomes}
-    print(f"serial: {wall_a:.1f} s, {n_pairs / wall_a:.1f} pairs/s "
+    print(f"serial: {wall_a:.1f} s, {n_pairs / wall_a:.1f} pairs/s, CPU {cpu_a:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f}) "
           f"({a.summary['pairs_done_total']} done); reads per exposure "
           f"{exp_reads / args.exposures:g}, per outcome {out_reads / args.outcomes:g}", flush=True)
 
-    # (b) LocalCluster
+    # (b) LocalCluster, started here (as run_batch starts it) to read its workers' CPU
+    from mrbook.batch.run import _start_cluster
+
     t0 = time.perf_counter()
-    b = run_batch(manifest, work / "dask", run=run, workers=args.workers, progress=False,
-                  dashboard=False)
-    wall_b = time.perf_counter() - t0
+    cluster, client = _start_cluster(args.workers, False)
+    try:
+        c0 = client.run(_cpu)
+        b = run_batch(manifest, work / "dask", run=run, client=client, progress=False)
+        wall_b = time.perf_counter() - t0
+        c1 = client.run(_cpu)
+    finally:
+        client.close()
+        cluster.close()
+    cpu_b = sorted(c1[w] - c0[w] for w in c1)
     results["dask"] = {"workers": args.workers, "wall_s": wall_b, "pairs_per_s": n_pairs / wall_b,
-                       "done": b.summary["pairs_done_total"],
+                       "worker_cpu_s": cpu_b, "done": b.summary["pairs_done_total"],
                        "task_seconds": b.summary["task_seconds"]}
     results["speedup"] = wall_a / wall_b
+    # what the wall times would give on idle cores: the serial CPU over the busiest worker's
+    results["cpu_bound_speedup"] = cpu_a / max(cpu_b)
     same = all((work / "serial" / f).read_bytes() == (work / "dask" / f).read_bytes()
                for f in ("results.parquet", "heterogeneity.parquet", "pleiotropy.parquet"))
     results["identical_results"] = same
-    print(f"LocalCluster ({args.workers} workers): {wall_b:.1f} s, {n_pairs / wall_b:.1f} pairs/s; "
-          f"speed-up {wall_a / wall_b:.2f}x (goal >= 1.7); identical results: {same}", flush=True)
+    print(f"LocalCluster ({args.workers} workers): {wall_b:.1f} s, {n_pairs / wall_b:.1f} pairs/s "
+          f"(load {os.getloadavg()[0]:.1f}); speed-up {wall_a / wall_b:.2f}x (goal >= 1.7); "
+          f"workers' CPU {' + '.join(f'{c:.1f}' for c in cpu_b)} s, CPU-bound speed-up "
+          f"{results['cpu_bound_speedup']:.2f}x; identical results: {same}", flush=True)
 
     # the pair stage, per worker
     per = a.summary["task_seconds"]["pairs"] / a.summary["pairs_done_total"]

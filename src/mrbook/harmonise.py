@@ -49,6 +49,7 @@ SNP is removed with its reason.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -122,6 +123,12 @@ def r_collation_key(s: str) -> tuple:
     return (tuple(prim), tuple(tert))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _collation_key_cached(s: str) -> tuple:
+    """:func:`r_collation_key`, remembered (a batch sorts the same SNP ids for every outcome)."""
+    return r_collation_key(s)
+
+
 # --------------------------------------------------------------------------------------
 # R's merge(): internal row order
 # --------------------------------------------------------------------------------------
@@ -155,11 +162,12 @@ def _r_isort_with_index(x: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _r_match_first(keys: pd.Series, table: pd.Series) -> np.ndarray:
+def _r_match_first(keys: Sequence, table: Sequence) -> np.ndarray:
     """R's ``match(keys, table, 0L)`` (1-based, first occurrence, 0 when absent)."""
-    first = pd.Series(np.arange(1, len(table) + 1), index=pd.Index(table.to_numpy(dtype=object)))
-    first = first[~first.index.duplicated(keep="first")]
-    return keys.map(first).fillna(0).to_numpy(dtype=np.int64)
+    first: dict = {}
+    for i, k in enumerate(table, start=1):
+        first.setdefault(k, i)
+    return np.fromiter((first.get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
 
 
 def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -168,13 +176,32 @@ def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.nda
     Emulates ``merge.data.frame`` with one key: ``xinds``/``yinds`` from
     ``match()``, the internal ``.Internal(merge())`` (shell-sorted indices, pairs
     grouped by key, x-major), then ``sort.list(bx[m$xi])`` (stable, collation).
+
+    Two common shapes skip the shell sort, with the same result: keys unique on
+    both sides (a SNP merge: the shell sort of distinct ``xinds`` is the order of
+    x, so the pairs are x's rows that y holds, in x order), and one key in every
+    row of x with unique keys in y (the merge with the outcome actions: a shell
+    sort of equal values moves nothing).
     """
-    bx = pd.Series(list(xkeys), dtype=object)
-    by = pd.Series(list(ykeys), dtype=object)
-    if len(bx) == 0 or len(by) == 0:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    comm = bx.isin(set(by.tolist())).to_numpy()
-    bxy = bx[comm].reset_index(drop=True)
+    bx = list(xkeys)
+    by = list(ykeys)
+    empty = np.array([], dtype=np.int64)
+    if not bx or not by:
+        return empty, empty
+    ypos: dict = {}
+    for j, k in enumerate(by):
+        ypos.setdefault(k, j)
+    y_unique = len(ypos) == len(by)
+    if y_unique:
+        xset = set(bx)
+        if len(xset) == len(bx) or len(xset) == 1:
+            xs = [i for i, k in enumerate(bx) if k in ypos]
+            if len(xset) == len(bx):
+                xs.sort(key=lambda i: _collation_key_cached(str(bx[i])))  # stable
+            return (np.asarray(xs, dtype=np.int64),
+                    np.asarray([ypos[bx[i]] for i in xs], dtype=np.int64))
+    yset = set(by)
+    bxy = [k for k in bx if k in yset]
     xinds = _r_match_first(bx, bxy)
     yinds = _r_match_first(by, bxy)
     ix = _r_isort_with_index(xinds)
@@ -203,7 +230,7 @@ def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.nda
         i, j = nnx, nny
     out_x_arr = np.asarray(out_x, dtype=np.int64)
     out_y_arr = np.asarray(out_y, dtype=np.int64)
-    keys = [r_collation_key(str(bx.iloc[k])) for k in out_x_arr]
+    keys = [_collation_key_cached(str(bx[k])) for k in out_x_arr]
     order = sorted(range(len(keys)), key=keys.__getitem__)  # Python's sort is stable
     return out_x_arr[order], out_y_arr[order]
 
@@ -517,6 +544,18 @@ _DATA_CASE_ORDER = ["2-1", "2-2", "1-2", "1-1"]
 # Input checks and cleanup
 # --------------------------------------------------------------------------------------
 
+def _is_missing(v: Any) -> bool:
+    """``is.na`` of one cell as pandas' ``isna`` sees it (None, NaN, NA, NaT)."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return False
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list in a cell: not missing
+        return False
+
+
 def _check_required(df: pd.DataFrame, role: str, path) -> None:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"the {role} data must be a table (DataFrame), got {type(df).__name__}", path)
@@ -526,24 +565,31 @@ def _check_required(df: pd.DataFrame, role: str, path) -> None:
             raise InputError(f"required column '{col}' is missing from the {role} data "
                              f"(needs {', '.join(required)})", path, None, col)
     for col in ("SNP", "id." + role):
-        vals = df[col]
-        bad = vals.isna().to_numpy() | (vals.astype(str).str.strip() == "").to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0]) + 1
-            raise InputError(f"missing value in '{col}'", path, row, col)
+        for k, v in enumerate(df[col].tolist()):
+            if _is_missing(v) or (str(v).strip() == ""):
+                raise InputError(f"missing value in '{col}'", path, k + 1, col)
 
 
-def _to_numeric(values: pd.Series, col: str, path, rows: np.ndarray) -> np.ndarray:
-    """``as.numeric`` as harmonise_cleanup_variables uses it, but text is an error."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty(len(values), dtype=float)
-    for k, v in enumerate(values.tolist()):
+def _str_values(col: pd.Series) -> list:
+    """``as.character`` of a column as a list (``astype(object).map(str)``)."""
+    vals = col.tolist()
+    return vals if all(type(v) is str for v in vals) else [str(v) for v in vals]
+
+
+def _to_numeric(col: pd.Series, pos: np.ndarray, name: str, path) -> np.ndarray:
+    """``as.numeric`` of ``col`` at the rows ``pos``, as harmonise_cleanup_variables uses
+    it, but text is an error (naming the input row ``pos + 1``)."""
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)[pos]
+    vals = col.tolist()
+    out = np.empty(len(pos), dtype=float)
+    for k, i in enumerate(pos.tolist()):
+        v = vals[i]
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
             out[k] = np.nan
             continue
         if isinstance(v, (bool, np.bool_)):
-            raise InputError(f"expected a number, got {v!r}", path, int(rows[k]) + 1, col)
+            raise InputError(f"expected a number, got {v!r}", path, i + 1, name)
         if isinstance(v, (int, float, np.integer, np.floating)):
             out[k] = float(v)
             continue
@@ -554,7 +600,7 @@ def _to_numeric(values: pd.Series, col: str, path, rows: np.ndarray) -> np.ndarr
         try:
             out[k] = float(s)
         except ValueError:
-            raise InputError(f"expected a number, got {str(v)!r}", path, int(rows[k]) + 1, col) from None
+            raise InputError(f"expected a number, got {str(v)!r}", path, i + 1, name) from None
     return out
 
 
@@ -562,6 +608,41 @@ def _allele(v: Any) -> str | None:
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return None
     return str(v).upper()
+
+
+#: whether pandas makes a column of strings and None a string column (pandas >= 3)
+_INFERS_STR = pd.Series(["a", None]).dtype != object
+
+
+def _str_or_nan(values) -> list:
+    """``values`` (strings and None) as pandas stores them in a column inferred from them
+    and taken as object: with pandas' string columns (pandas >= 3) None becomes NaN when
+    there is any string (all None stays None); before, the values stay as they are."""
+    values = list(values)
+    if _INFERS_STR and any(v is None for v in values) and any(isinstance(v, str) for v in values):
+        return [np.nan if v is None else v for v in values]
+    return values
+
+
+#: the dtype pandas gives a column of strings (``str`` from pandas 3, object before)
+_STR_DTYPE = pd.Series(["a"]).dtype
+
+
+def _values_at(col: pd.Series, pos: np.ndarray):
+    """What a DataFrame column made of ``col.iloc[pos].to_numpy()`` holds (``.values``
+    for a categorical column), made without the round trip where that is the same:
+    a string column of pandas' default string dtype is taken as it is when some of
+    the rows taken hold a string (as its object array would be inferred)."""
+    dt = col.dtype
+    if isinstance(dt, pd.CategoricalDtype):
+        return col.iloc[pos].values
+    if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
+        taken = col.array.take(pos)
+        if len(taken) and not taken.isna().all():
+            return taken
+    if isinstance(dt, (np.dtype, pd.StringDtype)):
+        return col.to_numpy()[pos]
+    return col.iloc[pos].to_numpy()
 
 
 # --------------------------------------------------------------------------------------
@@ -587,88 +668,145 @@ def _normalise_action(action, outcome_ids: list) -> dict:
     return {oid: int(a) for oid, a in zip(outcome_ids, acts)}
 
 
+class _Merged:
+    """R's ``res.tab`` of harmonise_data as columns: ``merge(outcome, exposure, by="SNP")``,
+    cleaned up (``harmonise_cleanup_variables``) and merged with the actions.
+
+    Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]``; the columns
+    harmonise reads are lists and arrays, every other column is taken from its
+    input only for the rows that reach the result (:meth:`values`).
+    """
+
+    def __init__(self, snp, src_o, src_e, ide, ido, alleles, nums, action, columns, sources,
+                 fixed):
+        self.snp, self.src_o, self.src_e = snp, src_o, src_e
+        self.ide, self.ido = ide, ido
+        self.A1, self.A2, self.B1, self.B2 = alleles
+        self.bA, self.sA, self.fA, self.bB, self.sB, self.fB = nums
+        self.action = action
+        self.columns = columns      # res.tab's columns, in R's order (SNP, harmonise columns incl.)
+        self.sources = sources      # column -> (input DataFrame, its column, "o" or "e")
+        self.fixed = fixed          # column -> array over the rows (cleaned-up columns)
+
+    def values(self, name: str, rows: np.ndarray):
+        """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of."""
+        if name in self.fixed:
+            return self.fixed[name][rows]
+        frame, col, side = self.sources[name]
+        return _values_at(frame[col], (self.src_o if side == "o" else self.src_e)[rows])
+
+
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
                     exposure_path=None, outcome_path=None):
-    """Return (harmonised DataFrame, log rows, dropped rows without effect allele, merged ids)."""
+    """Return (harmonised DataFrame, log rows, dropped rows without effect allele, row info).
+
+    ``row info`` lists, per row of the harmonised table, ``snp``, ``ide``, ``ido``,
+    ``keep`` and ``reason`` (what :func:`harmonise_with_exclusions` reads).
+    """
     if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
         raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
     _check_required(exposure, "exposure", exposure_path)
     _check_required(outcome, "outcome", outcome_path)
-    exposure = exposure.copy()
-    outcome = outcome.copy()
-    if "eaf.exposure" not in exposure.columns:
-        exposure["eaf.exposure"] = np.nan
-    if "eaf.outcome" not in outcome.columns:
-        outcome["eaf.outcome"] = np.nan
-
-    # merge(outcome_dat, exposure_dat, by = "SNP")
-    xi, yi = _r_merge_pairs(outcome["SNP"].astype(str).tolist(),
-                            exposure["SNP"].astype(str).tolist())
+    # eaf.<role> is added (all missing) where absent, as R's code reads it
     ocols = [c for c in outcome.columns if c != "SNP"]
     ecols = [c for c in exposure.columns if c != "SNP"]
+    absent = {}
+    if "eaf.outcome" not in outcome.columns:
+        ocols.append("eaf.outcome")
+        absent["eaf.outcome"] = "o"
+    if "eaf.exposure" not in exposure.columns:
+        ecols.append("eaf.exposure")
+        absent["eaf.exposure"] = "e"
+
+    # merge(outcome_dat, exposure_dat, by = "SNP")
+    osnp = _str_values(outcome["SNP"])
+    xi, yi = _r_merge_pairs(osnp, _str_values(exposure["SNP"]))
     common = set(ocols) & set(ecols)
     oren = {c: (c + ".x" if c in common else c) for c in ocols}
     eren = {c: (c + ".y" if c in common else c) for c in ecols}
-    left = outcome.iloc[xi].reset_index(drop=True)
-    right = exposure.iloc[yi].reset_index(drop=True)
-    res = pd.concat([left[["SNP"]].astype(object).map(str),
-                     left[ocols].rename(columns=oren),
-                     right[ecols].rename(columns=eren)], axis=1)
-    # 0-based rows in the inputs, for error messages and exclusions
-    src_o = np.asarray(xi, dtype=np.int64)
-    src_e = np.asarray(yi, dtype=np.int64)
-    if len(res) == 0:
+    merged_cols = ["SNP"] + [oren[c] for c in ocols] + [eren[c] for c in ecols]
+    if len(xi) == 0:
         # R returns the empty merge as is; the harmonise columns are added (empty) so
         # that callers can rely on them.
-        other = [c for c in res.columns if c not in _HARM_COLS and c != "SNP"]
+        other = [c for c in merged_cols if c not in _HARM_COLS and c != "SNP"]
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
                               ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]
                               + other + ["action", "mr_keep", "mr_keep_reason"]})
-        return empty, [], [], res
-
+        return empty, [], [], {"snp": [], "ide": [], "ido": [], "keep": np.zeros(0, bool),
+                               "reason": []}
     for c in ("id.exposure", "id.outcome"):
-        if c not in res.columns:
+        if c not in merged_cols:
             raise InputError(f"column '{c}' appears in both inputs; it must be in its own one only",
                              None, None, c)
-    res["id.exposure"] = res["id.exposure"].astype(object).map(str)
-    res["id.outcome"] = res["id.outcome"].astype(object).map(str)
+    sources = {oren[c]: (outcome, c, "o") for c in ocols if c not in absent}
+    sources.update({eren[c]: (exposure, c, "e") for c in ecols if c not in absent})
+
+    def column(name):
+        frame, col, _ = sources[name]
+        return frame[col]
+
+    def at(name):
+        return xi if sources[name][2] == "o" else yi
+
+    snp = [osnp[i] for i in xi.tolist()]
+    vals = column("id.exposure").tolist()
+    ide = [str(vals[i]) for i in at("id.exposure").tolist()]
+    vals = column("id.outcome").tolist()
+    ido = [str(vals[i]) for i in at("id.outcome").tolist()]
 
     # harmonise_cleanup_variables
-    for col, path, src in (("beta.exposure", exposure_path, src_e), ("se.exposure", exposure_path, src_e),
-                           ("eaf.exposure", exposure_path, src_e), ("beta.outcome", outcome_path, src_o),
-                           ("se.outcome", outcome_path, src_o), ("eaf.outcome", outcome_path, src_o)):
-        res[col] = _to_numeric(res[col], col, path, src)
+    nums = []
+    for col, path in (("beta.exposure", exposure_path), ("se.exposure", exposure_path),
+                      ("eaf.exposure", exposure_path), ("beta.outcome", outcome_path),
+                      ("se.outcome", outcome_path), ("eaf.outcome", outcome_path)):
+        if col in absent:
+            nums.append(np.full(len(xi), np.nan))
+        else:
+            nums.append(_to_numeric(column(col), at(col), col, path))
+    alleles = []
     for col in ("effect_allele.exposure", "other_allele.exposure",
                 "effect_allele.outcome", "other_allele.outcome"):
-        res[col] = pd.Series([_allele(v) for v in res[col].tolist()], dtype=object)
-    res["other_allele.outcome"] = pd.Series(
-        [None if v == "" else v for v in res["other_allele.outcome"].tolist()], dtype=object)
+        vals = column(col).tolist()
+        alleles.append([_allele(vals[i]) for i in at(col).tolist()])
+    alleles[3] = [None if v == "" else v for v in alleles[3]]
 
     # merge(res.tab, data.frame(id.outcome = unique(id.outcome), action), by = "id.outcome")
-    outcome_ids = list(dict.fromkeys(res["id.outcome"].tolist()))
+    outcome_ids = list(dict.fromkeys(ido))
     acts = _normalise_action(action, outcome_ids)
-    d_ids = pd.Series(outcome_ids, dtype=object)
-    mx, my = _r_merge_pairs(res["id.outcome"].tolist(), d_ids.tolist())
-    res = res.iloc[mx].reset_index(drop=True)
-    src_o, src_e = src_o[mx], src_e[mx]
-    res.insert(0, "id.outcome", res.pop("id.outcome"))
-    res["action"] = [acts[d_ids.iloc[k]] for k in my]
-    res["_src_o"] = src_o
-    res["_src_e"] = src_e
+    mx, my = _r_merge_pairs(ido, outcome_ids)
+    if len(mx) != len(xi) or np.any(mx != np.arange(len(xi))):
+        idx = mx.tolist()
+        snp = [snp[k] for k in idx]
+        ide = [ide[k] for k in idx]
+        ido = [ido[k] for k in idx]
+        alleles = [[a[k] for k in idx] for a in alleles]
+        nums = [v[mx] for v in nums]
+        xi, yi = xi[mx], yi[mx]
+    act = [acts[outcome_ids[k]] for k in my.tolist()]
+    # res.tab's columns: id.outcome first, then SNP, the merged columns, action
+    columns = ["id.outcome"] + [c for c in merged_cols if c != "id.outcome"] + ["action"]
+    fixed = {"id.exposure": np.asarray(ide, dtype=object),
+             "id.outcome": np.asarray(ido, dtype=object),
+             "se.exposure": nums[1], "se.outcome": nums[4],
+             "action": np.asarray(act, dtype=np.int64)}
+    m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed)
 
     # combinations in order of first appearance
-    combs = list(dict.fromkeys(zip(res["id.exposure"].tolist(), res["id.outcome"].tolist())))
-    n_candidates = exposure["id.exposure"].astype(object).map(str).value_counts()
+    combs = list(dict.fromkeys(zip(ide, ido)))
+    n_candidates: dict[str, int] = {}
+    for v in _str_values(exposure["id.exposure"]):
+        n_candidates[v] = n_candidates.get(v, 0) + 1
 
     pieces: list[pd.DataFrame] = []
     log_rows: list[dict] = []
     dropped: list[dict] = []
-    for ide, ido in combs:
-        x = res[(res["id.exposure"] == ide) & (res["id.outcome"] == ido)].reset_index(drop=True)
-        act = int(x["action"].iloc[0])
-        piece, logs, drop = _harmonise_pair(x, tolerance, act)
-        n_cand = int(n_candidates.get(ide, 0))
-        keep = piece["mr_keep"].to_numpy(dtype=bool)
+    info = {"snp": [], "ide": [], "ido": [], "keep": [], "reason": []}
+    for pair in combs:
+        rows = (list(range(len(snp))) if len(combs) == 1 else
+                [r for r, key in enumerate(zip(ide, ido)) if key == pair])
+        piece, logs, drop, pinfo = _harmonise_pair(m, rows, tolerance, int(act[rows[0]]))
+        n_cand = int(n_candidates.get(pair[0], 0))
+        keep = np.asarray(pinfo["keep"], dtype=bool)
         proxy = _proxy_count(piece)
         for lg in logs:
             lg["candidate_variants"] = n_cand
@@ -679,11 +817,11 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         pieces.append(piece)
         log_rows.extend(logs)
         dropped.extend(drop)
-    out = pd.concat(pieces, ignore_index=True, sort=False) if pieces else res.iloc[0:0]
-    if "samplesize.outcome" not in out.columns:
-        out["samplesize.outcome"] = np.nan
-    out["mr_keep_reason"] = out.pop("mr_keep_reason")
-    return out, log_rows, dropped, res
+        for k in info:
+            info[k].extend(pinfo[k])
+    out = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True, sort=False)
+    info["keep"] = np.asarray(info["keep"], dtype=bool)
+    return out, log_rows, dropped, info
 
 
 def _proxy_count(piece: pd.DataFrame) -> int:
@@ -697,26 +835,34 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
+    if piece[col].dtype == bool:
+        return int(piece[col].to_numpy().sum())
     v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
     return int(np.nansum(v.to_numpy(dtype=float)))
 
 
-def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
-    """TwoSampleMR's ``harmonise(dat, tolerance, action)`` for one exposure-outcome pair."""
-    snp = x["SNP"].tolist()
+_PIECE_OBJECT = ["SNP", "effect_allele.exposure", "other_allele.exposure",
+                 "effect_allele.outcome", "other_allele.outcome"]
+
+
+def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
+    """TwoSampleMR's ``harmonise(dat, tolerance, action)`` for one exposure-outcome pair
+    (the rows ``rows`` of ``m``)."""
+    snp = [m.snp[r] for r in rows]
     counts: dict[str, int] = {}
     keys = []
     for s in snp:
         counts[s] = counts.get(s, 0) + 1
         keys.append(f"{s}_{counts[s]}")
-    A1 = x["effect_allele.exposure"].tolist()
-    A2 = x["other_allele.exposure"].tolist()
-    B1 = x["effect_allele.outcome"].tolist()
-    B2 = x["other_allele.outcome"].tolist()
-    bA = x["beta.exposure"].to_numpy(dtype=float)
-    bB = x["beta.outcome"].to_numpy(dtype=float)
-    fA = x["eaf.exposure"].to_numpy(dtype=float)
-    fB = x["eaf.outcome"].to_numpy(dtype=float)
+    A1 = [m.A1[r] for r in rows]
+    A2 = [m.A2[r] for r in rows]
+    B1 = [m.B1[r] for r in rows]
+    B2 = [m.B2[r] for r in rows]
+    ridx = np.asarray(rows, dtype=np.int64)
+    bA = m.bA[ridx].tolist()
+    bB = m.bB[ridx].tolist()
+    fA = m.fA[ridx].tolist()
+    fB = m.fB[ridx].tolist()
 
     case_of: list[str | None] = []
     for a1, a2, b1, b2 in zip(A1, A2, B1, B2):
@@ -728,14 +874,14 @@ def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
     logs_by_case: dict[str, dict] = {}
     results: dict[int, dict] = {}
     for case in _LOG_CASE_ORDER:
-        rows = [k for k, c in enumerate(case_of) if c == case]
-        if not rows:
+        krows = [k for k, c in enumerate(case_of) if c == case]
+        if not krows:
             continue
         fn, counters = _CASES[case]
         lg = {"alleles": case, **{c: 0 for c in counters}}
-        for k in rows:
-            r = dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=float(bA[k]), bB=float(bB[k]),
-                     fA=float(fA[k]), fB=float(fB[k]), orig=(A1[k], A2[k], B1[k], B2[k]))
+        for k in krows:
+            r = dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=bA[k], bB=bB[k],
+                     fA=fA[k], fB=fB[k], orig=(A1[k], A2[k], B1[k], B2[k]))
             results[k] = fn(r, tol, action, lg)
         if case == "2-2" and action != 2:
             lg["flipped_alleles_palindrome"] = 0
@@ -746,38 +892,37 @@ def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
         if c is None:
             miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
                     if v is None]
-            dropped.append({"snp": snp[k], "id_exposure": x["id.exposure"].iloc[k],
-                            "id_outcome": x["id.outcome"].iloc[k],
+            dropped.append({"snp": snp[k], "id_exposure": m.ide[rows[k]],
+                            "id_outcome": m.ido[rows[k]],
                             "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
-                            "_src_e": int(x["_src_e"].iloc[k])})
+                            "_src_e": int(m.src_e[rows[k]])})
 
     # rbind(d21, d22, d12, d11) then merge(d, dat, by = "SNP" (with _k suffix)): sorted by key
     data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
-    data_rows.sort(key=lambda k: r_collation_key(keys[k]))  # stable, keys are unique
-    dat_cols = [c for c in x.columns if c not in _HARM_COLS and c not in ("SNP", "_src_o", "_src_e")]
-
-    rows_out = []
-    for k in data_rows:
-        h = results[k]
-        rows_out.append({
-            "SNP": snp[k],
-            "effect_allele.exposure": h["A1"], "other_allele.exposure": h["A2"],
-            "effect_allele.outcome": h["B1"], "other_allele.outcome": h["B2"],
-            "beta.exposure": h["bA"], "beta.outcome": h["bB"],
-            "eaf.exposure": h["fA"], "eaf.outcome": h["fB"],
-            "remove": bool(h["remove"]), "palindromic": bool(h["palindromic"]),
-            "ambiguous": bool(h["ambiguous"]),
-        })
-    piece = pd.DataFrame(rows_out, columns=["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"])
-    for c in ("SNP", "effect_allele.exposure", "other_allele.exposure",
-              "effect_allele.outcome", "other_allele.outcome"):
-        piece[c] = piece[c].astype(object)
-    sub = x.iloc[data_rows].reset_index(drop=True)
-    for c in dat_cols:
-        piece[c] = sub[c].to_numpy() if not isinstance(sub[c].dtype, pd.CategoricalDtype) else sub[c].values
-    remove = piece["remove"].to_numpy(dtype=bool)
-    amb = piece["ambiguous"].to_numpy(dtype=bool)
-    pal = piece["palindromic"].to_numpy(dtype=bool)
+    data_rows.sort(key=lambda k: _collation_key_cached(keys[k]))  # stable, keys are unique
+    n = len(data_rows)
+    hs = [results[k] for k in data_rows]
+    cols: dict[str, Any] = {}
+    if n:
+        cols["SNP"] = np.array([snp[k] for k in data_rows], dtype=object)
+        for c, key in (("effect_allele.exposure", "A1"), ("other_allele.exposure", "A2"),
+                       ("effect_allele.outcome", "B1"), ("other_allele.outcome", "B2")):
+            cols[c] = np.array([h[key] for h in hs], dtype=object)
+        for c, key in (("beta.exposure", "bA"), ("beta.outcome", "bB"), ("eaf.exposure", "fA"),
+                       ("eaf.outcome", "fB")):
+            cols[c] = np.array([h[key] for h in hs], dtype=float)
+        remove = np.array([bool(h["remove"]) for h in hs], dtype=bool)
+        pal = np.array([bool(h["palindromic"]) for h in hs], dtype=bool)
+        amb = np.array([bool(h["ambiguous"]) for h in hs], dtype=bool)
+        cols["remove"], cols["palindromic"], cols["ambiguous"] = remove, pal, amb
+    else:
+        for c in ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]:
+            cols[c] = np.array([], dtype=object)
+        remove = pal = amb = np.zeros(0, dtype=bool)
+    sub = np.asarray([rows[k] for k in data_rows], dtype=np.int64)
+    for c in m.columns:
+        if c not in _HARM_COLS and c != "SNP":
+            cols[c] = m.values(c, sub)
     if action == 3:
         mr_keep = ~(pal | remove | amb)
     elif action == 2:
@@ -785,20 +930,23 @@ def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
     else:
         mr_keep = ~remove
     # harmonise_data: mr_keep FALSE where any of beta/se (exposure, outcome) is NA
-    missing = np.zeros(len(piece), dtype=bool)
-    miss_text = [[] for _ in range(len(piece))]
-    for c in _MR_COLS:
-        col = pd.to_numeric(piece[c], errors="coerce").to_numpy(dtype=float)
-        na = np.isnan(col)
+    mr_vals = (cols["beta.exposure"], cols["beta.outcome"], m.sA[sub], m.sB[sub])
+    missing = np.zeros(n, dtype=bool)
+    miss_text: list[list[str]] = [[] for _ in range(n)]
+    for c, col in zip(_MR_COLS, mr_vals):
+        na = np.isnan(np.asarray(col, dtype=float))
         missing |= na
         for k in np.flatnonzero(na):
             miss_text[k].append(c)
     mr_keep = mr_keep & ~missing
-    piece["mr_keep"] = mr_keep
+    cols["mr_keep"] = mr_keep
 
     reasons: list[str | None] = []
-    for i, k in enumerate(data_rows):
-        h = results[k]
+    for i in range(n):
+        if mr_keep[i]:
+            reasons.append(None)
+            continue
+        h = hs[i]
         parts = []
         if remove[i]:
             parts.append(h["why_remove"])
@@ -810,20 +958,30 @@ def _harmonise_pair(x: pd.DataFrame, tol: float, action: int):
                 parts.append(h["why_ambiguous"])
         if miss_text[i]:
             parts.append("missing " + ", ".join(miss_text[i]))
-        reasons.append("; ".join(parts) if parts and not mr_keep[i] else None)
+        reasons.append("; ".join(parts) if parts else None)
+    cols.pop("mr_keep_reason", None)
+    if "samplesize.outcome" not in cols:
+        cols["samplesize.outcome"] = np.full(n, np.nan)
+    if n:  # what a string column of these values gives as object: NaN for None
+        for c in _PIECE_OBJECT:
+            cols[c] = pd.Series(_str_or_nan(cols[c]), dtype=object)
+    piece = pd.DataFrame(cols)
     piece["mr_keep_reason"] = pd.Series(reasons, dtype=object)
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
     for case in _LOG_CASE_ORDER:
         if case in logs_by_case:
-            logs.append({"id.exposure": x["id.exposure"].iloc[0], "id.outcome": x["id.outcome"].iloc[0],
+            logs.append({"id.exposure": m.ide[rows[0]], "id.outcome": m.ido[rows[0]],
                          **logs_by_case[case]})
     for lg in logs:
         lg["incompatible_alleles"] = int(remove.sum())
         if action in (2, 3):
             lg["ambiguous_alleles"] = int(amb.sum())
-    return piece, logs, dropped
+    info = {"snp": [snp[k] for k in data_rows], "ide": [m.ide[rows[k]] for k in data_rows],
+            "ido": [m.ido[rows[k]] for k in data_rows], "keep": mr_keep.tolist(),
+            "reason": reasons}
+    return piece, logs, dropped, info
 
 
 def harmonise(exposure: pd.DataFrame, outcome: pd.DataFrame, action: int | Sequence[int] = 2,
@@ -909,42 +1067,44 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         Within a pair: absent SNPs in exposure input order, then dropped rows, then
         not-kept rows in harmonised order; outcome-only SNPs come last.
     """
-    out, log_rows, dropped, _ = _harmonise_core(exposure, outcome, action, tolerance,
-                                                exposure_path, outcome_path)
+    out, log_rows, dropped, info = _harmonise_core(exposure, outcome, action, tolerance,
+                                                   exposure_path, outcome_path)
     out.attrs[LOG_ATTR] = log_rows
 
-    exp_ids = exposure["id.exposure"].astype(object).map(str)
-    out_ids = outcome["id.outcome"].astype(object).map(str)
-    exp_snp = exposure["SNP"].astype(object).map(str)
-    out_snp = outcome["SNP"].astype(object).map(str)
-    out_by_id = {oid: set(out_snp[out_ids == oid]) for oid in dict.fromkeys(out_ids)}
+    exp_ids = _str_values(exposure["id.exposure"])
+    out_ids = _str_values(outcome["id.outcome"])
+    exp_snp = _str_values(exposure["SNP"])
+    out_snp = _str_values(outcome["SNP"])
+    out_by_id: dict[str, set] = {}
+    for s, oid in zip(out_snp, out_ids):
+        out_by_id.setdefault(oid, set()).add(s)
+    exp_by_id: dict[str, list] = {}
+    for s, eid in zip(exp_snp, exp_ids):
+        exp_by_id.setdefault(eid, []).append(s)
+    dropped_by: dict[tuple, list] = {}
+    for d in dropped:
+        dropped_by.setdefault((d["id_exposure"], d["id_outcome"]), []).append(d)
+    not_kept: dict[tuple, list] = {}
+    for s, eid, oid, keep, reason in zip(info["snp"], info["ide"], info["ido"], info["keep"],
+                                         info["reason"]):
+        if not keep:
+            not_kept.setdefault((eid, oid), []).append((s, reason))
 
-    rows: list[dict] = []
-    for ide in dict.fromkeys(exp_ids):
-        snps_e = exp_snp[exp_ids == ide].tolist()
+    rows: list[tuple] = []
+    for ide, snps_e in exp_by_id.items():
         for ido, oset in out_by_id.items():
             for s in snps_e:
                 if s not in oset:
-                    rows.append({"snp": s, "id_exposure": ide, "id_outcome": ido,
-                                 "step": "harmonise", "reason": "absent from outcome data"})
-            for d in dropped:
-                if d["id_exposure"] == ide and d["id_outcome"] == ido:
-                    rows.append({"snp": d["snp"], "id_exposure": ide, "id_outcome": ido,
-                                 "step": "harmonise", "reason": d["reason"]})
-            if len(out):
-                sel = ((out["id.exposure"].astype(object).map(str) == ide)
-                       & (out["id.outcome"].astype(object).map(str) == ido)
-                       & ~out["mr_keep"].astype(bool))
-                for s, reason in zip(out.loc[sel, "SNP"].tolist(), out.loc[sel, "mr_keep_reason"].tolist()):
-                    rows.append({"snp": s, "id_exposure": ide, "id_outcome": ido,
-                                 "step": "harmonise", "reason": reason})
+                    rows.append((s, ide, ido, "harmonise", "absent from outcome data"))
+            for d in dropped_by.get((ide, ido), ()):
+                rows.append((d["snp"], ide, ido, "harmonise", d["reason"]))
+            for s, reason in not_kept.get((ide, ido), ()):
+                rows.append((s, ide, ido, "harmonise", reason))
     if include_outcome_only:
         all_exp = set(exp_snp)
-        for s, ido in zip(out_snp.tolist(), out_ids.tolist()):
+        for s, ido in zip(out_snp, out_ids):
             if s not in all_exp:
-                rows.append({"snp": s, "id_exposure": None, "id_outcome": ido,
-                             "step": "harmonise", "reason": "absent from exposure data (outcome only)"})
-    excl = pd.DataFrame(rows, columns=EXCLUSION_COLUMNS)
-    for c in EXCLUSION_COLUMNS:
-        excl[c] = excl[c].astype(object)
+                rows.append((s, None, ido, "harmonise", "absent from exposure data (outcome only)"))
+    excl = pd.DataFrame({c: _str_or_nan([r[k] for r in rows])
+                         for k, c in enumerate(EXCLUSION_COLUMNS)}, dtype=object)
     return out, excl

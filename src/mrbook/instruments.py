@@ -64,7 +64,6 @@ DEMO_ALIASES = {"hypothyroidism": "hypothyroidism", "hypo": "hypothyroidism",
 _OPENGWAS_ID = re.compile(r"^[A-Za-z0-9]+-[A-Za-z0-9]+-[A-Za-z0-9_.\-]+$")
 
 
-@dataclass
 class Instruments:
     """The result of :func:`select_instruments`.
 
@@ -94,14 +93,52 @@ class Instruments:
         Their rows in the outcome data (LD proxies mapped to the target SNP) in
         TwoSampleMR's outcome columns, as ``extract_outcome_data`` returns them,
         before harmonisation: with ``exposure_dat``, the input of ``mrbook harmonise``.
+
+    ``snps`` and ``exposure_dat`` may be given as functions that make the table:
+    it is then made on first use (``mrbook batch`` never reads them), and kept.
     """
 
-    harmonised: pd.DataFrame
-    exclusions: pd.DataFrame
-    snps: pd.DataFrame
-    summary: dict = field(default_factory=dict)
-    exposure_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
-    outcome_dat: pd.DataFrame = field(default_factory=pd.DataFrame)
+    def __init__(self, harmonised: pd.DataFrame, exclusions: pd.DataFrame, snps,
+                 summary: dict | None = None, exposure_dat=None,
+                 outcome_dat: pd.DataFrame | None = None):
+        self.harmonised = harmonised
+        self.exclusions = exclusions
+        self._snps = snps
+        self.summary = {} if summary is None else summary
+        self._exposure_dat = pd.DataFrame() if exposure_dat is None else exposure_dat
+        self.outcome_dat = pd.DataFrame() if outcome_dat is None else outcome_dat
+
+    @property
+    def snps(self) -> pd.DataFrame:
+        if callable(self._snps):
+            self._snps = self._snps()
+        return self._snps
+
+    @snps.setter
+    def snps(self, value) -> None:
+        self._snps = value
+
+    @property
+    def exposure_dat(self) -> pd.DataFrame:
+        if callable(self._exposure_dat):
+            self._exposure_dat = self._exposure_dat()
+        return self._exposure_dat
+
+    @exposure_dat.setter
+    def exposure_dat(self, value) -> None:
+        self._exposure_dat = value
+
+    def __getstate__(self) -> dict:  # pickled with every table made
+        return {"harmonised": self.harmonised, "exclusions": self.exclusions, "snps": self.snps,
+                "summary": self.summary, "exposure_dat": self.exposure_dat,
+                "outcome_dat": self.outcome_dat}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def __repr__(self) -> str:
+        return (f"Instruments(final={len(self.harmonised)}, "
+                f"excluded={len(self.exclusions)}, summary keys={len(self.summary)})")
 
 
 # --------------------------------------------------------------------------- sources
@@ -266,20 +303,63 @@ def read_confounder_table(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["snp", "trait", "mapped_trait", "p", "pubmedid", "row"])
 
 
-def confounder_hits(table: pd.DataFrame, snps, traits, p_max: float) -> dict[str, list[dict]]:
-    """Associations of ``snps`` with any of ``traits`` at P < ``p_max``, per SNP (best P first)."""
-    wanted = [t.strip().lower() for t in traits if t and t.strip()]
-    if not wanted or table.empty:
-        return {}
-    sub = table[table["snp"].isin(set(snps)) & (table["p"] < p_max)]
-    out: dict[str, list[dict]] = {}
-    for r in sub.itertuples(index=False):
+def _hit_rows(rows, wanted) -> list[tuple]:
+    """``(snp, hit)`` of the association rows (tuples) that name one of ``wanted``."""
+    out = []
+    for r in rows:
         text = f"{r.trait} | {r.mapped_trait}".lower()
         matched = [t for t in wanted if t in text]
         if matched:
-            out.setdefault(r.snp, []).append({"trait": r.trait, "p": float(r.p),
-                                              "pubmedid": r.pubmedid, "matched": matched[0],
-                                              "row": int(r.row)})
+            out.append((r.snp, {"trait": r.trait, "p": float(r.p), "pubmedid": r.pubmedid,
+                                "matched": matched[0], "row": int(r.row)}))
+    return out
+
+
+#: association tables asked more than once (a batch asks one table for every pair):
+#: id -> [table, calls, {(traits, p_max): {snp: (first row, hits)}}]
+_HIT_INDEX: dict = {}
+
+
+def _hit_index(table: pd.DataFrame, wanted: tuple, p_max: float) -> dict | None:
+    """The hits of every SNP of ``table`` (per SNP: its first row's position and its
+    hits), made on the second question to the same table, else None."""
+    entry = _HIT_INDEX.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_HIT_INDEX) >= 8:
+            _HIT_INDEX.clear()
+        _HIT_INDEX[id(table)] = [table, 1, {}]
+        return None
+    entry[1] += 1
+    index = entry[2].get((wanted, p_max))
+    if index is None:
+        index = {}
+        sub = table[(table["p"] < p_max).to_numpy()]
+        for pos, (snp, hit) in enumerate(_hit_rows(sub.itertuples(index=False), wanted)):
+            index.setdefault(snp, (pos, []))[1].append(hit)
+        for _, hits in index.values():
+            hits.sort(key=lambda d: (d["p"], d["trait"]))
+        entry[2][(wanted, p_max)] = index
+    return index
+
+
+def confounder_hits(table: pd.DataFrame, snps, traits, p_max: float) -> dict[str, list[dict]]:
+    """Associations of ``snps`` with any of ``traits`` at P < ``p_max``, per SNP (best P first).
+
+    SNPs are listed in the order of their first such row in ``table``. A table
+    asked again (``mrbook batch`` asks one table for every pair) is indexed once
+    by SNP; the answers are the same.
+    """
+    wanted = tuple(t.strip().lower() for t in traits if t and t.strip())
+    if not wanted or table.empty:
+        return {}
+    index = _hit_index(table, wanted, p_max)
+    if index is not None:
+        found = sorted((s for s in set(snps) if s in index), key=lambda s: index[s][0])
+        return {s: [dict(h) for h in index[s][1]] for s in found}
+    sub = table[table["snp"].isin(set(snps)) & (table["p"] < p_max)]
+    out: dict[str, list[dict]] = {}
+    for snp, hit in _hit_rows(sub.itertuples(index=False), wanted):
+        out.setdefault(snp, []).append(hit)
     for v in out.values():
         v.sort(key=lambda d: (d["p"], d["trait"]))
     return out
@@ -324,13 +404,18 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
     (panel A1/A2 and the sign of D); a proxy whose outcome alleles match the panel
     on neither strand is skipped.
     """
-    have = outcome.drop_duplicates("rsid").set_index("rsid")
+    in_outcome = set(outcome["rsid"].tolist())
+    by_target: dict = {}
+    for c in proxies.itertuples(index=False):
+        by_target.setdefault(c.target, []).append(c)
+    have = None
     rows = []
     for t in missing:
-        cands = proxies[proxies["target"] == t]
-        for c in cands.itertuples(index=False):
-            if c.proxy not in have.index:
+        for c in by_target.get(t, ()):
+            if c.proxy not in in_outcome:
                 continue
+            if have is None:
+                have = outcome.drop_duplicates("rsid").set_index("rsid")
             r = have.loc[c.proxy]
             ea, oa = str(r["effect_allele"]), str(r["other_allele"])
             pa1, pa2 = c.proxy_a1, c.proxy_a2
@@ -400,11 +485,60 @@ class ExposureSelection:
     p: float
     r2: float
     kb: float
+    #: tables made once from the selection (read by every outcome; never modified)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _candidates(self) -> pd.DataFrame:
+        c = self._cache.get("candidates")
+        if c is None:
+            c = self.hits[self.hits["rsid"].isin(set(self.kept))].reset_index(drop=True)
+            self._cache["candidates"] = c
+            self._cache["candidate_rsids"] = [str(x) for x in c["rsid"].tolist()]
+        return c
 
     @property
     def candidates(self) -> pd.DataFrame:
         """The rows of :attr:`hits` that clumping kept, in the same order."""
-        return self.hits[self.hits["rsid"].isin(set(self.kept))].reset_index(drop=True)
+        return self._candidates().copy()
+
+    def candidate_rsids(self) -> list:
+        """The rsIDs of :attr:`candidates`, in order."""
+        self._candidates()
+        return self._cache["candidate_rsids"]
+
+    def exposure_table(self) -> pd.DataFrame:
+        """:attr:`candidates` in TwoSampleMR's exposure columns (``exposure_dat``), made once.
+
+        The same table is returned each time: callers must not modify it.
+        """
+        key = ("exposure_table", self.source.id, self.source.trait)
+        t = self._cache.get(key)
+        if t is None:
+            from .data.readers import to_tsmr
+
+            t = to_tsmr(self._candidates().drop(columns=["p_eff"]), "exposure",
+                        id=self.source.id, trait=self.source.trait)
+            self._cache[key] = t
+        return t
+
+    def f_statistics(self) -> tuple:
+        """``(f, rsq, f_by_rsid)`` of the :attr:`hits`: F = (beta/se)² and F / (N - 2 + F)."""
+        got = self._cache.get("f")
+        if got is None:
+            exp = self.hits
+            n_exp = exp["n"].to_numpy(dtype=float)
+            f_all = (exp["beta"].to_numpy(dtype=float) / exp["se"].to_numpy(dtype=float)) ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rsq_all = f_all / (n_exp - 2 + f_all)
+            got = self._cache["f"] = (f_all, rsq_all, dict(zip(exp["rsid"], f_all)))
+        return got
+
+    def prepare(self) -> "ExposureSelection":
+        """Make the shared tables now (a batch does it once per exposure, before the pairs)."""
+        self._candidates()
+        self.exposure_table()
+        self.f_statistics()
+        return self
 
 
 def reference_panel(ld_ref, demo_folder=None):
@@ -674,22 +808,23 @@ proxy_r2, proxy_kb
     engine_used = selection.engine
     excl: list[tuple[str, str, str]] = list(selection.exclusions)
     notes: list[str] = list(selection.notes)
-    cand = selection.candidates
+    cand = selection._candidates()
+    cand_rsids = selection.candidate_rsids()
 
     # 3. outcome rows (+ proxies)
     if out_src.kind == "opengwas":
-        outc = associations(cand["rsid"].tolist()) if len(cand) else pd.DataFrame(
+        outc = associations(list(cand_rsids)) if cand_rsids else pd.DataFrame(
             columns=list(_norm_cols()))
         if not outc.empty and "trait" in outc.columns and outc["trait"].notna().any():
             out_src.trait = str(outc["trait"].dropna().iloc[0])
         if "proxy_rsid" in outc.columns:
             outc = outc.assign(proxy_r2=np.nan)
     else:
-        outc = read_outcome(cand["rsid"]) if len(cand) else \
+        outc = read_outcome(cand["rsid"]) if cand_rsids else \
             pd.DataFrame(columns=list(_norm_cols()))
         outc = outc.assign(proxy=False)
-    present = set(outc["rsid"].astype(str)) if len(outc) else set()
-    missing = [s for s in cand["rsid"] if s not in present]
+    present = {str(x) for x in outc["rsid"].tolist()} if len(outc) else set()
+    missing = [s for s in cand_rsids if s not in present]
     proxy_used: dict[str, tuple[str, float]] = {}
     if missing and proxies and out_src.kind != "opengwas":
         if panel is None:
@@ -700,8 +835,9 @@ proxy_r2, proxy_kb
                 extra = read_outcome(prox["proxy"].unique())
                 prow = _proxy_rows(extra, prox, missing)
                 if len(prow):
-                    for r in prow.itertuples(index=False):
-                        proxy_used[r.rsid] = (r.proxy_rsid, float(r.proxy_r2))
+                    for s, ps, pr2 in zip(prow["rsid"].tolist(), prow["proxy_rsid"].tolist(),
+                                          prow["proxy_r2"].tolist()):
+                        proxy_used[s] = (ps, float(pr2))
                     outc = pd.concat([outc, prow], ignore_index=True)
     if out_src.kind == "opengwas" and "proxy" in outc.columns:
         for r in outc[outc["proxy"].astype(bool)].itertuples(index=False):
@@ -714,13 +850,26 @@ proxy_r2, proxy_kb
         " (proxies not looked up)"))
     for s in missing:
         excl.append((s, "missing_in_outcome", why_missing))
-    present_cand = cand[~cand["rsid"].isin(set(missing))]
+    missing_set = set(missing)
 
     # 4. harmonisation
-    exp_t = to_tsmr(present_cand.drop(columns=["p_eff"]), "exposure", id=exp_src.id,
-                    trait=exp_src.trait)
-    out_keep = outc[outc["rsid"].isin(set(present_cand["rsid"]))].drop(
-        columns=[c for c in ("proxy_r2",) if c in outc.columns])
+    exp_full = selection.exposure_table()
+    if missing_set:
+        present_mask = np.fromiter((s not in missing_set for s in cand_rsids), dtype=bool,
+                                   count=len(cand_rsids))
+        exp_t = exp_full[present_mask].reset_index(drop=True)
+        present_rsids = {s for s in cand_rsids if s not in missing_set}
+    else:
+        exp_t = exp_full
+        present_rsids = set(cand_rsids)
+    if len(outc):
+        in_present = np.fromiter((str(x) in present_rsids for x in outc["rsid"].tolist()),
+                                 dtype=bool, count=len(outc))
+        out_keep = outc[in_present] if not in_present.all() else outc
+    else:
+        out_keep = outc
+    if "proxy_r2" in out_keep.columns:
+        out_keep = out_keep.drop(columns=["proxy_r2"])
     out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
     if len(exp_t) and len(out_t):
         harm, hexcl = harmonise_with_exclusions(exp_t, out_t, action=palindrome_action,
@@ -729,29 +878,38 @@ proxy_r2, proxy_kb
         harm, hexcl = pd.DataFrame(columns=["SNP", "mr_keep"]), pd.DataFrame(
             columns=["snp", "reason"])
     pal_snps: list[str] = []
-    keep_mask = np.zeros(len(harm), dtype=bool)
-    for i in range(len(harm)):
-        row = harm.iloc[i]
-        if bool(row["mr_keep"]):
-            keep_mask[i] = True
-            continue
-        reason = row.get("mr_keep_reason") or "not kept by harmonisation"
-        pal = bool(row.get("palindromic", False))
-        amb = bool(row.get("ambiguous", False))
-        rem = bool(row.get("remove", False))
-        if pal and not rem and (amb or palindrome_action == 3):
-            pal_snps.append(str(row["SNP"]))
-            excl.append((str(row["SNP"]), "palindromic", reason))
-        else:
-            excl.append((str(row["SNP"]), "harmonise", reason))
-    kept_harm_snps = set(harm.loc[keep_mask, "SNP"].astype(str)) if len(harm) else set()
+    n_harm = len(harm)
+    if n_harm:
+        keep_mask = harm["mr_keep"].to_numpy(dtype=bool)
+        harm_snp = [str(x) for x in harm["SNP"].tolist()]
+    else:
+        keep_mask = np.zeros(0, dtype=bool)
+        harm_snp = []
+    if n_harm and not keep_mask.all():
+        cols = harm.columns
+        reasons = harm["mr_keep_reason"].tolist() if "mr_keep_reason" in cols else [None] * n_harm
+        flags = {c: (harm[c].tolist() if c in cols else [False] * n_harm)
+                 for c in ("palindromic", "ambiguous", "remove")}
+        snp_raw = harm["SNP"].tolist()
+        for i in np.flatnonzero(~keep_mask).tolist():
+            reason = reasons[i] or "not kept by harmonisation"
+            pal, amb, rem = (bool(flags["palindromic"][i]), bool(flags["ambiguous"][i]),
+                             bool(flags["remove"][i]))
+            if pal and not rem and (amb or palindrome_action == 3):
+                pal_snps.append(str(snp_raw[i]))
+                excl.append((str(snp_raw[i]), "palindromic", reason))
+            else:
+                excl.append((str(snp_raw[i]), "harmonise", reason))
+    kept_harm_snps = {s for s, k in zip(harm_snp, keep_mask.tolist()) if k}
     handled = {e[0] for e in excl}
-    for r in hexcl.itertuples(index=False):
-        s = str(r.snp)
-        if s not in handled and s not in kept_harm_snps:
-            excl.append((s, "harmonise", str(r.reason)))
-            handled.add(s)
-    final = harm[keep_mask].copy() if len(harm) else harm.copy()
+    if len(hexcl):
+        for s, reason in zip(hexcl["snp"].tolist(), hexcl["reason"].tolist()):
+            s = str(s)
+            if s not in handled and s not in kept_harm_snps:
+                excl.append((s, "harmonise", str(reason)))
+                handled.add(s)
+    final = harm[keep_mask].copy() if n_harm else harm.copy()
+    final_snp = [s for s, k in zip(harm_snp, keep_mask.tolist()) if k]
 
     # 5. confounders
     table_path = None
@@ -771,15 +929,18 @@ proxy_r2, proxy_kb
     conf_hits: dict[str, list[dict]] = {}
     if table_path is not None:
         table = read_table(table_path)
-        conf_hits = confounder_hits(table, final["SNP"].astype(str).tolist(), traits,
-                                    confounder_p)
-        for s in final["SNP"].astype(str):
+        conf_hits = confounder_hits(table, final_snp, traits, confounder_p)
+        for s in final_snp:
             if s in conf_hits:
                 parts = [f"{h['trait']} (P={h['p']:.2g}{_pmid_note(h['pubmedid'])})"
                          for h in conf_hits[s]]
                 excl.append((s, "confounder", "associated with " + "; ".join(parts)
                              + f" at P < {confounder_p:g} in {Path(table_path).name}"))
-        final = final[~final["SNP"].astype(str).isin(set(conf_hits))]
+        if any(s in conf_hits for s in final_snp):
+            drop = np.fromiter((s in conf_hits for s in final_snp), dtype=bool,
+                               count=len(final_snp))
+            final = final[~drop]
+            final_snp = [s for s in final_snp if s not in conf_hits]
 
     # 6. Steiger
     steiger_removed = []
@@ -794,56 +955,60 @@ proxy_r2, proxy_kb
                          f"Steiger: r² outcome {d['rsq_outcome']:.3g} >= r² exposure "
                          f"{d['rsq_exposure']:.3g} (P={d['steiger_pval']:.2g})"))
             steiger_removed.append(str(d["SNP"]))
-        final = final[~final["SNP"].astype(str).isin(set(steiger_removed))]
+        if steiger_removed:
+            gone = set(steiger_removed)
+            final = final[~final["SNP"].astype(str).isin(gone)]
+            final_snp = [s for s in final_snp if s not in gone]
     final = final.reset_index(drop=True)
 
-    # F statistics
-    n_exp = exp["n"].to_numpy(dtype=float)
-    f_all = (exp["beta"].to_numpy(dtype=float) / exp["se"].to_numpy(dtype=float)) ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rsq_all = f_all / (n_exp - 2 + f_all)
-    fmap = dict(zip(exp["rsid"], f_all))
-    final_f = np.array([fmap[s] for s in final["SNP"].astype(str)], dtype=float)
+    # F statistics (of the exposure's SNPs: made once per exposure)
+    f_all, rsq_all, fmap = selection.f_statistics()
+    final_f = np.array([fmap[s] for s in final_snp], dtype=float)
 
     # tables
-    exclusions = pd.DataFrame([(s, st, r, exp_src.id, out_src.id) for s, st, r in excl],
-                              columns=EXCLUSION_COLUMNS)
     order = {s: i for i, s in enumerate(STEPS)}
-    exclusions = exclusions.sort_values("step", key=lambda c: c.map(order),
-                                        kind="stable").reset_index(drop=True)
-    first_excl = {}
-    for r in exclusions.itertuples(index=False):
-        first_excl.setdefault(r.snp, (r.step, r.reason))
-    final_set = set(final["SNP"].astype(str))
-    harm_idx = harm.set_index(harm["SNP"].astype(str)) if len(harm) else None
-    snps = pd.DataFrame({
-        "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
-        "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],
-        "eaf": exp["eaf"], "beta": exp["beta"], "se": exp["se"], "p": exp["p"],
-        "n": exp["n"], "f_stat": f_all, "rsq": rsq_all})
-    snps["candidate"] = snps["snp"].isin(kept_set)
-    snps["in_outcome"] = snps["candidate"] & ~snps["snp"].isin(set(missing))
-    snps["proxy_snp"] = snps["snp"].map(lambda s: proxy_used[s][0] if s in proxy_used else None)
-    snps["proxy_r2"] = snps["snp"].map(lambda s: proxy_used[s][1] if s in proxy_used
-                                       else math.nan).astype(float)
+    excl_sorted = sorted(excl, key=lambda e: order.get(e[1], len(STEPS)))  # stable
+    exclusions = pd.DataFrame([(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted],
+                              columns=EXCLUSION_COLUMNS)
+    first_excl: dict[str, tuple[str, str]] = {}
+    for s, st, r in excl_sorted:
+        first_excl.setdefault(s, (st, r))
+    final_set = set(final_snp)
 
-    def _flag(col):
-        if harm_idx is None or col not in harm_idx.columns:
-            return pd.Series(pd.NA, index=snps.index, dtype="boolean")
-        m = harm_idx[col].astype("boolean")
-        m = m[~m.index.duplicated()]
-        return snps["snp"].map(m).astype("boolean")
+    def snps_table() -> pd.DataFrame:
+        harm_idx = harm.set_index(harm["SNP"].astype(str)) if n_harm else None
+        snps = pd.DataFrame({
+            "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
+            "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],
+            "eaf": exp["eaf"], "beta": exp["beta"], "se": exp["se"], "p": exp["p"],
+            "n": exp["n"], "f_stat": f_all, "rsq": rsq_all})
+        snps["candidate"] = snps["snp"].isin(kept_set)
+        snps["in_outcome"] = snps["candidate"] & ~snps["snp"].isin(missing_set)
+        snps["proxy_snp"] = snps["snp"].map(lambda s: proxy_used[s][0] if s in proxy_used
+                                            else None)
+        snps["proxy_r2"] = snps["snp"].map(lambda s: proxy_used[s][1] if s in proxy_used
+                                           else math.nan).astype(float)
 
-    snps["palindromic"] = _flag("palindromic")
-    snps["ambiguous"] = _flag("ambiguous")
-    snps["confounder_hits"] = snps["snp"].map(
-        lambda s: "; ".join(f"{h['trait']} (P={h['p']:.2g})" for h in conf_hits[s])
-        if s in conf_hits else "")
-    snps["final"] = snps["snp"].isin(final_set)
-    snps["excluded_at"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[0])
-    snps["reason"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[1])
+        def _flag(col):
+            if harm_idx is None or col not in harm_idx.columns:
+                return pd.Series(pd.NA, index=snps.index, dtype="boolean")
+            m = harm_idx[col].astype("boolean")
+            m = m[~m.index.duplicated()]
+            return snps["snp"].map(m).astype("boolean")
 
-    counts = exclusions["step"].value_counts().to_dict()
+        snps["palindromic"] = _flag("palindromic")
+        snps["ambiguous"] = _flag("ambiguous")
+        snps["confounder_hits"] = snps["snp"].map(
+            lambda s: "; ".join(f"{h['trait']} (P={h['p']:.2g})" for h in conf_hits[s])
+            if s in conf_hits else "")
+        snps["final"] = snps["snp"].isin(final_set)
+        snps["excluded_at"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[0])
+        snps["reason"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[1])
+        return snps
+
+    counts: dict[str, int] = {}
+    for _, st, _ in excl_sorted:
+        counts[st] = counts.get(st, 0) + 1
     f_fin = final_f[~np.isnan(final_f)]
     simulated = exp_src.simulated or out_src.simulated
     summary = {
@@ -861,7 +1026,7 @@ proxy_r2, proxy_kb
         },
         "p_threshold_hits": hits_n,
         "clumped_out": int(counts.get("clumping", 0)),
-        "candidates": int(len(cand)),
+        "candidates": int(len(cand_rsids)),
         "missing_in_outcome": int(counts.get("missing_in_outcome", 0)),
         "proxies_used": int(len(proxy_used)),
         "proxy_snps": {k: v[0] for k, v in sorted(proxy_used.items())},
@@ -882,9 +1047,8 @@ proxy_r2, proxy_kb
         summary["demo_seed"] = (exp_src.meta.get("seed") if exp_src.simulated
                                 else out_src.meta.get("seed"))
     summary["flow"] = _flow(summary)
-    return Instruments(harmonised=final, exclusions=exclusions, snps=snps, summary=summary,
-                       exposure_dat=to_tsmr(cand.drop(columns=["p_eff"]), "exposure",
-                                            id=exp_src.id, trait=exp_src.trait),
+    return Instruments(harmonised=final, exclusions=exclusions, snps=snps_table,
+                       summary=summary, exposure_dat=lambda: exp_full.copy(),
                        outcome_dat=out_t)
 
 

@@ -469,3 +469,35 @@ def test_chunks_are_written_whole(serial_run, tmp_path):
     with pytest.raises(Boom):
         store.write_chunk(tmp_path, 1, Bad())
     assert list((tmp_path / "chunks").iterdir()) == []
+
+
+def test_phenome_chapter_reuses_only_the_same_demo_phenome(tmp_path):
+    # the chapter makes its SIMULATED phenome again unless the same one (size, seed,
+    # version, every file) is in its folder already
+    import pandas as pd
+
+    from mrbook.batch import run as R
+    from mrbook.data import phenome as ph
+
+    folder = tmp_path / "demo"
+    paths = ph.generate(folder, exposures=2, outcomes=1, seed=3)
+    run = {"phenome_exposures": 2, "phenome_outcomes": 1, "phenome_seed": 3}
+    assert R._same_phenome(folder, run) == paths["manifest"]
+    assert R._same_phenome(folder, dict(run, phenome_seed=4)) is None
+    assert R._same_phenome(folder, dict(run, phenome_exposures=3)) is None
+    assert R._same_phenome(tmp_path / "nothing", run) is None
+    (folder / pd.read_csv(paths["manifest"])["outcome"][0]).unlink()
+    assert R._same_phenome(folder, run) is None
+
+
+def test_phenome_chapter_parameters_leave_presso_out():
+    # the chapter shows no MR-PRESSO, so its batch does not run it, and its parameter table
+    # does not list it
+    from mrbook import params
+    from mrbook.batch import page_parameters
+    from mrbook.batch.run import CHAPTER_SKIPS
+
+    shown = page_parameters(params.defaults())
+    assert CHAPTER_SKIPS == ("presso_n_distribution",)
+    assert "presso_n_distribution" not in shown
+    assert {"nboot", "seed", "methods", "phenome_workers", "phenome_exposures"} <= set(shown)

@@ -221,3 +221,69 @@ def test_find_plink_respects_env(monkeypatch, tmp_path):
     if shutil.which("plink1.9"):
         monkeypatch.setenv("MRBOOK_PLINK", shutil.which("plink1.9"))
         assert ld.find_plink() == shutil.which("plink1.9")
+
+
+def _proxies_by_scan(panel, targets, available, r2_min, kb, best_only):
+    """find_proxies as it was written first: a scan of the whole panel for every target."""
+    chrom, pos = panel.bim["chr"].to_numpy(), panel.bim["pos"].to_numpy().astype(np.int64)
+    ids, a1, a2 = (panel.bim[c].to_numpy() for c in ("rsid", "a1", "a2"))
+    avail = np.ones(len(ids), dtype=bool) if available is None else np.isin(
+        ids, np.array(sorted({str(a) for a in available}), dtype=object))
+    radius, rows = ld._bp_radius(kb), []
+    for t in targets:
+        ti = int(panel.index_of([t])[0])
+        if ti < 0:
+            continue
+        cand = np.where((chrom == chrom[ti]) & avail & (np.abs(pos - pos[ti]) <= radius))[0]
+        cand = cand[cand != ti]
+        if not len(cand):
+            continue
+        vals = ld.r2_with(panel, ti, cand)
+        ok = np.flatnonzero(np.abs(vals) >= r2_min)
+        dist = np.abs(pos[cand] - pos[ti])
+        for k in sorted(ok, key=lambda k: (-abs(vals[k]), dist[k], cand[k]))[:1 if best_only else None]:
+            j = cand[k]
+            rows.append((t, ids[j], abs(float(vals[k])), 1 if vals[k] > 0 else -1,
+                         a1[ti], a2[ti], a1[j], a2[j], int(dist[k])))
+    return pd.DataFrame(rows, columns=["target", "proxy", "r2", "phase", "target_a1",
+                                       "target_a2", "proxy_a1", "proxy_a2", "distance"])
+
+
+def test_find_proxies_equals_a_scan_of_the_whole_panel(demo_panel):
+    # find_proxies looks each target's window up in a per-chromosome position index; the rows
+    # (and their order) must be those of the scan of every panel SNP it replaced, exactly
+    folder, panel = demo_panel
+    man = demo.load_manifest(folder)
+    targets = (man["design"]["hypothyroidism"]["final"][:3] + ["rs_not_in_panel"]
+               + man["design"]["osteoporosis"]["final"][:2])
+    some = panel.bim["rsid"].tolist()[::2]
+    for available, kb, r2_min, best in ((None, 500, 0.8, False), (some, 50, 0.5, True),
+                                        (None, 0, 0.8, True)):
+        got = ld.find_proxies(panel, targets, available, r2_min=r2_min, kb=kb, best_only=best)
+        want = _proxies_by_scan(panel, targets, available, r2_min, kb, best)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        if kb == 500:
+            assert len(got)  # the demo's instruments have proxies: rows were compared
+
+
+def test_plink_threads_is_set_only_inside_the_block(demo_panel, monkeypatch):
+    folder, panel = demo_panel
+    if ld.find_plink() is None:
+        pytest.skip("plink1.9 is not installed")
+    seen = []
+    real = ld.subprocess.run
+
+    def spy(cmd, *a, **k):
+        seen.append(list(cmd))
+        return real(cmd, *a, **k)
+
+    monkeypatch.setattr(ld.subprocess, "run", spy)
+    df = pd.DataFrame({"rsid": panel.bim["rsid"].tolist()[:40], "p": np.geomspace(1e-12, 1e-3, 40)})
+    free = ld.clump(df, panel, r2=0.1, kb=500, p1=0.01, engine="plink")
+    with ld.plink_threads(1):
+        one = ld.clump(df, panel, r2=0.1, kb=500, p1=0.01, engine="plink")
+    assert ld.PLINK_THREADS is None
+    clumps = [c for c in seen if "--clump" in c]
+    assert "--threads" not in clumps[0]
+    assert clumps[-1][clumps[-1].index("--threads") + 1] == "1"
+    assert free.kept == one.kept and free.exclusions.equals(one.exclusions)

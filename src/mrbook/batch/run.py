@@ -166,7 +166,13 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk) -> dict:
     t_start = time.perf_counter()
     wall = {}
     try:
-        for fut in as_completed([*ex_f.values(), *oc_f.values(), *(f for _, f in ch_f.values())]):
+        done = as_completed([*ex_f.values(), *oc_f.values(), *(f for _, f in ch_f.values())])
+        for fut in done:
+            if fut.status in ("pending", "lost"):
+                # its result was on a worker that died after it finished: Dask computes
+                # it again; wait for that instead of taking it for a failure
+                done.add(fut)
+                continue
             stage = stage_of.get(fut.key)
             if stage is not None:
                 if fut.status == "finished":
@@ -206,15 +212,33 @@ def _failed_chunk(chunk, exc) -> tasks.ChunkResult:
                              errors=pd.DataFrame(errs, columns=tasks.ERROR_COLUMNS))
 
 
+#: the environment of a LocalCluster's worker processes: one thread each for the
+#: numerical libraries (BLAS, OpenMP, Arrow's CPU pool, numexpr), so that N workers on N
+#: cores do not start N threads each (Dask's nanny sets the first three by default too;
+#: an existing cluster's ``dask worker`` processes get them from Dask's config)
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+
+
 def _start_cluster(workers: int, dashboard: bool):
     """A LocalCluster of ``workers`` processes (one thread each) and its client."""
     import logging
 
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":8787" if dashboard else None,
-                           silence_logs=logging.CRITICAL)
+    import dask
+
+    # - the workers' statistical profiler (a thread sampling the task's stack every 10 ms,
+    #   for the dashboard's profile page) cost ~15% of their CPU on the pairs' deep pandas
+    #   stacks; the nanny hands this config to the worker processes it starts;
+    # - Dask's nanny also sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (memory back to
+    #   the system at every free above 64 kB): the pairs' many short-lived pandas arrays
+    #   then cost ~20% more CPU than in one process; glibc's own (dynamic) threshold is kept
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV)}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=":8787" if dashboard else None,
+                               silence_logs=logging.CRITICAL, env=dict(WORKER_ENV))
     return cluster, Client(cluster)
 
 
@@ -432,10 +456,18 @@ def _simulated(pairs, manifest) -> bool:
                for s in (*p.exposures, p.exposure, p.outcome))
 
 
+#: run parameters the Phenome-wide MR chapter leaves out of its batch: MR-PRESSO (the
+#: Sensitivity chapter runs it per pair; the chapter shows none of it, and its 1000
+#: simulated data sets per pair would be most of the chapter's time)
+CHAPTER_SKIPS = ("presso_n_distribution",)
+
+
 def page_parameters(run: dict) -> dict:
-    """The run parameters the Phenome-wide MR chapter uses: the batch's and the ``phenome_*`` ones."""
+    """The run parameters the Phenome-wide MR chapter uses: the batch's and the ``phenome_*`` ones
+    (not :data:`CHAPTER_SKIPS`)."""
     return {k: v for k, v in run.items()
-            if k in plan_mod.BATCH_PARAMETERS or k.startswith("phenome_")}
+            if (k in plan_mod.BATCH_PARAMETERS or k.startswith("phenome_"))
+            and k not in CHAPTER_SKIPS}
 
 
 def phenome_chapter(run: dict) -> dict:
@@ -449,8 +481,10 @@ def phenome_chapter(run: dict) -> dict:
         (:data:`mrbook.batch.plan.BATCH_PARAMETERS`) on ``phenome_manifest``, or
         on a SIMULATED phenome of ``phenome_exposures`` x ``phenome_outcomes``
         (``phenome_seed``), with ``phenome_workers`` Dask workers, in
-        ``<output_dir>/phenome/`` (the demo phenome in ``demo/``, the batch in
-        ``results/``, both made afresh).
+        ``<output_dir>/phenome/`` (the demo phenome in ``demo/``, made unless the
+        same one -- size, seed, generator version, every file -- is there already;
+        the batch in ``results/``, made afresh). MR-PRESSO is not run
+        (:data:`CHAPTER_SKIPS`: the chapter shows none of it).
 
     Returns
     -------
@@ -468,11 +502,12 @@ def phenome_chapter(run: dict) -> dict:
     if run.get("phenome_manifest"):
         manifest = resolve_path(run["phenome_manifest"])
     else:
-        manifest = phenome.generate(folder / "demo", exposures=run["phenome_exposures"],
-                                    outcomes=run["phenome_outcomes"],
-                                    seed=run["phenome_seed"])["manifest"]
+        manifest = _same_phenome(folder / "demo", run) or phenome.generate(
+            folder / "demo", exposures=run["phenome_exposures"],
+            outcomes=run["phenome_outcomes"], seed=run["phenome_seed"])["manifest"]
     meta = phenome.load_phenome(Path(manifest).parent)
     settings = {k: run[k] for k in plan_mod.BATCH_PARAMETERS if k in run}
+    settings.update({k: 0 for k in CHAPTER_SKIPS})
     res = run_batch(manifest, folder / "results", run=settings, workers=run["phenome_workers"],
                     progress=False, dashboard=False, restart=True)
     tables = load_results(res.out)
@@ -480,3 +515,29 @@ def phenome_chapter(run: dict) -> dict:
                        if meta is not None else None)
     tables["manifest"] = Path(manifest)
     return tables
+
+
+def _same_phenome(folder: Path, run: dict) -> Path | None:
+    """The manifest of the demo phenome in ``folder`` if it is the one the chapter asks for
+    (generator version, exposures, outcomes, seed and default loci in its phenome.json,
+    and every file it and its manifest name present), else None (it is made again)."""
+    import pandas as pd
+
+    from ..data import phenome
+
+    meta = phenome.load_phenome(folder)
+    want = {"phenome_version": phenome.PHENOME_VERSION, "exposures": run["phenome_exposures"],
+            "outcomes": run["phenome_outcomes"], "seed": run["phenome_seed"],
+            "loci_per_exposure": phenome.DEFAULT_LOCI}
+    if meta is None or any(meta.get(k) != v for k, v in want.items()):
+        return None
+    try:
+        files = [folder / f for k, f in meta["files"].items() if k != "panel"]
+        files += [folder / f"{meta['files']['panel']}.{e}" for e in ("bed", "bim", "fam")]
+        manifest = pd.read_csv(folder / meta["files"]["manifest"], dtype=str)
+        files += [folder / f for c in ("exposure", "outcome") for f in manifest[c]]
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    if not all(f.is_file() for f in files):
+        return None
+    return folder / meta["files"]["manifest"]

@@ -13,7 +13,9 @@ becomes an error record (step and one-line message) and the other pairs go on.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,31 @@ class ExposureResult:
     failure: Failure | None = None
     reads: int = 0
     seconds: float = 0.0
+    _by_target: dict | None = field(default=None, repr=False, compare=False)
+
+    def proxies_of(self, missing) -> pd.DataFrame:
+        """The rows of :attr:`proxies` whose target is one of ``missing``, in table order
+        (what :func:`mrbook.data.ld.find_proxies` gives for them)."""
+        if self.proxies is None:  # no candidate, so nothing is missing
+            return pd.DataFrame(columns=["target", "proxy"])
+        if self._by_target is None:
+            self._by_target = _positions(self.proxies["target"])
+        return _take(self.proxies, self._by_target, set(missing))
+
+
+def _positions(col: pd.Series) -> dict:
+    """Value -> its row positions in ``col``."""
+    out: dict = {}
+    for i, v in enumerate(col.tolist()):
+        out.setdefault(v, []).append(i)
+    return out
+
+
+def _take(rows: pd.DataFrame, positions: dict, keys) -> pd.DataFrame:
+    """The rows of ``rows`` whose key is one of ``keys``, in table order (as
+    ``rows[rows[col].isin(keys)].reset_index(drop=True)``)."""
+    pos = sorted(p for k in keys for p in positions.get(k, ()))
+    return rows.iloc[pos].reset_index(drop=True)
 
 
 def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
@@ -85,9 +112,10 @@ def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
         step = "exposure"
         panel, _ = _panel(job.panel, job.demo_folder)
         res.reads = 0 if src.kind == "opengwas" else 1
-        sel = select_exposure(src, p=settings.p, r2=settings.r2, kb=settings.kb, panel=panel,
-                              clump=settings.clump)
-        res.selection = sel
+        with ld.plink_threads(1):  # the batch's workers share the cores: one thread each
+            sel = select_exposure(src, p=settings.p, r2=settings.r2, kb=settings.kb,
+                                  panel=panel, clump=settings.clump)
+        res.selection = sel.prepare()  # the tables every outcome of the exposure reads
         if panel is not None and sel.kept:
             res.proxies = ld.find_proxies(panel, sel.kept, r2_min=PROXY_R2, kb=PROXY_KB,
                                           best_only=False)
@@ -110,6 +138,15 @@ class OutcomeResult:
     snps: int = 0
     reads: int = 0
     seconds: float = 0.0
+    _by_rsid: dict | None = field(default=None, repr=False, compare=False)
+
+    def subset(self, snps) -> pd.DataFrame:
+        """The rows of these rsIDs, in file order: what reading the file for them gives."""
+        if self.rows is None:
+            return _subset(None, snps)
+        if self._by_rsid is None:
+            self._by_rsid = _positions(self.rows["rsid"])
+        return _take(self.rows, self._by_rsid, {str(s).strip() for s in snps})
 
 
 def needed_snps(exposures) -> list[str]:
@@ -212,21 +249,23 @@ def _subset(rows: pd.DataFrame | None, snps) -> pd.DataFrame:
     return rows[rows["rsid"].isin(want).to_numpy()].reset_index(drop=True)
 
 
-def analyse_pair(dat: pd.DataFrame, settings: Settings) -> dict:
+def analyse_pair(dat: pd.DataFrame, settings: Settings, odds_ratios: bool = True) -> dict:
     """The MR tables of one pair: what ``mrbook mr`` computes from the harmonised table.
 
-    :func:`mrbook.analysis.run_mr` (with :func:`~mrbook.analysis.add_odds_ratios`),
-    :func:`~mrbook.analysis.heterogeneity`, :func:`~mrbook.analysis.pleiotropy` and,
-    when ``presso_n_distribution`` > 0, MR-PRESSO; the bootstrap starts from the
-    run's seed for every pair, as ``mrbook mr --seed`` on that pair alone.
+    :func:`mrbook.analysis.run_mr` (with :func:`~mrbook.analysis.add_odds_ratios`,
+    unless ``odds_ratios`` is False: :func:`pairs_task` adds them to a chunk's rows
+    at once, row by row the same numbers), :func:`~mrbook.analysis.heterogeneity`,
+    :func:`~mrbook.analysis.pleiotropy` and, when ``presso_n_distribution`` > 0,
+    MR-PRESSO; the bootstrap starts from the run's seed for every pair, as
+    ``mrbook mr --seed`` on that pair alone.
     """
     from ..analysis import add_odds_ratios, heterogeneity, pleiotropy, run_mr
     from ..estimators import Params
 
+    results = run_mr(dat, methods=list(settings.methods), params=Params(nboot=settings.nboot),
+                     seed=settings.seed, rng=settings.rng)
     out = {
-        "results": add_odds_ratios(run_mr(dat, methods=list(settings.methods),
-                                          params=Params(nboot=settings.nboot),
-                                          seed=settings.seed, rng=settings.rng)),
+        "results": add_odds_ratios(results) if odds_ratios else results,
         "heterogeneity": heterogeneity(dat),
         "pleiotropy": pleiotropy(dat),
     }
@@ -293,93 +332,128 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
     from ..instruments import instruments_for_outcome, resolve_source
 
     t0 = time.perf_counter()
-    parts: dict[str, list] = {}
+    parts: dict[str, list] = {}     # table -> [(pair key, exposure, outcome, rows)]
     pair_rows, errors = [], []
-    for spec, ekey, okey in chunk.pairs:
-        ex, oc = exposures[ekey], outcomes[okey]
-        base = dict(pair_key=spec.key, row=spec.row, id_exposure=None, id_outcome=None,
-                    exposure=spec.exposure_name, outcome=spec.outcome_name,
-                    exposure_source=spec.exposure, outcome_source=spec.outcome)
-        step = "exposure"
-        try:
-            if ex.failure is not None:
-                step = ex.failure.step
-                raise _Reported(ex.failure.message)
-            sel = ex.selection
-            base["id_exposure"] = sel.source.id
-            base["exposure"] = spec.exposure_name or sel.source.trait
-            step = "source"
-            out_src = resolve_source(spec.outcome)
-            base["id_outcome"] = out_src.id
-            base["outcome"] = spec.outcome_name or out_src.trait
-            if oc.failure is not None:
-                step = oc.failure.step
-                raise _Reported(oc.failure.message)
-            step = "instruments"
-            panel, ld_desc = _panel(ex.panel, ex.demo_folder)
+    with _gc_paused():
+        for spec, ekey, okey in chunk.pairs:
+            ex, oc = exposures[ekey], outcomes[okey]
+            base = dict(pair_key=spec.key, row=spec.row, id_exposure=None, id_outcome=None,
+                        exposure=spec.exposure_name, outcome=spec.outcome_name,
+                        exposure_source=spec.exposure, outcome_source=spec.outcome)
+            step = "exposure"
+            try:
+                if ex.failure is not None:
+                    step = ex.failure.step
+                    raise _Reported(ex.failure.message)
+                sel = ex.selection
+                base["id_exposure"] = sel.source.id
+                base["exposure"] = spec.exposure_name or sel.source.trait
+                step = "source"
+                out_src = resolve_source(spec.outcome)
+                base["id_outcome"] = out_src.id
+                base["outcome"] = spec.outcome_name or out_src.trait
+                if oc.failure is not None:
+                    step = oc.failure.step
+                    raise _Reported(oc.failure.message)
+                step = "instruments"
+                panel, ld_desc = _panel(ex.panel, ex.demo_folder)
 
-            def read_outcome(snps, _rows=oc.rows):
-                return _subset(_rows, snps)
+                def read_table(path):
+                    t = tables.get(str(path))
+                    if t is None:
+                        raise MRBookError(f"{path}: the association table was not planned")
+                    if t.failure is not None:
+                        raise _Reported(t.failure.message)
+                    return t.table
 
-            def find_proxies(missing, _p=ex.proxies):
-                if _p is None:  # no candidate, so nothing is missing
-                    return pd.DataFrame(columns=["target", "proxy"])
-                return _p[_p["target"].isin(set(missing))].reset_index(drop=True)
-
-            def associations(snps, _rows=oc.rows):
-                return _subset(_rows, snps)
-
-            def read_table(path):
-                t = tables.get(str(path))
-                if t is None:
-                    raise MRBookError(f"{path}: the association table was not planned")
-                if t.failure is not None:
-                    raise _Reported(t.failure.message)
-                return t.table
-
-            ins = instruments_for_outcome(
-                sel, out_src, panel=panel, ld_desc=ld_desc,
-                demo_folder=Path(ex.demo_folder) if ex.demo_folder else None,
-                palindrome_action=settings.palindrome_action,
-                confounder_table=settings.confounder_table,
-                confounder_traits=settings.confounder_traits, proxies=True,
-                proxy_r2=PROXY_R2, proxy_kb=PROXY_KB, read_outcome=read_outcome,
-                find_proxies=find_proxies, associations=associations, read_table=read_table)
-            base["id_outcome"] = out_src.id
-            base["outcome"] = spec.outcome_name or out_src.trait
-            s = ins.summary
-            excl = ins.exclusions.assign(exposure=base["exposure"], outcome=base["outcome"])
-            if not len(ins.harmonised):
-                parts.setdefault("exclusions", []).append(excl.assign(pair_key=spec.key))
-                raise MRBookError(
-                    f"no instrument left: {s['candidates']} candidates, "
-                    f"{s['missing_in_outcome']} missing in the outcome, {s['palindromic']} "
-                    f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
-                    f"confounder, {s['steiger_removed']} Steiger")
-            step = "mr"
-            dat = ins.harmonised.copy()
-            dat["exposure"] = base["exposure"]
-            dat["outcome"] = base["outcome"]
-            tabs = analyse_pair(dat, settings)
-            tabs["exclusions"] = excl
-            tabs["harmonised"] = dat
-            for name, t in tabs.items():
-                parts.setdefault(name, []).append(t.assign(pair_key=spec.key))
-            pair_rows.append(dict(
-                base, status="done", simulated=bool(s["simulated"]),
-                **{k: s[k] for k in ("candidates", "missing_in_outcome", "proxies_used",
-                                     "palindromic", "harmonise_other", "confounder",
-                                     "steiger_removed", "final", "f_min", "f_max")},
-                clump_engine=str(s["settings"]["clump_engine"])))
-        except Exception as exc:  # noqa: BLE001 - the pair fails, the chunk goes on
-            errors.append(dict(base, step=step, message=one_line(exc)))
-            pair_rows.append(dict(base, status="failed"))
-    out = ChunkResult(index=chunk.index,
-                      pairs=pd.DataFrame(pair_rows, columns=PAIR_TABLE_COLUMNS),
-                      errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
-    out.tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+                ins = instruments_for_outcome(
+                    sel, out_src, panel=panel, ld_desc=ld_desc,
+                    demo_folder=Path(ex.demo_folder) if ex.demo_folder else None,
+                    palindrome_action=settings.palindrome_action,
+                    confounder_table=settings.confounder_table,
+                    confounder_traits=settings.confounder_traits, proxies=True,
+                    proxy_r2=PROXY_R2, proxy_kb=PROXY_KB, read_outcome=oc.subset,
+                    find_proxies=ex.proxies_of, associations=oc.subset, read_table=read_table)
+                base["id_outcome"] = out_src.id
+                base["outcome"] = spec.outcome_name or out_src.trait
+                s = ins.summary
+                names = (spec.key, base["exposure"], base["outcome"])
+                if not len(ins.harmonised):
+                    parts.setdefault("exclusions", []).append((*names, ins.exclusions))
+                    raise MRBookError(
+                        f"no instrument left: {s['candidates']} candidates, "
+                        f"{s['missing_in_outcome']} missing in the outcome, {s['palindromic']} "
+                        f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
+                        f"confounder, {s['steiger_removed']} Steiger")
+                step = "mr"
+                dat = ins.harmonised.copy()
+                dat["exposure"] = base["exposure"]
+                dat["outcome"] = base["outcome"]
+                tabs = analyse_pair(dat, settings, odds_ratios=False)
+                tabs["exclusions"] = ins.exclusions
+                tabs["harmonised"] = dat
+                for name, t in tabs.items():
+                    parts.setdefault(name, []).append((*names, t))
+                pair_rows.append(dict(
+                    base, status="done", simulated=bool(s["simulated"]),
+                    **{k: s[k] for k in ("candidates", "missing_in_outcome", "proxies_used",
+                                         "palindromic", "harmonise_other", "confounder",
+                                         "steiger_removed", "final", "f_min", "f_max")},
+                    clump_engine=str(s["settings"]["clump_engine"])))
+            except Exception as exc:  # noqa: BLE001 - the pair fails, the chunk goes on
+                errors.append(dict(base, step=step, message=one_line(exc)))
+                pair_rows.append(dict(base, status="failed"))
+        out = ChunkResult(index=chunk.index,
+                          pairs=pd.DataFrame(pair_rows, columns=PAIR_TABLE_COLUMNS),
+                          errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
+        out.tables = {name: _chunk_table(name, v) for name, v in parts.items()}
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _chunk_table(name: str, parts: list) -> pd.DataFrame:
+    """One table of a chunk: its pairs' rows, then (exclusions) the pair's exposure and
+    outcome names, (results) the odds ratios and confidence limits, and ``pair_key``.
+
+    The columns the old per-pair code assigned pair by pair are added once, with the
+    same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row.
+    """
+    from ..analysis import add_odds_ratios
+
+    frames = [t for *_, t in parts]
+    keep = [i for i, t in enumerate(frames) if len(t)] or [0]
+    table = pd.concat([frames[i] for i in keep], ignore_index=True)
+    lens = [len(frames[i]) for i in keep]
+
+    def each(k):
+        return np.repeat(np.asarray([parts[i][k] for i in keep], dtype=object), lens)
+
+    if name == "exclusions":
+        table["exposure"] = each(1)
+        table["outcome"] = each(2)
+    elif name == "results":
+        table = add_odds_ratios(table)
+    table["pair_key"] = each(0)
+    return table
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while a chunk runs (it is collected after).
+
+    The pairs allocate many short-lived pandas objects; with the collector on,
+    its full passes over every long-lived object of the worker (modules, the
+    outcomes' rows) cost about a sixth of the pair stage. What they free is
+    freed by reference counting anyway; the rest is collected at the end.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+            gc.collect(0)
 
 
 class _Reported(MRBookError):

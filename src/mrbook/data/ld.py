@@ -36,6 +36,7 @@ richer datasets. GigaScience 2015;4:7. doi:10.1186/s13742-015-0047-8
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -612,6 +613,23 @@ def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: floa
     return kept, assigned
 
 
+#: plink's ``--threads`` (None: plink's default, every core). ``mrbook batch`` sets 1 in
+#: its tasks (:func:`plink_threads`), so that workers sharing the cores do not each
+#: start a thread per core.
+PLINK_THREADS: int | None = None
+
+
+@contextlib.contextmanager
+def plink_threads(n: int | None):
+    """Run plink with ``--threads n`` inside the block (restored after it)."""
+    global PLINK_THREADS
+    before, PLINK_THREADS = PLINK_THREADS, n
+    try:
+        yield
+    finally:
+        PLINK_THREADS = before
+
+
 def _plink_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float, p2: float,
                  exe: str):
     """Run ``plink1.9 --clump``; returns (kept rsids in clump order, {member: index})."""
@@ -624,6 +642,8 @@ def _plink_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float
                "--clump-p1", repr(float(p1)), "--clump-p2", repr(float(p2)),
                "--clump-r2", repr(float(r2)), "--clump-kb", repr(float(kb)),
                "--allow-extra-chr", "--out", str(out)]
+        if PLINK_THREADS is not None:
+            cmd += ["--threads", str(int(PLINK_THREADS))]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             log = Path(f"{out}.log")
@@ -766,12 +786,23 @@ def find_proxies(panel: Panel, targets, available=None, r2_min: float = 0.8,
     radius = _bp_radius(kb)
     a1 = panel.bim["a1"].to_numpy()
     a2 = panel.bim["a2"].to_numpy()
+    by_chrom: dict = {}  # chromosome -> (its rows ordered by position, their positions)
     for t in targets:
         ti = int(panel.index_of([t])[0])
         if ti < 0:
             continue
-        cand = np.where((chrom == chrom[ti]) & avail & (np.abs(pos - pos[ti]) <= radius))[0]
-        cand = cand[cand != ti]
+        c = chrom[ti]
+        if c not in by_chrom:
+            on_c = np.flatnonzero(chrom == c)
+            on_c = on_c[np.argsort(pos[on_c], kind="stable")]
+            by_chrom[c] = (on_c, pos[on_c])
+        on_c, pos_c = by_chrom[c]
+        # the rows with |pos - pos[ti]| <= radius, in panel order (what a scan of the
+        # whole panel finds, without scanning it for every target)
+        lo = np.searchsorted(pos_c, pos[ti] - radius, side="left")
+        hi = np.searchsorted(pos_c, pos[ti] + radius, side="right")
+        cand = np.sort(on_c[lo:hi])
+        cand = cand[avail[cand] & (cand != ti)]
         if not len(cand):
             continue
         vals = r2_with(panel, ti, cand)

@@ -375,14 +375,13 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
     if missing:
         raise ParameterError("to_tsmr needs a normalised table; missing columns: " + ", ".join(missing))
     r = role
-    out = pd.DataFrame({
-        "SNP": df["rsid"],
-        f"beta.{r}": df["beta"], f"se.{r}": df["se"],
-        f"effect_allele.{r}": df["effect_allele"], f"other_allele.{r}": df["other_allele"],
-        f"eaf.{r}": df["eaf"], f"pval.{r}": df["p"], f"samplesize.{r}": df["n"],
-        f"ncase.{r}": df["ncase"], f"ncontrol.{r}": df["ncontrol"],
-        f"chr.{r}": df["chr"], f"pos.{r}": df["pos"],
-    }, index=df.index)
+    # one DataFrame from the columns' arrays (copied), numbered from 0
+    cols = {"SNP": df["rsid"].array}
+    for src, dst in (("beta", "beta"), ("se", "se"), ("effect_allele", "effect_allele"),
+                     ("other_allele", "other_allele"), ("eaf", "eaf"), ("p", "pval"),
+                     ("n", "samplesize"), ("ncase", "ncase"), ("ncontrol", "ncontrol"),
+                     ("chr", "chr"), ("pos", "pos")):
+        cols[f"{dst}.{r}"] = df[src].array
     if trait is None:
         trait_col = df["trait"] if "trait" in df.columns else pd.Series(role, index=df.index)
     else:
@@ -391,15 +390,18 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
         id_col = df["id"] if "id" in df.columns else trait_col
     else:
         id_col = pd.Series(id, index=df.index)
-    out[f"id.{r}"] = _as_str(id_col)
-    out[r] = _as_str(trait_col)
-    proxy_names = {"proxy": "proxy", "target_rsid": "target_snp", "proxy_rsid": "proxy_snp",
-                   "target_a1": "target_a1", "target_a2": "target_a2",
-                   "proxy_a1": "proxy_a1", "proxy_a2": "proxy_a2"}
-    for src, dst in proxy_names.items():
+    cols[f"id.{r}"] = _as_str(id_col).array
+    cols[r] = _as_str(trait_col).array
+    for src, dst in _PROXY_NAMES.items():
         if src in df.columns:
-            out[f"{dst}.{r}"] = df[src]
-    return out.reset_index(drop=True)
+            cols[f"{dst}.{r}"] = df[src].array
+    return pd.DataFrame(cols, copy=True)
+
+
+#: OpenGWAS proxy columns of a normalised table -> TwoSampleMR's names (``<name>.<role>``)
+_PROXY_NAMES = {"proxy": "proxy", "target_rsid": "target_snp", "proxy_rsid": "proxy_snp",
+                "target_a1": "target_a1", "target_a2": "target_a2",
+                "proxy_a1": "proxy_a1", "proxy_a2": "proxy_a2"}
 
 
 # --------------------------------------------------------------------------- file header
