@@ -368,3 +368,16 @@ def test_forward_notebook_on_a_twosamplemr_file(tmp_path):
     ivw = t2[t2["method"] == "Inverse variance weighted"].iloc[0]
     # the simulation's true effect is 0.3 (synthetic30_truth.csv)
     assert abs(ivw["b"] - 0.3) < 3 * ivw["se"] + 0.05
+
+
+def test_the_introduction_lists_every_chapter_of_the_toc():
+    """The reader's map: the introduction's "How the book is organised" table names every
+    page _toc.yml puts in the book (chapters 06 and 07 were once missing from it)."""
+    root = Path(__file__).resolve().parents[2]
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files = re.findall(r"'file': '([^']+)'", str(toc))
+    intro = (root / "book" / "intro.md").read_text(encoding="utf-8")
+    table = intro.split("## How the book is organised", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| \{doc\}`([^`]+)`", table, flags=re.M)
+    pages = [Path(f).stem for f in files if Path(f).stem != Path(toc["root"]).stem]
+    assert len(pages) >= 9 and sorted(listed) == sorted(pages), (listed, pages)
