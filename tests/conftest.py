@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The property tests (hypothesis) explore new random examples on every local run, which is
+# how they find bugs; CI runs them on a fixed, derandomized set (.ci/run sets
+# MRBOOK_HYPOTHESIS_PROFILE=ci) so that the same code gives the same verdict on every run.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("MRBOOK_HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["MRBOOK_HYPOTHESIS_PROFILE"])
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
