@@ -644,6 +644,23 @@ def _sim_note(seed: int) -> str:
             "with the published study is by construction, up to sampling noise.")
 
 
+#: the FORMAT header lines of an IEU GWAS VCF (ES, SE, LP, AF, SS, ID) as the IEU files write
+#: them; every simulated VCF of mrbook (demo-data, demo-phenome) uses them
+VCF_FORMAT_LINES = (
+    "##FORMAT=<ID=ES,Number=A,Type=Float,Description=\"Effect size estimate relative to "
+    "the alternative allele\">",
+    "##FORMAT=<ID=SE,Number=A,Type=Float,Description=\"Standard error of effect size "
+    "estimate\">",
+    "##FORMAT=<ID=LP,Number=A,Type=Float,Description=\"-log10 p-value for effect "
+    "estimate\">",
+    "##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Alternate allele frequency in the "
+    "association study\">",
+    "##FORMAT=<ID=SS,Number=A,Type=Float,Description=\"Sample size used to estimate "
+    "genetic effect\">",
+    "##FORMAT=<ID=ID,Number=1,Type=String,Description=\"Study variant identifier\">",
+)
+
+
 def _write_vcf(path: Path, t: str, seed: int, snps: pd.DataFrame, z, se, beta, eaf,
                keep: np.ndarray) -> None:
     info = TRAITS[t]
@@ -655,17 +672,7 @@ def _write_vcf(path: Path, t: str, seed: int, snps: pd.DataFrame, z, se, beta, e
         "##source=mrbook demo-data (simulated IEU GWAS VCF)",
         "##FILTER=<ID=PASS,Description=\"All filters passed\">",
         "##INFO=<ID=AF,Number=A,Type=Float,Description=\"Allele Frequency\">",
-        "##FORMAT=<ID=ES,Number=A,Type=Float,Description=\"Effect size estimate relative to "
-        "the alternative allele\">",
-        "##FORMAT=<ID=SE,Number=A,Type=Float,Description=\"Standard error of effect size "
-        "estimate\">",
-        "##FORMAT=<ID=LP,Number=A,Type=Float,Description=\"-log10 p-value for effect "
-        "estimate\">",
-        "##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Alternate allele frequency in the "
-        "association study\">",
-        "##FORMAT=<ID=SS,Number=A,Type=Float,Description=\"Sample size used to estimate "
-        "genetic effect\">",
-        "##FORMAT=<ID=ID,Number=1,Type=String,Description=\"Study variant identifier\">",
+        *VCF_FORMAT_LINES,
         f"##META=<ID={sid},Trait=\"{info['trait']}\",Mirrors=\"{info['mirrors']}\","
         f"Source=\"SIMULATED after {info['source']}\">",
         f"##SAMPLE=<ID={sid},TotalVariants={int(keep.sum())},VariantsNotRead=0,"

@@ -176,17 +176,7 @@ def _vcf(path: Path, sid: str, name: str, seed: int, n: int, rows: pd.DataFrame)
     lines = [
         "##fileformat=VCFv4.2",
         f"##SIMULATED={_note(seed)}",
-        "##FORMAT=<ID=ES,Number=A,Type=Float,Description=\"Effect size estimate relative to "
-        "the alternative allele\">",
-        "##FORMAT=<ID=SE,Number=A,Type=Float,Description=\"Standard error of effect size "
-        "estimate\">",
-        "##FORMAT=<ID=LP,Number=A,Type=Float,Description=\"-log10 p-value for effect "
-        "estimate\">",
-        "##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Alternate allele frequency in the "
-        "association study\">",
-        "##FORMAT=<ID=SS,Number=A,Type=Float,Description=\"Sample size used to estimate "
-        "genetic effect\">",
-        "##FORMAT=<ID=ID,Number=1,Type=String,Description=\"Study variant identifier\">",
+        *demo.VCF_FORMAT_LINES,
         f"##META=<ID={sid},Trait=\"{name}\",Source=\"SIMULATED\">",
         f"##SAMPLE=<ID={sid},TotalVariants={len(rows)},StudyType=Continuous,"
         f"TotalControls={n}>",
