@@ -312,3 +312,46 @@ def test_bootstrap_raises_no_floating_point_warning(case):
         warnings.simplefilter("error", RuntimeWarning)
         rows = mr_mode_all(bx, by, sx, sy, Params(), make_rng(1234, "r"))
     assert len(rows) == len(MODE_METHODS)
+
+
+def test_wide_window_overflow_goes_to_fft_path(monkeypatch):
+    """A long high run with kernel spacing near the bandwidth needs a wide exact window
+    (``_dense``), where a kept point's power ``R^{su}`` can overflow: the row's values
+    are then inf/NaN. Such rows must go to R's FFT algorithm; they once had no
+    candidate node and crashed ``np.repeat`` (the 1,000-SNP scaling pair of
+    ``bench_engine.py`` at seed 1234)."""
+    import warnings
+
+    g = np.random.default_rng(2024 + 1000)          # bench_engine.simulated_pair(1000)
+    k = 1000
+    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
+    sx = g.uniform(0.002, 0.02, k)
+    sy = g.uniform(0.002, 0.03, k)
+    by = 0.3 * bx + g.normal(0.0, sy)
+    plei = g.random(k) < 0.2
+    by[plei] += g.normal(0.0, 0.02, int(plei.sum()))
+
+    seen = []
+    window = rd.DensityBatch._window
+
+    def recording_window(self, W, rows, i0, U, s=1):
+        out = window(self, W, rows, i0, U, s)
+        nonfinite = ~np.isfinite(out).all(axis=1)
+        if nonfinite.any():
+            rr = rows[nonfinite]
+            seen.append((self.X[rr].copy(), np.broadcast_to(W, (self.m, self.k))[rr].copy(),
+                         self.H[rr].copy()))
+        return out
+
+    monkeypatch.setattr(rd.DensityBatch, "_window", recording_window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rows = mr_mode_all(bx, by, sx, sy, Params(nboot=1000), make_rng(1234, "numpy"))
+    assert len(rows) == len(MODE_METHODS)
+    assert all(np.isfinite(r["se"]) for r in rows)
+    assert seen, "the case no longer reaches an overflowing window"
+    monkeypatch.setattr(rd.DensityBatch, "_window", window)
+    X = np.concatenate([s[0] for s in seen])
+    W = np.concatenate([s[1] for s in seen])
+    H = np.concatenate([s[2] for s in seen])
+    assert np.array_equal(rd.density_mode(X, W, H), rd.density_mode(X, W, H, exact=True))

@@ -743,20 +743,24 @@ class DensityBatch:
 
         a few exponentials per point whatever :math:`U`. Points more than
         :math:`38 + asU` bandwidths away contribute below :math:`e^{-722}` and are
-        dropped when a power could overflow (:math:`asU \le 15` is required).
+        dropped when a power could overflow (:math:`asU \le 15` is required). A
+        kept point can still overflow a power :math:`R^{su}` (:math:`a` near 1, a wide
+        window: :math:`(38 + 15) \cdot 15 > 709`); its row's values are then inf or
+        NaN, and the callers hand such rows to R's FFT algorithm.
         """
         nr = rows.size
         step = max(_WINDOW_ROWS, _WINDOW_ELEMENTS // max(1, self.k))
-        if nr <= step:
-            return self._window_block(W, rows, i0, U, s)
-        # blocks of rows keep the temporaries in the CPU cache (about twice as fast as
-        # one pass over a thousand rows); every row's arithmetic is the same either way
-        out = np.empty((nr, 2 * U + 1))
-        sv = np.broadcast_to(np.asarray(s), (nr,))
-        for b in range(0, nr, step):
-            sl = slice(b, b + step)
-            out[sl] = self._window_block(W, rows[sl], i0[sl], U, sv[sl])
-        return out
+        with np.errstate(over="ignore", invalid="ignore"):
+            if nr <= step:
+                return self._window_block(W, rows, i0, U, s)
+            # blocks of rows keep the temporaries in the CPU cache (about twice as fast
+            # as one pass over a thousand rows); every row's arithmetic is the same
+            out = np.empty((nr, 2 * U + 1))
+            sv = np.broadcast_to(np.asarray(s), (nr,))
+            for b in range(0, nr, step):
+                sl = slice(b, b + step)
+                out[sl] = self._window_block(W, rows[sl], i0[sl], U, sv[sl])
+            return out
 
     def _window_block(self, W, rows, i0, U: int, s=1):
         """:meth:`_window` for one block of rows."""
@@ -876,7 +880,8 @@ class DensityBatch:
             right = V[ar, np.minimum(jm + 1, V.shape[1] - 1)]
             cand = V >= (np.maximum(left, right) - 2.0 * tol)[:, None]
             ncand = np.count_nonzero(cand, axis=1)
-            over = ncand > _MAXCLIMB
+            # an overflowed power (see _window) leaves inf or NaN: R's FFT decides
+            over = (ncand > _MAXCLIMB) | ~np.isfinite(D).all(axis=1)
             bad[rr[over]] = True
             # the candidates' node range per run
             node = np.clip(cc[:, None] + offs, 1, n - 2)
@@ -916,9 +921,11 @@ class DensityBatch:
             rr = rows[sel]
             c = nlo[sel] - 1 + u
             D = self._window(W, rr, c, u)
+            fin = np.isfinite(D).all(axis=1)             # an overflowed power: FFT
+            bad[rr[~fin]] = True
             jm = np.argmax(D, axis=1)
-            inner = (jm > 0) & (jm < 2 * u)
-            retry[sel[~inner]] = True
+            inner = (jm > 0) & (jm < 2 * u) & fin
+            retry[sel[~inner & fin]] = True
             Di = D[inner]
             mid = Di[:, 1:-1]
             loc = (mid > Di[:, :-2]) & (mid >= Di[:, 2:])
@@ -956,6 +963,11 @@ class DensityBatch:
                 break
             c = np.clip(i0 + lead, U + 1, n - U - 2)
             D = self._window(W, rows, c, U)
+            fin = np.isfinite(D).all(axis=1)             # an overflowed power: FFT
+            if not fin.all():
+                bad[rows[~fin]] = True
+                D, rows, c = D[fin], rows[fin], c[fin]
+                lead, i0 = lead[fin], i0[fin]
             jm = np.argmax(D, axis=1)
             done = (jm > 0) & (jm < 2 * U)
             node = c + (jm - U)
