@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .estimators import METHODS, Params, basic, resolve_methods
 from .estimators._stats import p_normal
@@ -216,7 +216,7 @@ def add_odds_ratios(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     another ``level`` such rows get NaN limits rather than a wrong interval.
     """
     t = table.copy()
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)   # stats.norm.ppf
     t["lo_ci"] = t["b"] - z * t["se"]
     t["up_ci"] = t["b"] + z * t["se"]
     if {"ci_low", "ci_upp"} <= set(t.columns):

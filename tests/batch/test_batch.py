@@ -347,7 +347,45 @@ def test_an_interrupted_batch_resumes(serial_run, phenome, params_file, tmp_path
     again = run_batch(phenome["manifest"], out, params_file=params_file, progress=False)
     assert (again.summary["pairs_skipped_done"], again.summary["pairs_run"]) == (6, 0)
     assert again.summary["scheduler"] is None
+    assert again.summary["tables_rebuilt"] is False
     _same_tables(serial_run.out, out)
+
+
+def test_a_batch_with_nothing_new_keeps_its_tables(serial_run, phenome, params_file, tmp_path):
+    """Run again with nothing to do, the final tables are kept (not rebuilt from every chunk);
+    a missing table, another manifest or a new chunk rebuilds them."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(serial_run.out, out)
+    files = sorted(p for p in out.iterdir() if p.is_file() and p.name != "summary.json")
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    again = run_batch(phenome["manifest"], out, params_file=params_file, workers=0,
+                      progress=False)
+    s = again.summary
+    assert s["tables_rebuilt"] is False and s["pairs_run"] == 0
+    for key in ("pairs_planned", "pairs_done_total", "pairs_failed", "pairs_not_run", "rows"):
+        assert s[key] == serial_run.summary[key], key
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+    # a table deleted by hand: rebuilt, byte for byte as before
+    (out / "results.parquet").unlink()
+    again = run_batch(phenome["manifest"], out, params_file=params_file, workers=0,
+                      progress=False)
+    assert again.summary["tables_rebuilt"] is True
+    _same_tables(serial_run.out, out)
+    # another manifest (a subset of the pairs) in the same folder: its own tables
+    sub = tmp_path / "two.csv"
+    folder = Path(phenome["manifest"]).parent
+    two_rows = pd.read_csv(phenome["manifest"]).iloc[:2]
+    for col in ("exposure", "outcome"):
+        two_rows[col] = [str(folder / v) for v in two_rows[col]]
+    two_rows.to_csv(sub, index=False)
+    params = tmp_path / "p.yaml"
+    params.write_text(params_file.read_text() + f"ld_ref: {folder / 'ld_panel' / 'phenome'}\n"
+                      f"confounder_table: {phenome['confounders']}\n")
+    two = run_batch(sub, out, params_file=params, workers=0, progress=False)
+    assert two.summary["tables_rebuilt"] is True and two.summary["pairs_planned"] == 2
+    assert len(pd.read_parquet(out / "pairs.parquet")) == 2
 
 
 def test_a_killed_batch_resumes(serial_run, phenome, params_file, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ..rmath.density import keep_heap
 from ..rmath.rng import rnorm_each
@@ -190,6 +190,6 @@ def mr_penalised_weighted_median(bx, by, sx, sy, params: Params = Params(), rng=
     b_iv = by / bx
     w = _second_order_weights(bx, by, sx, sy)
     bwm = mr_weighted_median(bx, by, sx, sy, params, rng)
-    penalty = stats.chi2.sf(w * (b_iv - bwm["b"]) ** 2, 1)
+    penalty = special.chdtrc(1, w * (b_iv - bwm["b"]) ** 2)   # chi2.sf(., 1), without scipy.stats
     pen_w = w * np.minimum(1.0, penalty * params.penk)
     return _median_result(b_iv, pen_w, bx, by, sx, sy, params, rng)

@@ -23,7 +23,6 @@ import functools
 import math
 
 import numpy as np
-from scipy import integrate, optimize
 
 from ..errors import ParameterError
 from ..rmath.optimize import r_optimize
@@ -79,6 +78,8 @@ def raps_constants(loss: str, k: float) -> tuple[float, float, float, float]:
     tol = _EPS ** 0.25
 
     def integral(f):
+        from scipy import integrate   # here: scipy.integrate costs a batch 0.1 s to import
+
         return integrate.quad(f, -np.inf, np.inf, epsabs=tol, epsrel=tol, limit=100)[0]
 
     def dnorm(x):
@@ -225,6 +226,8 @@ def mle_od_robust(bx, by, sx, sy, loss: str = "huber", k: float | None = None,
         beta_old, tau2_old = beta, tau2
         tau2 = _root_tau2(lambda t: robust_e(beta, t), bound_tau2)
         b0 = min(max(beta, -bound_beta), bound_beta)
+        from scipy import optimize
+
         fit = optimize.minimize(lambda x: -loglike(float(x[0]), tau2), [b0], method="L-BFGS-B",
                                 bounds=[(-bound_beta, bound_beta)])
         beta = float(fit.x[0])
@@ -257,6 +260,8 @@ def _root_tau2(f, bound: float) -> float:
         fhi = f(hi)
     else:
         return 0.0
+    from scipy import optimize
+
     try:
         root = optimize.brentq(f, lo, hi, xtol=bound * _EPS ** 0.25)
     except ValueError:
@@ -403,6 +408,8 @@ def raps_fit(bx, by, sx, sy, *, over_dispersion: bool = True, loss: str = "huber
     starts, anchor = _starts(bx, by, sx, sy, over_dispersion, stream, num_init)
     roots, betas = [], []
     scale = np.array([0.0, float(np.min(sy * sy))])
+    from scipy import optimize   # here, not at the top: batch and CLI start 0.1 s sooner
+
     for x0 in starts:
         x0 = x0 if over_dispersion else x0[:1]
         root = optimize.root(eq, x0, jac=eq.jacobian, method="hybr",
