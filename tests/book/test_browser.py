@@ -17,15 +17,9 @@ local server.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
-import subprocess
-import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -41,66 +35,24 @@ pytestmark = [pytest.mark.slow,
 
 websocket = pytest.importorskip("websocket", reason="websocket-client (a jupyter_server dependency)")
 
+from mrbook.book.pdf import Chromium, serve  # noqa: E402  (after the skip above)
+
 
 # ----------------------------------------------------------------------------- helpers
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # noqa: D401 - silence the access log
-        pass
-
-
-def serve(directory: Path):
-    """Serve ``directory`` on 127.0.0.1 (random port) in a thread; returns (server, base URL)."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-class Browser:
-    """Headless Chromium driven over the DevTools protocol (one page target)."""
+class Browser(Chromium):
+    """Headless Chromium (mrbook's own driver) that records the page's events."""
 
     def __init__(self):
-        self.profile = Path(tempfile.mkdtemp(prefix="mrbook-chromium-"))
-        args = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--no-first-run", "--no-default-browser-check",
-                "--disable-extensions", "--disable-component-update", "--disable-sync",
-                "--disable-features=Translate,OptimizationHints,MediaRouter",
-                f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                f"--window-size={WIDTH},{HEIGHT}", "about:blank"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = self.profile / "DevToolsActivePort"
-        deadline = time.time() + 30
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if time.time() > deadline or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError("chromium did not start its DevTools endpoint")
-            time.sleep(0.1)
-        port = int(port_file.read_text().splitlines()[0])
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
-        page = next(t for t in targets if t.get("type") == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30,
-                                              suppress_origin=True)
-        self._id = 0
         self.events: list[dict] = []
+        super().__init__(CHROMIUM, timeout=30, window=(WIDTH, HEIGHT))
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
                   deviceScaleFactor=1, mobile=False)
 
-    def call(self, method: str, **params):
-        self._id += 1
-        my_id = self._id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
+    def on_event(self, msg: dict) -> None:
+        self.events.append(msg)
 
     def pump(self, seconds: float) -> None:
         """Collect events for a while."""
@@ -116,11 +68,6 @@ class Browser:
                     self.events.append(msg)
         finally:
             self.ws.settimeout(30)
-
-    def evaluate(self, expression: str):
-        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
-                        awaitPromise=True)
-        return res.get("result", {}).get("value")
 
     def open(self, url: str, ready: str, timeout: float = 30.0):
         """Navigate, wait for the load event, then until ``ready`` (JS) is true."""
@@ -148,19 +95,6 @@ class Browser:
                 d = e["params"]["exceptionDetails"]
                 out.append(d.get("exception", {}).get("description") or d.get("text", ""))
         return out
-
-    def close(self):
-        try:
-            self.ws.close()
-        except Exception:  # noqa: BLE001
-            pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 PAGE_STATE = """(() => {

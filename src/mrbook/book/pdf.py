@@ -69,10 +69,37 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class _Chromium:
-    """One headless Chromium with one page, driven over the DevTools protocol."""
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve ``directory`` on 127.0.0.1 (a free port) from a thread: (server, base URL).
 
-    def __init__(self, executable: str, timeout: float = 60.0):
+    Stop it with ``server.shutdown(); server.server_close()``.
+    """
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class Chromium:
+    """One headless Chromium with one page, driven over the DevTools protocol.
+
+    Parameters
+    ----------
+    executable : str
+        The browser (:func:`find_chromium`).
+    timeout : float
+        Seconds to wait for the browser's start and for each reply.
+    window : tuple of int
+        The window's width and height in pixels.
+
+    Notes
+    -----
+    :meth:`call` sends one command and returns its result; the events that arrive
+    meanwhile go to :meth:`on_event` (ignored here; a subclass may record them).
+    """
+
+    def __init__(self, executable: str, timeout: float = 60.0,
+                 window: tuple[int, int] = (700, 1000)):
         import websocket  # websocket-client (a dependency of jupyter_server)
 
         self._websocket = websocket
@@ -83,7 +110,8 @@ class _Chromium:
         try:
             self.proc = subprocess.Popen(
                 [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
-                 "--remote-debugging-port=0", "--window-size=700,1000", "about:blank"],
+                 "--remote-debugging-port=0", f"--window-size={window[0]},{window[1]}",
+                 "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             port_file = self.profile / "DevToolsActivePort"
             deadline = time.monotonic() + timeout
@@ -112,6 +140,11 @@ class _Chromium:
                 if "error" in msg:
                     raise MRBookError(f"chromium: {method} failed: {msg['error'].get('message')}")
                 return msg.get("result", {})
+            if "method" in msg:
+                self.on_event(msg)
+
+    def on_event(self, msg: dict) -> None:
+        """A DevTools event that arrived while waiting for a reply (ignored here)."""
 
     def evaluate(self, expression: str):
         res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
@@ -165,16 +198,13 @@ def print_pdf(html_file: Path, pdf_file: Path, *, title: str = "", timeout: floa
         raise MRBookError("the PDF needs Chromium (apt-get install chromium, or set $BROWSER_PATH); "
                           "or build without it: mrbook build --no-pdf")
     html_file = Path(html_file).resolve()
-    handler = functools.partial(_QuietHandler, directory=str(html_file.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, base = serve(html_file.parent)
     browser = None
     try:
-        browser = _Chromium(executable)
+        browser = Chromium(executable)
         browser.call("Page.enable")
         browser.call("Emulation.setEmulatedMedia", media="print")
-        url = f"http://127.0.0.1:{server.server_address[1]}/{html_file.name}"
+        url = f"{base}{html_file.name}"
         browser.call("Page.navigate", url=url)
         deadline = time.monotonic() + timeout
         while not browser.evaluate(READY_JS):
