@@ -27,10 +27,14 @@ from mrbook.rmath import density as rd
 from mrbook.estimators.mode import _norm_weights, mode_bandwidth
 
 
-def simulated(seed: int):
+#: the SNP counts the data sets are drawn from (``--k`` chooses others)
+SNP_COUNTS = (3, 4, 5, 8, 12, 20, 40, 79, 150, 300)
+
+
+def simulated(seed: int, ks=SNP_COUNTS):
     """bx, by, sx, sy of a varied simulated MR data set."""
     g = np.random.default_rng(seed)
-    k = int(g.choice([3, 4, 5, 8, 12, 20, 40, 79, 150, 300]))
+    k = int(g.choice(list(ks)))
     bx = g.uniform(0.02, 0.2, k) * g.choice([-1, 1], k)
     sx = g.uniform(0.002, 0.02, k)
     sy = g.uniform(0.002, 0.03, k)
@@ -46,8 +50,8 @@ def simulated(seed: int):
     return bx, by, sx, sy
 
 
-def check(seed: int, nboot: int) -> int:
-    bx, by, sx, sy = simulated(seed)
+def check(seed: int, nboot: int, ks=SNP_COUNTS) -> int:
+    bx, by, sx, sy = simulated(seed, ks)
     g = np.random.default_rng(seed + 10**6)
     b_iv = by / bx
     se1 = np.sqrt(sy**2 / bx**2 + by**2 * sx**2 / bx**4)
@@ -74,11 +78,15 @@ def main(argv=None) -> int:
     ap.add_argument("--datasets", type=int, default=200)
     ap.add_argument("--nboot", type=int, default=200)
     ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--k", default=",".join(map(str, SNP_COUNTS)),
+                    help="SNP counts to draw the data sets from, e.g. 600,1000,2000 "
+                         "(long high runs and wide exact windows appear from ~500 SNPs)")
     args = ap.parse_args(argv)
+    ks = tuple(int(v) for v in args.k.split(","))
     t0 = time.perf_counter()
     bad = 0
     for seed in range(args.first_seed, args.first_seed + args.datasets):
-        bad += check(seed, args.nboot)
+        bad += check(seed, args.nboot, ks)
     n = args.datasets * 3 * args.nboot
     print(f"{n} densities, {bad} differ from the FFT path "
           f"({time.perf_counter() - t0:.0f} s)")
