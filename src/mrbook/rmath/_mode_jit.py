@@ -1,0 +1,478 @@
+r"""Ground floor: the mode of R's ``density()`` for bootstrap replicates, compiled by numba.
+
+The same arithmetic as :class:`mrbook.rmath.density.DensityBatch` for its common
+case, one replicate at a time in compiled code instead of numpy passes over
+blocks of replicates (whose per-call overhead dominates at ~100 SNPs):
+
+1. *Bandwidth* (:func:`bandwidths`, optional): R's ``sd()`` (two-pass, in double
+   precision, summed in index order) and ``mad()`` (``1.4826 * median(|x -
+   median(x)|)``, the median of an even count as ``mean()`` of the two middle
+   values: a long-double sum, halved, rounded to double), then the modified
+   Silverman rule :math:`h = \max(10^{-8}, \varphi \cdot 0.9 \min(sd, mad)/k^{1/5})`;
+   bit-identical to ``mrbook.estimators.mode._boot_bandwidth``. A median whose
+   long-double sum could round differently from double arithmetic is not
+   certified (status 0).
+2. *Grid* (:func:`modes`): ``from``, ``to``, ``lo``, ``up``, the binning spacing
+   :math:`\delta` and the kernel spacing :math:`\kappa` exactly as
+   ``DensityBatch.__init__`` (R 4.2's ``density.default``).
+3. *Coarse stage*: the points binned quadratically on a grid of spacing
+   :math:`h'/2` and smoothed with the Gaussian of ``DensityBatch._coarse`` (here in
+   double precision). Only a row whose high coarse nodes (at least
+   :math:`1 - 0.024 - a^2` of the coarse maximum) are the peak and some of its two
+   neighbours is handled here; the parabola through the coarse peak predicts R's
+   node of maximal density.
+4. *Settle*: R's binned density :math:`D` exactly (a direct sum of the kernel
+   values :math:`\phi(|i - j|\kappa)` over the points' two bins, the kernel
+   tabulated once per replicate) at the predicted node and its two neighbours,
+   moving where the parabola through the three values points until the middle one
+   is the (first) maximum, as ``DensityBatch._settle``.
+5. *Output grid*: ``approx()`` onto ``seq(from, to, length.out = 512)`` in the two
+   node intervals next to the maximal node, the first highest output point
+   winning, as ``DensityBatch._interpolate``.
+
+Everything else (several high runs, long runs, kernel spacing above the bandwidth,
+coarse grids longer than 1100 nodes, a settle that leaves the grid or does not
+settle in 12 steps, non-finite values) returns status 0, and the caller hands
+the row to :class:`~mrbook.rmath.density.DensityBatch` / R's FFT algorithm.
+
+The direct sums are not bit-identical to numpy's (nor is either to R's FFT,
+see :mod:`mrbook.rmath.density`); the modes are checked against R's FFT path by
+``benchmarks/validate_density_mode.py``.
+
+numba is imported by this module only; :mod:`mrbook.rmath.density` imports it
+lazily (``jit_available``), so ``import mrbook`` does not pay for it. Compiled
+code is cached (``cache=True``) in ``__pycache__`` or, when that is read-only,
+numba's user-wide cache directory.
+
+References
+----------
+R Core Team. ``density.default`` (``src/library/stats/R/density.R``), ``cov.c``,
+``median.default``, ``mad``; R 4.2.2. Silverman BW (1986), section 3.5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["bandwidths", "modes"]
+
+_N = 512
+_M_1_SQRT_2PI = 0.398942280401432677939946059934
+_C = 2.0
+_TAPS = 9
+_MAXM = 1100
+_ETA = 0.024
+_PASSES = 12
+_A_MAX = 1.0
+_SHORT = 3
+_MAXRUNS = 4
+_MAXSPAN = 256
+
+
+@njit(cache=True)
+def _select(v, lo, hi, kth):
+    """Partially order ``v[lo:hi + 1]`` so that ``v[kth]`` is its kth smallest value."""
+    while hi > lo:
+        # median of three pivot
+        mid = (lo + hi) >> 1
+        a, b, c = v[lo], v[mid], v[hi]
+        if a < b:
+            p = b if b < c else (c if a < c else a)
+        else:
+            p = a if a < c else (c if b < c else b)
+        i, j = lo, hi
+        while i <= j:
+            while v[i] < p:
+                i += 1
+            while v[j] > p:
+                j -= 1
+            if i <= j:
+                t = v[i]
+                v[i] = v[j]
+                v[j] = t
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            return
+
+
+@njit(cache=True)
+def _median(v, k):
+    """R's ``median()`` of ``v[:k]`` (reordered); NaN when not certified (see module)."""
+    half = (k + 1) // 2
+    _select(v, 0, k - 1, half - 1)
+    lo = v[half - 1]
+    if k % 2 == 1:
+        return lo
+    hi = v[half]
+    for t in range(half + 1, k):
+        if v[t] < hi:
+            hi = v[t]
+    # mean(): (long double)(lo + hi) / 2 rounded to double. It equals (lo + hi) / 2 in
+    # double arithmetic when the exact sum fits in 64 bits (then the long-double sum is
+    # exact and the halving too); otherwise not certified
+    s = lo + hi
+    bb = s - lo
+    err = (lo - (s - bb)) + (hi - bb)
+    if err != 0.0:
+        m, e = math.frexp(s)
+        unit = math.ldexp(1.0, e - 64)              # long double ulp at s (a power of 2 below)
+        q = err / unit
+        if q != math.floor(q) or not math.isfinite(s):
+            return np.nan
+    return s / 2.0
+
+
+@njit(cache=True)
+def bandwidths(X, phi, kpow, H, ok):
+    """Bootstrap bandwidths per row of ``X`` (m, k): ``H[r]`` and ``ok[r]`` (1 = certified).
+
+    ``kpow`` is ``float(k) ** (1.0 / 5.0)`` as the caller computes it.
+    """
+    m, k = X.shape
+    v = np.empty(k)
+    for r in range(m):
+        x = X[r]
+        s = 0.0
+        for j in range(k):
+            s += x[j]
+        mean = s / k
+        s = 0.0
+        for j in range(k):
+            s += x[j] - mean
+        mean += s / k
+        ss = 0.0
+        for j in range(k):
+            d = x[j] - mean
+            ss += d * d
+        sd = math.sqrt(ss / (k - 1))
+        for j in range(k):
+            v[j] = x[j]
+        center = _median(v, k)
+        for j in range(k):
+            v[j] = abs(x[j] - center)
+        mad = 1.4826 * _median(v, k)
+        h = 0.9 * min(sd, mad) / kpow
+        h = max(1e-8, h * phi)
+        H[r] = h
+        ok[r] = 1 if (math.isfinite(h) and math.isfinite(sd) and math.isfinite(mad)) else 0
+
+
+@njit(cache=True)
+def _coarse_taps():
+    t = np.empty(2 * _TAPS + 1)
+    for i in range(2 * _TAPS + 1):
+        z = (i - _TAPS) / _C
+        t[i] = math.exp(-0.5 * z * z)
+    return t
+
+
+@njit(cache=True)
+def _kernel_upto(K, nk, L, a2):
+    """Extend the table ``K[l] = exp(-a^2 l^2 / 2)`` from ``nk`` to ``L + 1`` entries."""
+    for l in range(nk, L + 1):
+        e = -0.5 * a2 * (l * l)
+        K[l] = math.exp(e) if e > -745.0 else 0.0
+    return max(nk, L + 1)
+
+
+@njit(cache=True)
+def _window3(K, w, fl, fx, k, i0, const):
+    """Exact :math:`D_{i_0-1}, D_{i_0}, D_{i_0+1}`: direct sums over the points' two bins."""
+    d0 = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    for j in range(k):
+        v = fl[j] - i0                                 # bins i0 + v and i0 + v + 1
+        wj = w[j]
+        wr = wj * fx[j]
+        wl = wj - wr
+        d0 += wl * K[abs(v + 1)] + wr * K[abs(v + 2)]
+        d1 += wl * K[abs(v)] + wr * K[abs(v + 1)]
+        d2 += wl * K[abs(v - 1)] + wr * K[abs(v)]
+    return d0 * const, d1 * const, d2 * const
+
+
+@njit(cache=True)
+def _node(K, w, fl, fx, k, i, const):
+    """Exact :math:`D_i`."""
+    d = 0.0
+    for j in range(k):
+        v = fl[j] - i
+        wj = w[j]
+        wr = wj * fx[j]
+        d += (wj - wr) * K[abs(v)] + wr * K[abs(v + 1)]
+    return d * const
+
+
+@njit(cache=True)
+def _interpolate(i0, d0, d1, d2, frm, to, lo, up, xdelta):
+    """``approx()`` onto R's output grid next to node ``i0``: (found, x, y, grid index)."""
+    n = _N
+    y0, y1, y2 = max(d0, 0.0), max(d1, 0.0), max(d2, 0.0)      # pmax(0, .)
+    by = (to - frm) / float(n - 1)
+    xn0 = lo + float(i0 - 1) * xdelta
+    xn1 = lo + float(i0) * xdelta
+    xn2 = lo + float(i0 + 1) * xdelta
+    if i0 - 1 == 0:
+        xn0 = lo
+    if i0 + 1 == n - 1:
+        xn2 = up
+    m_lo = math.floor((xn0 - frm) / by) - 1.0
+    span = int(math.ceil(2.0 * (xdelta / by))) + 4
+    bx = np.nan
+    bv = -np.inf
+    bm = -1.0
+    found = False
+    for t in range(span):
+        mm = m_lo + t
+        if mm < 0 or mm > n - 1:
+            continue
+        xo = frm + mm * by
+        if mm == n - 1:
+            xo = to
+        elif mm == 0:
+            xo = frm
+        if xo < xn0 or xo > xn2:
+            continue
+        if xo < xn1:
+            xi, xj, yi, yj = xn0, xn1, y0, y1
+        else:
+            xi, xj, yi, yj = xn1, xn2, y1, y2
+        if xo == xj:
+            yo = yj
+        elif xo == xi:
+            yo = yi
+        else:
+            yo = yi + (yj - yi) * ((xo - xi) / (xj - xi))
+        if not found or yo > bv:
+            bv = yo
+            bx = xo
+            bm = mm
+            found = True
+    return found, bx, bv, bm
+
+
+@njit(cache=True)
+def modes(X, H, W, out, status):
+    """``density(X[r, ], weights = W[q, ], bw = H[r])$x[which.max(y)]`` into ``out[q, r]``.
+
+    ``status[q, r]`` is 1 where the value is certified, 0 where the caller must use
+    ``DensityBatch`` (see the module docstring).
+    """
+    m, k = X.shape
+    nw = W.shape[0]
+    n = _N
+    taps = _coarse_taps()
+    fl = np.empty(k, dtype=np.int64)
+    fx = np.empty(k)
+    cj = np.empty(k, dtype=np.int64)
+    ch = np.empty(k)
+    cg = np.empty(k)
+    Y = np.zeros(_MAXM + 2)
+    S = np.zeros(_MAXM + 2)
+    K = np.empty(n + 4)
+    Dr = np.empty(n + 4)
+    rst = np.empty(_MAXRUNS + 1, dtype=np.int64)
+    ren = np.empty(_MAXRUNS + 1, dtype=np.int64)
+    for r in range(m):
+        for q in range(nw):
+            status[q, r] = 0
+            out[q, r] = np.nan
+        x = X[r]
+        h = H[r]
+        xmin = np.inf
+        xmax = -np.inf
+        finite = True
+        for j in range(k):
+            v = x[j]
+            if not math.isfinite(v):
+                finite = False
+            if v < xmin:
+                xmin = v
+            if v > xmax:
+                xmax = v
+        if not finite or not (h > 0) or not math.isfinite(h):
+            continue
+        frm = xmin - 3.0 * h
+        to = xmax + 3.0 * h
+        lo = frm - 4.0 * h
+        up = to + 4.0 * h
+        xdelta = (up - lo) / float(n - 1)
+        kspace = (2.0 * (up - lo)) / float(2 * n - 1)
+        a = kspace / h
+        a2 = a * a
+        const = _M_1_SQRT_2PI / h
+        hp = h * xdelta / kspace
+        if not (a <= _A_MAX) or not math.isfinite(xdelta) or not (xdelta > 0):
+            continue
+        if math.floor((xmin - lo) / xdelta) < 0 or math.floor((xmax - lo) / xdelta) > n - 2:
+            continue
+        delta = hp / _C
+        Mf = math.ceil((to - frm) / delta) + 4.0
+        if not (Mf <= _MAXM):
+            continue
+        M = int(Mf)
+        cscale = xdelta / delta
+        coff = (lo - frm) / delta + 1.5
+        flmin = n
+        flmax = -1
+        for j in range(k):
+            xpos = (x[j] - lo) / xdelta
+            f0 = math.floor(xpos)
+            fl[j] = int(f0)
+            fx[j] = xpos - f0
+            if fl[j] < flmin:
+                flmin = fl[j]
+            if fl[j] > flmax:
+                flmax = fl[j]
+            pos = xpos * cscale + coff
+            jj = np.rint(pos)
+            cj[j] = int(jj)
+            f = pos - jj
+            ch[j] = 0.5 * f
+            cg[j] = 0.5 * f * f
+        # every D value below needs kernel lags up to this (nodes 0 .. n - 1)
+        nk = _kernel_upto(K, 0, max(n - flmin, flmax + 2), a2)
+        for q in range(nw):
+            w = W[q]
+            # coarse stage: quadratic binning, then the Gaussian taps
+            for i in range(M):
+                Y[i] = 0.0
+            for j in range(k):
+                c = cj[j]
+                wj = w[j]
+                side = cg[j] * wj
+                bh = ch[j] * wj
+                Y[c] += wj - 2.0 * side
+                Y[c - 1] += side - bh
+                Y[c + 1] += side + bh
+            best = -1.0
+            jm = 0
+            for i in range(M):
+                t0 = max(0, i - _TAPS)
+                t1 = min(M - 1, i + _TAPS)
+                acc = 0.0
+                for t in range(t0, t1 + 1):
+                    acc += taps[t - i + _TAPS] * Y[t]
+                S[i] = acc
+                if acc > best:
+                    best = acc
+                    jm = i
+            jm = min(max(jm, 2), M - 3)
+            thr = (1.0 - _ETA - a2) * S[jm]
+            # high runs: maximal sets of consecutive nodes >= thr (not the end nodes)
+            nruns = 0
+            i = 1
+            while i < M - 1:
+                if S[i] >= thr:
+                    st = i
+                    while i + 1 < M - 1 and S[i + 1] >= thr:
+                        i += 1
+                    if nruns < _MAXRUNS:
+                        rst[nruns] = st
+                        ren[nruns] = i
+                    nruns += 1
+                i += 1
+            if nruns == 0 or nruns > _MAXRUNS:
+                continue
+            ok = True
+            bestx = np.nan
+            besty = -np.inf
+            bestm = 0.0
+            for u in range(nruns):
+                j0, j1 = rst[u], ren[u]
+                npk = 0
+                jp = j0
+                for jj2 in range(j0, j1 + 1):
+                    if S[jj2] > S[jj2 - 1] and S[jj2] >= S[jj2 + 1]:
+                        npk += 1
+                    if S[jj2] > S[jp]:
+                        jp = jj2
+                if j1 - j0 + 1 <= _SHORT and npk == 1:
+                    # short run: the parabola through the coarse peak predicts the node;
+                    # exact 3-node windows move to where they point until a maximum
+                    s0, s1, s2 = S[jp - 1], S[jp], S[jp + 1]
+                    den = s0 - 2.0 * s1 + s2
+                    shift = 0.5 * (s0 - s2) / den if den < 0 else 0.0
+                    if not math.isfinite(shift):
+                        shift = 0.0
+                    shift = min(max(shift, -1.0), 1.0)
+                    xp = frm + (jp - 1.5 + shift) * delta
+                    i0f = np.rint((xp - lo) / xdelta)
+                    if not math.isfinite(i0f):
+                        i0f = n // 2
+                    i0 = int(min(max(i0f, 2.0), n - 3.0))
+                    settled = False
+                    d0 = d1 = d2 = 0.0
+                    for _ in range(_PASSES):
+                        d0, d1, d2 = _window3(K, w, fl, fx, k, i0, const)
+                        if not (math.isfinite(d0) and math.isfinite(d1) and math.isfinite(d2)):
+                            break
+                        if d1 > d0 and d1 >= d2:          # the (first) maximum is the middle
+                            settled = True
+                            break
+                        jmw = 0 if (d0 >= d1 and d0 >= d2) else 2
+                        den = d0 - 2.0 * d1 + d2
+                        tt = 0.5 * (d0 - d2) / den if den < 0 else 0.0
+                        if math.isnan(tt):
+                            tt = 0.0
+                        stp = int(np.rint(min(max(tt, -8.0), 8.0)))
+                        stp = min(stp, -1) if jmw == 0 else max(stp, 1)
+                        i0 += stp
+                        if i0 < 1 or i0 > n - 2:
+                            break
+                        i0 = min(max(i0, 2), n - 3)
+                    if not settled:
+                        ok = False
+                        break
+                    found, cx, cy, cm = _interpolate(i0, d0, d1, d2, frm, to, lo, up, xdelta)
+                    if not found:
+                        ok = False
+                        break
+                    if cy > besty or (cy == besty and cm < bestm):
+                        bestx, besty, bestm = cx, cy, cm
+                else:
+                    # long run: D exactly at every node of the run (one coarse node either
+                    # side); its node-level local maxima are the candidates
+                    xl = frm + (j0 - 2.5) * delta
+                    xh = frm + (j1 - 0.5) * delta
+                    ilo = max(int(math.floor((xl - lo) / xdelta)), 1)
+                    ihi = min(int(math.ceil((xh - lo) / xdelta)), n - 2)
+                    if ihi - ilo > _MAXSPAN or ihi - ilo < 2:
+                        ok = False
+                        break
+                    for i in range(ilo, ihi + 1):
+                        Dr[i] = _node(K, w, fl, fx, k, i, const)
+                        if not math.isfinite(Dr[i]):
+                            ok = False
+                    if not ok:
+                        break
+                    imax = ilo
+                    for i in range(ilo, ihi + 1):
+                        if Dr[i] > Dr[imax]:
+                            imax = i
+                    if imax == ilo or imax == ihi:        # rising past the range: numpy
+                        ok = False
+                        break
+                    for i in range(ilo + 1, ihi):
+                        if Dr[i] > Dr[i - 1] and Dr[i] >= Dr[i + 1]:
+                            found, cx, cy, cm = _interpolate(i, Dr[i - 1], Dr[i], Dr[i + 1],
+                                                             frm, to, lo, up, xdelta)
+                            if not found:
+                                ok = False
+                                break
+                            if cy > besty or (cy == besty and cm < bestm):
+                                bestx, besty, bestm = cx, cy, cm
+                    if not ok:
+                        break
+            if ok and nk > 0:
+                out[q, r] = bestx
+                status[q, r] = 1
