@@ -212,7 +212,7 @@ def _jit_bandwidth(jit, XT, X, phi: float) -> np.ndarray:
     m, k = X.shape
     h = np.empty(m)
     ok = np.empty(m, dtype=np.uint8)
-    jit.bandwidths(X, phi, float(k) ** (1.0 / 5.0), h, ok)
+    jit.bandwidths(np.ascontiguousarray(XT), X, phi, float(k) ** (1.0 / 5.0), h, ok)
     if not ok.all():
         idx = np.flatnonzero(ok == 0)
         h[idx] = _boot_bandwidth(XT[:, idx], X[idx], phi)

@@ -74,33 +74,38 @@ _MAXSPAN = 256
 
 @njit(cache=True)
 def _select(v, lo, hi, kth):
-    """Partially order ``v[lo:hi + 1]`` so that ``v[kth]`` is its kth smallest value."""
+    """Partially order ``v[lo:hi + 1]`` so that ``v[kth]`` is its kth smallest value.
+
+    Quickselect with a median-of-three pivot and a branch-free Lomuto partition
+    (a conditional swap per element), faster than data-dependent branches on
+    random data.
+    """
     while hi > lo:
-        # median of three pivot
         mid = (lo + hi) >> 1
         a, b, c = v[lo], v[mid], v[hi]
         if a < b:
-            p = b if b < c else (c if a < c else a)
+            pi = mid if b < c else (hi if a < c else lo)
         else:
-            p = a if a < c else (c if b < c else b)
-        i, j = lo, hi
-        while i <= j:
-            while v[i] < p:
-                i += 1
-            while v[j] > p:
-                j -= 1
-            if i <= j:
-                t = v[i]
-                v[i] = v[j]
-                v[j] = t
-                i += 1
-                j -= 1
-        if kth <= j:
-            hi = j
-        elif kth >= i:
-            lo = i
-        else:
+            pi = lo if a < c else (hi if b < c else mid)
+        p = v[pi]
+        v[pi] = v[hi]
+        v[hi] = p
+        store = lo
+        for i in range(lo, hi):
+            vi = v[i]
+            t = v[store]
+            c_ = vi < p
+            v[i] = t if c_ else vi
+            v[store] = vi if c_ else t
+            store += 1 if c_ else 0
+        v[hi] = v[store]
+        v[store] = p
+        if store == kth:
             return
+        if kth < store:
+            hi = store - 1
+        else:
+            lo = store + 1
 
 
 @njit(cache=True)
@@ -131,28 +136,36 @@ def _median(v, k):
 
 
 @njit(cache=True)
-def bandwidths(X, phi, kpow, H, ok):
-    """Bootstrap bandwidths per row of ``X`` (m, k): ``H[r]`` and ``ok[r]`` (1 = certified).
+def bandwidths(XT, X, phi, kpow, H, ok):
+    """Bootstrap bandwidths of the replicates: ``H[r]``, ``ok[r]`` (1 = certified).
 
-    ``kpow`` is ``float(k) ** (1.0 / 5.0)`` as the caller computes it.
+    ``XT`` (k, m) and ``X`` (m, k) hold the same replicates as columns and as rows;
+    ``kpow`` is ``float(k) ** (1.0 / 5.0)`` as the caller computes it. The sums run
+    over the SNPs in index order for all replicates at once (numpy's order for
+    ``XT.sum(axis=0)``), the medians per row.
     """
-    m, k = X.shape
+    k, m = XT.shape
+    mean = np.zeros(m)
+    acc = np.zeros(m)
+    for j in range(k):
+        for r in range(m):
+            mean[r] += XT[j, r]
+    for r in range(m):
+        mean[r] = mean[r] / k
+    for j in range(k):
+        for r in range(m):
+            acc[r] += XT[j, r] - mean[r]
+    for r in range(m):
+        mean[r] += acc[r] / k
+        acc[r] = 0.0
+    for j in range(k):
+        for r in range(m):
+            d = XT[j, r] - mean[r]
+            acc[r] += d * d
     v = np.empty(k)
     for r in range(m):
+        sd = math.sqrt(acc[r] / (k - 1))
         x = X[r]
-        s = 0.0
-        for j in range(k):
-            s += x[j]
-        mean = s / k
-        s = 0.0
-        for j in range(k):
-            s += x[j] - mean
-        mean += s / k
-        ss = 0.0
-        for j in range(k):
-            d = x[j] - mean
-            ss += d * d
-        sd = math.sqrt(ss / (k - 1))
         for j in range(k):
             v[j] = x[j]
         center = _median(v, k)
@@ -175,12 +188,36 @@ def _coarse_taps():
 
 
 @njit(cache=True)
-def _kernel_upto(K, nk, L, a2):
-    """Extend the table ``K[l] = exp(-a^2 l^2 / 2)`` from ``nk`` to ``L + 1`` entries."""
-    for l in range(nk, L + 1):
-        e = -0.5 * a2 * (l * l)
-        K[l] = math.exp(e) if e > -745.0 else 0.0
-    return max(nk, L + 1)
+def _kernel_table(K, l0, L, a, a2):
+    r"""``K[l]`` = :math:`e^{-a^2 l^2/2}` for ``l = l0 .. L``; returns the new length ``L + 1``.
+
+    By ``exp`` while :math:`al \le 4.5`; beyond, where :math:`K_l \le e^{-10.1}`, in
+    stretches of 16 lags that start from ``exp`` and continue by the ratios
+    :math:`K_{l+1} = K_l\,\rho_l`, :math:`\rho_{l+1} = \rho_l e^{-a^2}`,
+    :math:`\rho_l = e^{-a^2(l + 1/2)}`: relative errors below :math:`144\epsilon`, so
+    absolute errors below :math:`0.006\epsilon` of the kernel's peak. Values below
+    :math:`10^{-300}` (beyond 37 bandwidths; R's ``dnorm`` gives them as subnormal
+    numbers) are 0.
+    """
+    lexp = min(L, int(4.5 / a)) if a > 0 else L
+    for l in range(l0, lexp + 1):
+        K[l] = math.exp(-0.5 * a2 * (l * l))
+    q2 = math.exp(-a2)
+    l = max(l0, lexp + 1)
+    while l <= L:
+        kv = math.exp(-0.5 * a2 * (l * l))
+        rt = math.exp(-a2 * (l + 0.5))
+        end = min(L, l + 15)
+        if kv < 1e-300:
+            for t in range(l, L + 1):
+                K[t] = 0.0
+            return L + 1
+        for t in range(l, end + 1):
+            K[t] = kv
+            kv *= rt
+            rt *= q2
+        l = end + 1
+    return L + 1
 
 
 @njit(cache=True)
@@ -277,7 +314,7 @@ def modes(X, H, W, out, status):
     ch = np.empty(k)
     cg = np.empty(k)
     Y = np.zeros(_MAXM + 2)
-    S = np.zeros(_MAXM + 2)
+    S = np.zeros(_MAXM + 2 * _TAPS + 2)
     K = np.empty(n + 4)
     Dr = np.empty(n + 4)
     rst = np.empty(_MAXRUNS + 1, dtype=np.int64)
@@ -339,8 +376,7 @@ def modes(X, H, W, out, status):
             f = pos - jj
             ch[j] = 0.5 * f
             cg[j] = 0.5 * f * f
-        # every D value below needs kernel lags up to this (nodes 0 .. n - 1)
-        nk = _kernel_upto(K, 0, max(n - flmin, flmax + 2), a2)
+        nk = 0                                 # kernel lags tabulated so far (on demand)
         for q in range(nw):
             w = W[q]
             # coarse stage: quadratic binning, then the Gaussian taps
@@ -354,17 +390,18 @@ def modes(X, H, W, out, status):
                 Y[c] += wj - 2.0 * side
                 Y[c - 1] += side - bh
                 Y[c + 1] += side + bh
+            for i in range(M + 2 * _TAPS):
+                S[i] = 0.0
+            for t in range(M):                         # S[i + _TAPS] = sum taps * Y
+                yt = Y[t]
+                for d in range(2 * _TAPS + 1):
+                    S[t + d] += taps[d] * yt
             best = -1.0
             jm = 0
             for i in range(M):
-                t0 = max(0, i - _TAPS)
-                t1 = min(M - 1, i + _TAPS)
-                acc = 0.0
-                for t in range(t0, t1 + 1):
-                    acc += taps[t - i + _TAPS] * Y[t]
-                S[i] = acc
-                if acc > best:
-                    best = acc
+                S[i] = S[i + _TAPS]
+                if S[i] > best:
+                    best = S[i]
                     jm = i
             jm = min(max(jm, 2), M - 3)
             thr = (1.0 - _ETA - a2) * S[jm]
@@ -413,6 +450,9 @@ def modes(X, H, W, out, status):
                     settled = False
                     d0 = d1 = d2 = 0.0
                     for _ in range(_PASSES):
+                        need = max(i0 + 1 - flmin, flmax + 2 - i0)
+                        if need >= nk:
+                            nk = _kernel_table(K, nk, need, a, a2)
                         d0, d1, d2 = _window3(K, w, fl, fx, k, i0, const)
                         if not (math.isfinite(d0) and math.isfinite(d1) and math.isfinite(d2)):
                             break
@@ -449,6 +489,9 @@ def modes(X, H, W, out, status):
                     if ihi - ilo > _MAXSPAN or ihi - ilo < 2:
                         ok = False
                         break
+                    need = max(ihi - flmin, flmax + 1 - ilo)
+                    if need >= nk:
+                        nk = _kernel_table(K, nk, need, a, a2)
                     for i in range(ilo, ihi + 1):
                         Dr[i] = _node(K, w, fl, fx, k, i, const)
                         if not math.isfinite(Dr[i]):
@@ -473,6 +516,6 @@ def modes(X, H, W, out, status):
                                 bestx, besty, bestm = cx, cy, cm
                     if not ok:
                         break
-            if ok and nk > 0:
+            if ok:
                 out[q, r] = bestx
                 status[q, r] = 1
