@@ -94,8 +94,8 @@ def main(argv=None) -> int:
         bad += check(seed, args.nboot)
     n = args.datasets * 3 * args.nboot
     paths = "fast and compiled paths" if rd.jit_kernel() is not None else "fast path"
-    print(f"{n} densities ({paths}), {bad} differ from the FFT path "
-          f"({time.perf_counter() - t0:.0f} s)")
+    print(f"{n} densities, {bad} differ from the FFT path "
+          f"({paths}; {time.perf_counter() - t0:.0f} s)")
     return 1 if bad else 0
 
 
