@@ -66,6 +66,7 @@ Chapman & Hall (section 3.5: linear binning and FFT evaluation).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from scipy import sparse
@@ -1186,17 +1187,25 @@ _JIT = None
 
 
 def jit_kernel():
-    """The compiled mode kernel (:mod:`mrbook.rmath._mode_jit`), or None without numba.
+    """The compiled mode kernel (:mod:`mrbook.rmath._mode_jit`), or None.
 
-    Imported on first use, so that ``import mrbook`` does not pay numba's import time.
+    Imported on first use, so that ``import mrbook`` does not pay numba's import
+    time. None (numpy only) when numba is missing, when the environment variable
+    ``MRBOOK_JIT`` is ``0``, or when numba has nowhere to cache compiled code
+    (neither the package's ``__pycache__`` nor the user's cache directory is
+    writable: it would compile for seconds in every process).
     """
     global _JIT
     if _JIT is None:
-        try:
-            from . import _mode_jit
-            _JIT = _mode_jit
-        except ImportError:                       # numba missing: numpy only
-            _JIT = False
+        _JIT = False
+        if os.environ.get("MRBOOK_JIT", "1") != "0":
+            try:
+                from . import _mode_jit
+                _JIT = _mode_jit
+            except ImportError:                   # numba missing
+                pass
+            except RuntimeError:                  # numba: "cannot cache function ..."
+                pass
     return _JIT or None
 
 
