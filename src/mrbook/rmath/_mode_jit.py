@@ -200,23 +200,23 @@ def _kernel_table(K, l0, L, a, a2):
     numbers) are 0.
     """
     lexp = min(L, int(4.5 / a)) if a > 0 else L
-    for l in range(l0, lexp + 1):
-        K[l] = math.exp(-0.5 * a2 * (l * l))
+    for lag in range(l0, lexp + 1):
+        K[lag] = math.exp(-0.5 * a2 * (lag * lag))
     q2 = math.exp(-a2)
-    l = max(l0, lexp + 1)
-    while l <= L:
-        kv = math.exp(-0.5 * a2 * (l * l))
-        rt = math.exp(-a2 * (l + 0.5))
-        end = min(L, l + 15)
+    lag = max(l0, lexp + 1)
+    while lag <= L:
+        kv = math.exp(-0.5 * a2 * (lag * lag))
+        rt = math.exp(-a2 * (lag + 0.5))
+        end = min(L, lag + 15)
         if kv < 1e-300:
-            for t in range(l, L + 1):
+            for t in range(lag, L + 1):
                 K[t] = 0.0
             return L + 1
-        for t in range(l, end + 1):
+        for t in range(lag, end + 1):
             K[t] = kv
             kv *= rt
             rt *= q2
-        l = end + 1
+        lag = end + 1
     return L + 1
 
 
