@@ -64,12 +64,14 @@ _M_1_SQRT_2PI = 0.398942280401432677939946059934
 _C = 2.0
 _TAPS = 9
 _MAXM = 1100
-_ETA = 0.024
+_ETA = 0.024 + 1.0 / 32.0
 _PASSES = 12
 _A_MAX = 1.0
 _SHORT = 3
 _MAXRUNS = 4
 _MAXSPAN = 256
+_RANGE_WORK = 1536
+_DIRECT_COST = 2
 
 
 @njit(cache=True)
@@ -199,7 +201,7 @@ def _kernel_table(K, l0, L, a, a2):
     :math:`10^{-300}` (beyond 37 bandwidths; R's ``dnorm`` gives them as subnormal
     numbers) are 0.
     """
-    lexp = min(L, int(4.5 / a)) if a > 0 else L
+    lexp = L if a * L <= 4.5 else int(4.5 / a)
     for lag in range(l0, lexp + 1):
         K[lag] = math.exp(-0.5 * a2 * (lag * lag))
     q2 = math.exp(-a2)
@@ -235,6 +237,15 @@ def _window3(K, w, fl, fx, k, i0, const):
         d1 += wl * K[abs(v)] + wr * K[abs(v + 1)]
         d2 += wl * K[abs(v - 1)] + wr * K[abs(v)]
     return d0 * const, d1 * const, d2 * const
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dot(y, i0, K, j0, nb):
+    """``sum(y[i0:i0 + nb] * K[j0:j0 + nb])``, summed in any order (vectorised)."""
+    acc = 0.0
+    for t in range(nb):
+        acc += y[i0 + t] * K[j0 + t]
+    return acc
 
 
 @njit(cache=True)
@@ -317,6 +328,8 @@ def modes(X, H, W, out, status):
     S = np.zeros(_MAXM + 2 * _TAPS + 2)
     K = np.empty(n + 4)
     Dr = np.empty(n + 4)
+    y = np.zeros(n + 2)
+    Ks = np.zeros(2 * n + 2)
     rst = np.empty(_MAXRUNS + 1, dtype=np.int64)
     ren = np.empty(_MAXRUNS + 1, dtype=np.int64)
     for r in range(m):
@@ -377,6 +390,7 @@ def modes(X, H, W, out, status):
             ch[j] = 0.5 * f
             cg[j] = 0.5 * f * f
         nk = 0                                 # kernel lags tabulated so far (on demand)
+        nks = 0                                # ... and copied into the symmetric table
         for q in range(nw):
             w = W[q]
             # coarse stage: quadratic binning, then the Gaussian taps
@@ -421,6 +435,7 @@ def modes(X, H, W, out, status):
             if nruns == 0 or nruns > _MAXRUNS:
                 continue
             ok = True
+            ybuilt = False
             bestx = np.nan
             besty = -np.inf
             bestm = 0.0
@@ -433,7 +448,65 @@ def modes(X, H, W, out, status):
                         npk += 1
                     if S[jj2] > S[jp]:
                         jp = jj2
-                if j1 - j0 + 1 <= _SHORT and npk == 1:
+                # the run's node range: one coarse node either side
+                xl = frm + (j0 - 2.5) * delta
+                xh = frm + (j1 - 0.5) * delta
+                ilo = max(int(math.floor((xl - lo) / xdelta)), 1)
+                ihi = min(int(math.ceil((xh - lo) / xdelta)), n - 2)
+                nb = flmax + 2 - flmin
+                if ihi - ilo >= 2 and (ihi - ilo + 1) * min(_DIRECT_COST * k, nb) <= _RANGE_WORK:
+                    # D exactly at every node of the range (the binned masses times the
+                    # kernel, a product vectorised over the range); its node-level
+                    # local maxima are the candidates
+                    direct = _DIRECT_COST * k < nb           # sums over points, else bins
+                    if not direct and not ybuilt:
+                        for i in range(flmin, flmax + 2):
+                            y[i] = 0.0
+                        for j in range(k):
+                            wr = w[j] * fx[j]
+                            y[fl[j]] += w[j] - wr
+                            y[fl[j] + 1] += wr
+                        ybuilt = True
+                    need = max(ihi - flmin, flmax + 1 - ilo)
+                    if need >= nk:
+                        nk = _kernel_table(K, nk, need, a, a2)
+                    if not direct and need >= nks:
+                        for d in range(nks, need + 1):
+                            Ks[n + d] = K[d]
+                            Ks[n - d] = K[d]
+                        nks = need + 1
+                    for i in range(ilo, ihi + 1):
+                        if direct:
+                            Dr[i] = _node(K, w, fl, fx, k, i, const)
+                        else:
+                            Dr[i] = _dot(y, flmin, Ks, n + flmin - i, nb) * const
+                    imax = ilo
+                    for i in range(ilo, ihi + 1):
+                        if not math.isfinite(Dr[i]):
+                            ok = False
+                        if Dr[i] > Dr[imax]:
+                            imax = i
+                    if not ok or imax == ilo or imax == ihi:
+                        ok = False
+                        break
+                    # R's output maximum is next to a local maximum at least as high as
+                    # the higher neighbour of the highest node: none may sit on an edge
+                    bound = max(Dr[imax - 1], Dr[imax + 1])
+                    if Dr[ilo] >= bound or Dr[ihi] >= bound:
+                        ok = False
+                        break
+                    for i in range(ilo + 1, ihi):
+                        if Dr[i] > Dr[i - 1] and Dr[i] >= Dr[i + 1]:
+                            found, cx, cy, cm = _interpolate(i, Dr[i - 1], Dr[i], Dr[i + 1],
+                                                             frm, to, lo, up, xdelta)
+                            if not found:
+                                ok = False
+                                break
+                            if cy > besty or (cy == besty and cm < bestm):
+                                bestx, besty, bestm = cx, cy, cm
+                    if not ok:
+                        break
+                elif j1 - j0 + 1 <= _SHORT and npk == 1:
                     # short run: the parabola through the coarse peak predicts the node;
                     # exact 3-node windows move to where they point until a maximum
                     s0, s1, s2 = S[jp - 1], S[jp], S[jp + 1]
@@ -480,12 +553,8 @@ def modes(X, H, W, out, status):
                     if cy > besty or (cy == besty and cm < bestm):
                         bestx, besty, bestm = cx, cy, cm
                 else:
-                    # long run: D exactly at every node of the run (one coarse node either
-                    # side); its node-level local maxima are the candidates
-                    xl = frm + (j0 - 2.5) * delta
-                    xh = frm + (j1 - 0.5) * delta
-                    ilo = max(int(math.floor((xl - lo) / xdelta)), 1)
-                    ihi = min(int(math.ceil((xh - lo) / xdelta)), n - 2)
+                    # long run over a wide range: D exactly at every node of the range by
+                    # direct sums; its node-level local maxima are the candidates
                     if ihi - ilo > _MAXSPAN or ihi - ilo < 2:
                         ok = False
                         break
