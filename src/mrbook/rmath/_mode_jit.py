@@ -71,7 +71,6 @@ _SHORT = 3
 _MAXRUNS = 4
 _MAXSPAN = 256
 _RANGE_WORK = 1536
-_DIRECT_COST = 2
 
 
 @njit(cache=True)
@@ -240,12 +239,38 @@ def _window3(K, w, fl, fx, k, i0, const):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def _dot(y, i0, K, j0, nb):
-    """``sum(y[i0:i0 + nb] * K[j0:j0 + nb])``, summed in any order (vectorised)."""
-    acc = 0.0
-    for t in range(nb):
-        acc += y[i0 + t] * K[j0 + t]
-    return acc
+def _range(K, w, fl, fx, k, ilo, ihi, const, q2, Dr, E, G, P):
+    r"""Exact :math:`D_i` for ``i = ilo .. ihi`` into ``Dr``, vectorised over the points.
+
+    With :math:`d = i - fl_p`, point ``p`` adds :math:`w_p(1-f_p)K_d + w_pf_pK_{d-1}`,
+    :math:`K_d = e^{-a^2d^2/2}`. Moving to node ``i + 1``, :math:`K_{d-1}` becomes the
+    current :math:`K_d` and :math:`K_{d+1} = K_d\rho_d`, :math:`\rho_{d+1} = \rho_d e^{-a^2}`,
+    :math:`\rho_d = e^{-a^2(2d+1)/2}` (a ratio of tabulated values); every 16 nodes the
+    values restart from the table, so a term carries at most ~40 roundings (the
+    numpy path's powers carry up to 64). The table must hold lags up to
+    ``max(ihi - flmin, flmax - ilo) + 2``.
+    """
+    for i in range(ilo, ihi + 1):
+        if (i - ilo) % 16 == 0:
+            for p in range(k):
+                d = i - fl[p]
+                ad = abs(d)
+                kd = K[ad]
+                E[p] = kd
+                G[p] = K[abs(d - 1)]
+                if kd > 0.0:
+                    P[p] = (K[d + 1] if d >= 0 else K[ad - 1]) / kd
+                else:
+                    P[p] = 0.0
+        acc = 0.0
+        for p in range(k):
+            wr = w[p] * fx[p]
+            acc += (w[p] - wr) * E[p] + wr * G[p]
+        Dr[i] = acc * const
+        for p in range(k):
+            G[p] = E[p]
+            E[p] *= P[p]
+            P[p] *= q2
 
 
 @njit(cache=True)
@@ -326,10 +351,11 @@ def modes(X, H, W, out, status):
     cg = np.empty(k)
     Y = np.zeros(_MAXM + 2)
     S = np.zeros(_MAXM + 2 * _TAPS + 2)
-    K = np.empty(n + 4)
+    K = np.empty(n + 8)
     Dr = np.empty(n + 4)
-    y = np.zeros(n + 2)
-    Ks = np.zeros(2 * n + 2)
+    E = np.empty(k)
+    G = np.empty(k)
+    P = np.empty(k)
     rst = np.empty(_MAXRUNS + 1, dtype=np.int64)
     ren = np.empty(_MAXRUNS + 1, dtype=np.int64)
     for r in range(m):
@@ -360,6 +386,7 @@ def modes(X, H, W, out, status):
         a = kspace / h
         a2 = a * a
         const = _M_1_SQRT_2PI / h
+        q2 = math.exp(-a2)
         hp = h * xdelta / kspace
         if not (a <= _A_MAX) or not math.isfinite(xdelta) or not (xdelta > 0):
             continue
@@ -390,7 +417,6 @@ def modes(X, H, W, out, status):
             ch[j] = 0.5 * f
             cg[j] = 0.5 * f * f
         nk = 0                                 # kernel lags tabulated so far (on demand)
-        nks = 0                                # ... and copied into the symmetric table
         for q in range(nw):
             w = W[q]
             # coarse stage: quadratic binning, then the Gaussian taps
@@ -435,7 +461,6 @@ def modes(X, H, W, out, status):
             if nruns == 0 or nruns > _MAXRUNS:
                 continue
             ok = True
-            ybuilt = False
             bestx = np.nan
             besty = -np.inf
             bestm = 0.0
@@ -453,33 +478,13 @@ def modes(X, H, W, out, status):
                 xh = frm + (j1 - 0.5) * delta
                 ilo = max(int(math.floor((xl - lo) / xdelta)), 1)
                 ihi = min(int(math.ceil((xh - lo) / xdelta)), n - 2)
-                nb = flmax + 2 - flmin
-                if ihi - ilo >= 2 and (ihi - ilo + 1) * min(_DIRECT_COST * k, nb) <= _RANGE_WORK:
-                    # D exactly at every node of the range (the binned masses times the
-                    # kernel, a product vectorised over the range); its node-level
-                    # local maxima are the candidates
-                    direct = _DIRECT_COST * k < nb           # sums over points, else bins
-                    if not direct and not ybuilt:
-                        for i in range(flmin, flmax + 2):
-                            y[i] = 0.0
-                        for j in range(k):
-                            wr = w[j] * fx[j]
-                            y[fl[j]] += w[j] - wr
-                            y[fl[j] + 1] += wr
-                        ybuilt = True
-                    need = max(ihi - flmin, flmax + 1 - ilo)
+                if ihi - ilo >= 2 and (ihi - ilo + 1) * k <= _RANGE_WORK:
+                    # D exactly at every node of the range; its node-level local maxima
+                    # are the candidates
+                    need = max(ihi - flmin, flmax - ilo) + 2
                     if need >= nk:
                         nk = _kernel_table(K, nk, need, a, a2)
-                    if not direct and need >= nks:
-                        for d in range(nks, need + 1):
-                            Ks[n + d] = K[d]
-                            Ks[n - d] = K[d]
-                        nks = need + 1
-                    for i in range(ilo, ihi + 1):
-                        if direct:
-                            Dr[i] = _node(K, w, fl, fx, k, i, const)
-                        else:
-                            Dr[i] = _dot(y, flmin, Ks, n + flmin - i, nb) * const
+                    _range(K, w, fl, fx, k, ilo, ihi, const, q2, Dr, E, G, P)
                     imax = ilo
                     for i in range(ilo, ihi + 1):
                         if not math.isfinite(Dr[i]):
@@ -558,11 +563,11 @@ def modes(X, H, W, out, status):
                     if ihi - ilo > _MAXSPAN or ihi - ilo < 2:
                         ok = False
                         break
-                    need = max(ihi - flmin, flmax + 1 - ilo)
+                    need = max(ihi - flmin, flmax - ilo) + 2
                     if need >= nk:
                         nk = _kernel_table(K, nk, need, a, a2)
+                    _range(K, w, fl, fx, k, ilo, ihi, const, q2, Dr, E, G, P)
                     for i in range(ilo, ihi + 1):
-                        Dr[i] = _node(K, w, fl, fx, k, i, const)
                         if not math.isfinite(Dr[i]):
                             ok = False
                     if not ok:
