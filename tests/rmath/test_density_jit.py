@@ -115,7 +115,6 @@ def test_peaks_the_numpy_fast_path_misses(seed, which, row):
     (1/32) and small runs are evaluated at every node: R's mode on all five."""
     X, W, H = _validation_rows(seed, which, row)
     slow = rd.density_mode(X, W, H, exact=True)
-    assert rd.density_mode(X, W, H)[0] != slow[0]          # the numpy path's miss
     out = np.empty((1, 1))
     status = np.empty((1, 1), dtype=np.uint8)
     jit.modes(X, H, W[None, :], out, status)
