@@ -17,30 +17,40 @@ blocks of replicates (whose per-call overhead dominates at ~100 SNPs):
    ``DensityBatch.__init__`` (R 4.2's ``density.default``).
 3. *Coarse stage*: the points binned quadratically on a grid of spacing
    :math:`h'/2` and smoothed with the Gaussian of ``DensityBatch._coarse`` (here in
-   double precision). Only a row whose high coarse nodes (at least
-   :math:`1 - 0.024 - a^2` of the coarse maximum) are the peak and some of its two
-   neighbours is handled here; the parabola through the coarse peak predicts R's
-   node of maximal density.
-4. *Settle*: R's binned density :math:`D` exactly (a direct sum of the kernel
-   values :math:`\phi(|i - j|\kappa)` over the points' two bins, the kernel
-   tabulated once per replicate) at the predicted node and its two neighbours,
-   moving where the parabola through the three values points until the middle one
-   is the (first) maximum, as ``DensityBatch._settle``.
+   double precision). A *high run* is a maximal set of consecutive coarse nodes
+   of at least :math:`1 - 0.024 - 1/32 - a^2` of the coarse maximum (at most four
+   runs). The extra :math:`1/32` over ``DensityBatch``'s margin is the sampling
+   loss: the narrowest peak of :math:`D` (one point, a Gaussian of :math:`h'`)
+   lying half a coarse spacing from the nearest node is sampled
+   :math:`1 - e^{-1/32}` (3.1 %) low there, and ``DensityBatch`` misses such peaks
+   (6 wrong modes in 1.2 million validation densities, k = 3 to 8).
+4. *Exact density*: R's binned density :math:`D` exactly (direct sums of the
+   kernel values :math:`\phi(|i - j|\kappa)` over the points' two bins, the
+   kernel tabulated once per replicate). A run whose node range (one coarse node
+   either side) costs at most 1,536 point-node terms is evaluated at every node
+   (:func:`_range`); its node-level local maxima are the candidates, and the
+   range's edges must stay below the higher neighbour of its highest node. A
+   larger run of at most three nodes with one coarse peak *settles*: from the
+   node the parabola through the coarse peak predicts, exact 3-node windows move
+   where the parabola through their values points until the middle one is the
+   (first) maximum, as ``DensityBatch._settle``. Other large runs (up to 256
+   nodes) are evaluated at every node.
 5. *Output grid*: ``approx()`` onto ``seq(from, to, length.out = 512)`` in the two
-   node intervals next to the maximal node, the first highest output point
-   winning, as ``DensityBatch._interpolate``.
+   node intervals next to each candidate, the highest output point winning
+   (ties to the first), as ``DensityBatch._interpolate``.
 
-Everything else (several high runs, long runs, kernel spacing above the bandwidth,
-coarse grids longer than 1100 nodes, a settle that leaves the grid or does not
-settle in 12 steps, non-finite values) returns status 0, and the caller hands
-the row to :class:`~mrbook.rmath.density.DensityBatch` / R's FFT algorithm.
+Everything else (more than four runs, wider runs, kernel spacing above the
+bandwidth, coarse grids longer than 1100 nodes, a settle that leaves the grid or
+does not settle in 12 steps, a range whose maximum is on its edge, non-finite
+values) returns status 0, and the caller hands the row to
+:class:`~mrbook.rmath.density.DensityBatch` / R's FFT algorithm.
 
 The direct sums are not bit-identical to numpy's (nor is either to R's FFT,
 see :mod:`mrbook.rmath.density`); the modes are checked against R's FFT path by
 ``benchmarks/validate_density_mode.py``.
 
 numba is imported by this module only; :mod:`mrbook.rmath.density` imports it
-lazily (``jit_available``), so ``import mrbook`` does not pay for it. Compiled
+lazily (``jit_kernel``), so ``import mrbook`` does not pay for it. Compiled
 code is cached (``cache=True``) in ``__pycache__`` or, when that is read-only,
 numba's user-wide cache directory.
 

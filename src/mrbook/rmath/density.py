@@ -1227,9 +1227,11 @@ def density_modes(X, W, H) -> np.ndarray:
     Notes
     -----
     The compiled kernel (:mod:`mrbook.rmath._mode_jit`, when numba is installed)
-    handles the rows whose high coarse nodes form one short run; the others, and
-    every row when numba is missing, go to :class:`DensityBatch` (and from there
-    to R's FFT algorithm) unchanged.
+    does :class:`DensityBatch`'s search one row at a time (with a wider high-run
+    margin and small runs evaluated at every node); the rows it cannot certify,
+    and every row when numba is missing, go to :class:`DensityBatch` (and from
+    there to R's FFT algorithm) unchanged. Both give R's FFT mode;
+    ``benchmarks/validate_density_mode.py`` checks both.
     """
     X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=float)))
     W = np.ascontiguousarray(np.atleast_2d(np.asarray(W, dtype=float)))
