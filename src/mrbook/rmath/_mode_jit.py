@@ -231,7 +231,7 @@ def _kernel_table(K, l0, L, a, a2):
     return L + 1
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _window3(K, w, fl, fx, k, i0, const):
     """Exact :math:`D_{i_0-1}, D_{i_0}, D_{i_0+1}`: direct sums over the points' two bins."""
     d0 = 0.0
