@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from mrbook.rmath import density as rd
-from mrbook.estimators.mode import _norm_weights, mode_bandwidth
+from mrbook.estimators.mode import _boot_bandwidth, _jit_bandwidth, _norm_weights, mode_bandwidth
 
 
 #: the SNP counts the data sets are drawn from (``--k`` chooses others)
@@ -62,14 +62,27 @@ def check(seed: int, nboot: int, ks=SNP_COUNTS) -> int:
                         (se2, (_norm_weights(se2),))):
         X = b_iv[None, :] + se[None, :] * g.standard_normal((nboot, k))
         H = mode_bandwidth(X)
-        for W in weights:
+        jit = rd.jit_kernel()
+        compiled = rd.density_modes(X, np.stack(weights), H) if jit is not None else None
+        if jit is not None:
+            XT = np.ascontiguousarray(X.T)
+            hb = _jit_bandwidth(jit, XT, X, 1.0)
+            nb = int(np.count_nonzero(hb != _boot_bandwidth(XT, X, 1.0)))
+            if nb:
+                bad += nb
+                print(f"seed {seed} k {k}: {nb} compiled bandwidths differ", flush=True)
+        for q, W in enumerate(weights):
             fast = rd.density_mode(X, W, H)
             slow = rd.density_mode(X, W, H, exact=True)
-            diff = ~((fast == slow) | (np.isnan(fast) & np.isnan(slow)))
-            if diff.any():
-                bad += int(diff.sum())
-                print(f"seed {seed} k {k}: {int(diff.sum())} rows differ, e.g. row "
-                      f"{int(np.argmax(diff))}", flush=True)
+            for label, got in (("fast", fast), ("compiled", None if compiled is None else
+                                                 compiled[q])):
+                if got is None:
+                    continue
+                diff = ~((got == slow) | (np.isnan(got) & np.isnan(slow)))
+                if diff.any():
+                    bad += int(diff.sum())
+                    print(f"seed {seed} k {k}: {int(diff.sum())} {label} rows differ, e.g. "
+                          f"row {int(np.argmax(diff))}", flush=True)
     return bad
 
 
@@ -88,8 +101,9 @@ def main(argv=None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.datasets):
         bad += check(seed, args.nboot, ks)
     n = args.datasets * 3 * args.nboot
+    paths = "fast and compiled paths" if rd.jit_kernel() is not None else "fast path"
     print(f"{n} densities, {bad} differ from the FFT path "
-          f"({time.perf_counter() - t0:.0f} s)")
+          f"({paths}; {time.perf_counter() - t0:.0f} s)")
     return 1 if bad else 0
 
 

@@ -86,7 +86,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..rmath.density import DensityBatch, density_mode, keep_heap
+from ..rmath.density import DensityBatch, density_mode, density_modes, jit_kernel, keep_heap
 from ..rmath.rng import rnorm_each
 from ._registry import Params, register
 from ._stats import na_result
@@ -207,6 +207,18 @@ def _boot_bandwidth(XT, X, phi: float) -> np.ndarray:
     return np.maximum(1e-8, s * phi)
 
 
+def _jit_bandwidth(jit, XT, X, phi: float) -> np.ndarray:
+    """:func:`_boot_bandwidth` by the compiled kernel (bit-identical); numpy where uncertified."""
+    m, k = X.shape
+    h = np.empty(m)
+    ok = np.empty(m, dtype=np.uint8)
+    jit.bandwidths(np.ascontiguousarray(XT), X, phi, float(k) ** (1.0 / 5.0), h, ok)
+    if not ok.all():
+        idx = np.flatnonzero(ok == 0)
+        h[idx] = _boot_bandwidth(XT[:, idx], X[idx], phi)
+    return h
+
+
 def _norm_weights(se) -> np.ndarray:
     """``se^-2 / sum(se^-2)`` per row (R sums in long double; 0/0 gives NaN as in R)."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -310,10 +322,19 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
             continue
         for name, _ in jobs:
             boot[name] = np.empty(nboot)
+        jit = None if pen else jit_kernel()
         for s in range(0, nboot, chunk):       # blocks of replicates bound the temporaries
             sl = slice(s, s + chunk)
             xt = B[:, sl]                          # replicates as columns, as drawn
             x = np.ascontiguousarray(xt.T)         # and as rows
+            if jit is not None:
+                # compiled: bandwidths and modes per replicate, uncertified rows by numpy
+                h = _jit_bandwidth(jit, xt, x, phi)
+                ws = {"s": w_simple, "w": w1, "wn": w2}
+                res = density_modes(x, np.stack([ws[key] for _, key in jobs]), h)
+                for q, (name, _) in enumerate(jobs):
+                    boot[name][sl] = res[q]
+                continue
             batch = DensityBatch(x, _boot_bandwidth(xt, x, phi), xmin=xt.min(axis=0),
                                  xmax=xt.max(axis=0))
             b_wm = None

@@ -66,12 +66,13 @@ Chapman & Hall (section 3.5: linear binning and FFT evaluation).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from scipy import sparse
 
-__all__ = ["DensityBatch", "density", "density_mode", "r_seq", "bindist", "dnorm", "approx",
-           "keep_heap"]
+__all__ = ["DensityBatch", "density", "density_mode", "density_modes", "r_seq", "bindist", "dnorm",
+           "approx", "keep_heap", "jit_kernel"]
 
 #: ``M_1_SQRT_2PI`` of R's ``Rmath.h``.
 M_1_SQRT_2PI = 0.398942280401432677939946059934
@@ -1182,4 +1183,71 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
     for s in range(0, m, 256):                  # blocks of rows keep temporaries in cache
         Ws = W[s:s + 256] if W.ndim == 2 and W.shape[0] > 1 else W
         out[s:s + 256] = DensityBatch(X[s:s + 256], H[s:s + 256]).mode(Ws)
+    return out
+
+
+_JIT = None
+
+
+def jit_kernel():
+    """The compiled mode kernel (:mod:`mrbook.rmath._mode_jit`), or None.
+
+    Imported on first use, so that ``import mrbook`` does not pay numba's import
+    time. None (numpy only) when numba is missing, when the environment variable
+    ``MRBOOK_JIT`` is ``0``, or when numba has nowhere to cache compiled code
+    (neither the package's ``__pycache__`` nor the user's cache directory is
+    writable: it would compile for seconds in every process).
+    """
+    global _JIT
+    if _JIT is None:
+        _JIT = False
+        if os.environ.get("MRBOOK_JIT", "1") != "0":
+            try:
+                from . import _mode_jit
+                _JIT = _mode_jit
+            except ImportError:                   # numba missing
+                pass
+            except RuntimeError:                  # numba: "cannot cache function ..."
+                pass
+    return _JIT or None
+
+
+def density_modes(X, W, H) -> np.ndarray:
+    """:func:`density_mode` of the rows of ``X`` for several weightings at once.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, k)
+    W : array_like, shape (nw, k)
+        One weight vector per weighting (the same for every row).
+    H : array_like, shape (m,)
+
+    Returns
+    -------
+    ndarray, shape (nw, m)
+        ``out[q, r] = density_mode(X[r], W[q], H[r])``.
+
+    Notes
+    -----
+    The compiled kernel (:mod:`mrbook.rmath._mode_jit`, when numba is installed)
+    does :class:`DensityBatch`'s search one row at a time (with a wider high-run
+    margin and small runs evaluated at every node); the rows it cannot certify,
+    and every row when numba is missing, go to :class:`DensityBatch` (and from
+    there to R's FFT algorithm) unchanged. Both give R's FFT mode;
+    ``benchmarks/validate_density_mode.py`` checks both.
+    """
+    X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=float)))
+    W = np.ascontiguousarray(np.atleast_2d(np.asarray(W, dtype=float)))
+    m = X.shape[0]
+    H = np.ascontiguousarray(np.broadcast_to(np.asarray(H, dtype=float), (m,)))
+    jit = jit_kernel()
+    if jit is None or m == 0:
+        return np.stack([density_mode(X, w, H) for w in W]) if W.shape[0] else np.empty((0, m))
+    out = np.empty((W.shape[0], m))
+    status = np.empty((W.shape[0], m), dtype=np.uint8)
+    jit.modes(X, H, W, out, status)
+    for q in range(W.shape[0]):
+        idx = np.flatnonzero(status[q] == 0)
+        if idx.size:
+            out[q, idx] = density_mode(X[idx], W[q], H[idx])
     return out

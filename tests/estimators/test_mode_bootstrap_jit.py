@@ -1,0 +1,76 @@
+"""The mode bootstrap with and without the compiled kernel: the same numbers, bit for bit.
+
+``_mode_rows`` computes the bootstrap bandwidths and modes with numba when it is
+installed (mrbook.rmath._mode_jit) and with numpy (``_boot_bandwidth``,
+``DensityBatch``) otherwise. The bandwidths must be bit-identical, and since both
+paths give R's FFT mode for every replicate, so must every estimate and standard
+error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import rrng_available as _rrng_available
+from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, _jit_bandwidth, mr_mode_all,
+                                    mr_mode_joint)
+from mrbook.estimators import Params
+from mrbook.rmath import density as rd
+from mrbook.rmath.rng import make_rng, rnorm_each
+
+jit = rd.jit_kernel()
+needs_numba = pytest.mark.skipif(jit is None, reason="numba is not installed (or MRBOOK_JIT=0)")
+
+
+@needs_numba
+@pytest.mark.parametrize("k", [3, 4, 7, 8, 79, 80, 1000])
+def test_compiled_bandwidths_bit_identical(k):
+    """sd, mad (odd and even k) and the Silverman rule as _boot_bandwidth computes them,
+    on replicates drawn as the bootstrap draws them (columns of a k x nboot matrix)."""
+    g = np.random.default_rng(k)
+    B = rnorm_each(make_rng(k), g.normal(0, 1, k), g.uniform(0.01, 2.0, k), 500)
+    for sl in (slice(0, 500), slice(100, 116)):
+        xt = B[:, sl]
+        x = np.ascontiguousarray(xt.T)
+        for phi in (1.0, 0.5):
+            assert np.array_equal(_jit_bandwidth(jit, xt, x, phi), _boot_bandwidth(xt, x, phi))
+
+
+@needs_numba
+def test_median_that_long_double_rounds_is_left_to_numpy():
+    """mean() of the two middle values is a long-double sum: where it needs more than 64
+    bits the kernel does not certify the bandwidth, and numpy's value is used."""
+    X = np.array([[0.0, 1e-20, 1.0, 5.0], [0.0, 0.25, 1.0, 5.0]])
+    XT = np.ascontiguousarray(X.T)
+    h = np.empty(2)
+    ok = np.empty(2, dtype=np.uint8)
+    jit.bandwidths(XT, X, 1.0, 4.0 ** 0.2, h, ok)
+    assert ok.tolist() == [0, 1]
+    assert np.array_equal(_jit_bandwidth(jit, XT, X, 1.0), _boot_bandwidth(XT, X, 1.0))
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", ["numpy", "r"])
+def test_mode_rows_identical_with_and_without_numba(monkeypatch, kind):
+    """All five mode rows (and the joint simple + weighted run) with numba equal the
+    numpy path's, bit for bit, on BMI -> CHD-like data at nboot 300."""
+    if kind == "r" and not _rrng_available():
+        pytest.skip("mrbook.rmath.generator is not available")
+    g = np.random.default_rng(79)
+    k = 79
+    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
+    sx = g.uniform(0.002, 0.02, k)
+    sy = g.uniform(0.002, 0.03, k)
+    by = 0.4 * bx + g.normal(0.0, sy)
+    by[:10] += g.normal(0.0, 0.03, 10)                             # pleiotropic SNPs
+    p = Params(nboot=300)
+    with_jit = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
+    joint = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])
+    monkeypatch.setattr(rd, "_JIT", False)
+    assert rd.jit_kernel() is None
+    without = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
+    joint0 = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])
+    assert [r["method"] for r in with_jit] == list(MODE_METHODS)
+    assert with_jit == without
+    assert joint == joint0
