@@ -22,6 +22,44 @@ REFERENCE = SHARED / "reference"
 SKIP_SHARED = "../shared is not beside this clone (CI has it; a user's clone may not)"
 
 
+def benchmark_module(name: str):
+    """A script of benchmarks/ loaded as a module (its data generators serve tests too)."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def validation_rows(seed: int, which: int, row: int):
+    """Row ``row`` of benchmarks/validate_density_mode.py's data set ``seed`` and weighting
+    ``which`` (0 equal and 1 second-order weights on the first draw, 2 first-order
+    weights on the second): (x, w, h) for ``density_mode``."""
+    import numpy as np
+
+    from mrbook.estimators.mode import _norm_weights, mode_bandwidth
+
+    bx, by, sx, sy = benchmark_module("validate_density_mode").simulated(seed)
+    g = np.random.default_rng(seed + 10**6)
+    b_iv = by / bx
+    se1 = np.sqrt(sy**2 / bx**2 + by**2 * sx**2 / bx**4)
+    se2 = sy / np.abs(bx)
+    k = bx.size
+    X = b_iv[None, :] + se1[None, :] * g.standard_normal((200, k))
+    if which == 2:
+        X = b_iv[None, :] + se2[None, :] * g.standard_normal((200, k))
+    W = (np.full(k, 1.0 / k), _norm_weights(se1), _norm_weights(se2))[which]
+    return X[row:row + 1], W, mode_bandwidth(X)[row:row + 1]
+
+
+#: the densities (validation seeds 201-2200, k = 3 to 8) where a narrow peak between two
+#: coarse nodes once escaped the fast mode search: (seed, weighting, row)
+NARROW_PEAKS = [(376, 1, 66), (1441, 1, 164), (1469, 1, 143), (1909, 0, 58), (1937, 2, 100),
+                (2198, 1, 98)]
+
+
 def reference_cases() -> list[Path]:
     """Every folder of ../shared/reference with a twosamplemr.json (new ones are picked up)."""
     if not REFERENCE.is_dir():

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import NARROW_PEAKS, benchmark_module, validation_rows
 from conftest import case_params, load_reference, reference_cases
 from conftest import rrng_available as _rrng_available
 from mrbook.rmath import density as rd
@@ -322,14 +323,9 @@ def test_wide_window_overflow_goes_to_fft_path(monkeypatch):
     ``bench_engine.py`` at seed 1234)."""
     import warnings
 
-    g = np.random.default_rng(2024 + 1000)          # bench_engine.simulated_pair(1000)
-    k = 1000
-    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
-    sx = g.uniform(0.002, 0.02, k)
-    sy = g.uniform(0.002, 0.03, k)
-    by = 0.3 * bx + g.normal(0.0, sy)
-    plei = g.random(k) < 0.2
-    by[plei] += g.normal(0.0, 0.02, int(plei.sum()))
+    dat = benchmark_module("bench_engine").simulated_pair(1000)
+    bx, by, sx, sy = (dat[c].to_numpy(dtype=float) for c in
+                      ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome"))
 
     seen = []
     window = rd.DensityBatch._window
@@ -357,38 +353,11 @@ def test_wide_window_overflow_goes_to_fft_path(monkeypatch):
     assert np.array_equal(rd.density_mode(X, W, H), rd.density_mode(X, W, H, exact=True))
 
 
-def _validation_rows(seed: int, which: int, row: int):
-    """Row ``row`` of benchmarks/validate_density_mode.py's data set ``seed`` and weighting
-    ``which`` (0 equal and 1 second-order weights on the first draw, 2 first-order
-    weights on the second): (x, w, h)."""
-    import importlib.util
-    from pathlib import Path
-
-    from mrbook.estimators.mode import _norm_weights
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "validate_density_mode.py"
-    spec = importlib.util.spec_from_file_location("validate_density_mode", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    bx, by, sx, sy = mod.simulated(seed)
-    g = np.random.default_rng(seed + 10**6)
-    b_iv = by / bx
-    se1 = np.sqrt(sy**2 / bx**2 + by**2 * sx**2 / bx**4)
-    se2 = sy / np.abs(bx)
-    k = bx.size
-    X = b_iv[None, :] + se1[None, :] * g.standard_normal((200, k))
-    if which == 2:
-        X = b_iv[None, :] + se2[None, :] * g.standard_normal((200, k))
-    W = (np.full(k, 1.0 / k), _norm_weights(se1), _norm_weights(se2))[which]
-    return X[row:row + 1], W, mode_bandwidth(X)[row:row + 1]
-
-
-@pytest.mark.parametrize("seed, which, row", [(376, 1, 66), (1441, 1, 164), (1469, 1, 143),
-                                              (1909, 0, 58), (1937, 2, 100)])
+@pytest.mark.parametrize("seed, which, row", NARROW_PEAKS)
 def test_a_narrow_peak_between_coarse_nodes_is_found(seed, which, row):
     """Densities (k = 3 to 8) where a peak of one heavy point lies between two coarse
     nodes, which read it ~3 % low: with a high-run margin of 2.4 % the fast path missed
     it and settled on a lower maximum (validation seeds 201-2200, 1.2 million
     densities); the margin now allows for that loss and the mode is R's."""
-    X, W, H = _validation_rows(seed, which, row)
+    X, W, H = validation_rows(seed, which, row)
     assert rd.density_mode(X, W, H)[0] == rd.density_mode(X, W, H, exact=True)[0]

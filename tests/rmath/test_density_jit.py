@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import NARROW_PEAKS, validation_rows
 from mrbook.rmath import density as rd
 
 jit = rd.jit_kernel()
@@ -79,41 +80,15 @@ def test_import_mrbook_does_not_import_numba():
     assert out == "False"
 
 
-def _validation_rows(seed: int, which: int, row: int):
-    """Row ``row`` of the validation script's data set ``seed`` and weighting ``which``
-    (0 equal, 1 second-order on the first draw; 2 first-order on the second): (x, w, h)."""
-    import importlib.util
-    from pathlib import Path
-
-    from mrbook.estimators.mode import _norm_weights, mode_bandwidth
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "validate_density_mode.py"
-    spec = importlib.util.spec_from_file_location("validate_density_mode", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    bx, by, sx, sy = mod.simulated(seed)
-    g = np.random.default_rng(seed + 10**6)
-    b_iv = by / bx
-    se1 = np.sqrt(sy**2 / bx**2 + by**2 * sx**2 / bx**4)
-    se2 = sy / np.abs(bx)
-    k = bx.size
-    X = b_iv[None, :] + se1[None, :] * g.standard_normal((200, k))
-    if which == 2:
-        X = b_iv[None, :] + se2[None, :] * g.standard_normal((200, k))
-    W = (np.full(k, 1.0 / k), _norm_weights(se1), _norm_weights(se2))[which]
-    return X[row:row + 1], W, mode_bandwidth(X)[row:row + 1]
-
-
 @needs_numba
-@pytest.mark.parametrize("seed, which, row", [(376, 1, 66), (1441, 1, 164), (1469, 1, 143),
-                                              (1909, 0, 58), (1937, 2, 100), (2198, 1, 98)])
+@pytest.mark.parametrize("seed, which, row", NARROW_PEAKS)
 def test_peaks_the_numpy_fast_path_misses(seed, which, row):
     """The six densities (of 1.2 million, validation seeds 201-2200, k = 3 to 8) where
     DensityBatch (numpy) settles on a lower local maximum than R's. In seed 1469 a peak
     of one heavy point lies between two coarse nodes, which sample it 3 % low, below
     the high-run threshold. The kernel's threshold allows for that sampling loss
     (1/32) and small runs are evaluated at every node: R's mode on all six."""
-    X, W, H = _validation_rows(seed, which, row)
+    X, W, H = validation_rows(seed, which, row)
     slow = rd.density_mode(X, W, H, exact=True)
     out = np.empty((1, 1))
     status = np.empty((1, 1), dtype=np.uint8)
