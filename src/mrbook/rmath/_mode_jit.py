@@ -344,6 +344,22 @@ def _interpolate(i0, d0, d1, d2, frm, to, lo, up, xdelta):
 
 
 @njit(cache=True)
+def _run_maxima(Dr, ilo, ihi, frm, to, lo, up, xdelta, bestx, besty, bestm):
+    """The node-level local maxima of ``Dr[ilo + 1 : ihi]`` interpolated onto R's output
+    grid: (ok, x, y, m) of the best so far (highest y, then the first grid point);
+    ok is False when an interpolation window leaves the grid."""
+    for i in range(ilo + 1, ihi):
+        if Dr[i] > Dr[i - 1] and Dr[i] >= Dr[i + 1]:
+            found, cx, cy, cm = _interpolate(i, Dr[i - 1], Dr[i], Dr[i + 1],
+                                             frm, to, lo, up, xdelta)
+            if not found:
+                return False, bestx, besty, bestm
+            if cy > besty or (cy == besty and cm < bestm):
+                bestx, besty, bestm = cx, cy, cm
+    return True, bestx, besty, bestm
+
+
+@njit(cache=True)
 def modes(X, H, W, out, status):
     """``density(X[r, ], weights = W[q, ], bw = H[r])$x[which.max(y)]`` into ``out[q, r]``.
 
@@ -510,15 +526,8 @@ def modes(X, H, W, out, status):
                     if Dr[ilo] >= bound or Dr[ihi] >= bound:
                         ok = False
                         break
-                    for i in range(ilo + 1, ihi):
-                        if Dr[i] > Dr[i - 1] and Dr[i] >= Dr[i + 1]:
-                            found, cx, cy, cm = _interpolate(i, Dr[i - 1], Dr[i], Dr[i + 1],
-                                                             frm, to, lo, up, xdelta)
-                            if not found:
-                                ok = False
-                                break
-                            if cy > besty or (cy == besty and cm < bestm):
-                                bestx, besty, bestm = cx, cy, cm
+                    ok, bestx, besty, bestm = _run_maxima(Dr, ilo, ihi, frm, to, lo, up,
+                                                          xdelta, bestx, besty, bestm)
                     if not ok:
                         break
                 elif j1 - j0 + 1 <= _SHORT and npk == 1:
@@ -589,15 +598,8 @@ def modes(X, H, W, out, status):
                     if imax == ilo or imax == ihi:        # rising past the range: numpy
                         ok = False
                         break
-                    for i in range(ilo + 1, ihi):
-                        if Dr[i] > Dr[i - 1] and Dr[i] >= Dr[i + 1]:
-                            found, cx, cy, cm = _interpolate(i, Dr[i - 1], Dr[i], Dr[i + 1],
-                                                             frm, to, lo, up, xdelta)
-                            if not found:
-                                ok = False
-                                break
-                            if cy > besty or (cy == besty and cm < bestm):
-                                bestx, besty, bestm = cx, cy, cm
+                    ok, bestx, besty, bestm = _run_maxima(Dr, ilo, ihi, frm, to, lo, up,
+                                                          xdelta, bestx, besty, bestm)
                     if not ok:
                         break
             if ok:
