@@ -18,15 +18,20 @@ from scipy import special
 
 from .estimators import METHODS, Params, basic, resolve_methods
 from .estimators._stats import p_normal
-from .pairs import PAIR_COLUMNS, iter_pairs, single_pair  # noqa: F401  (re-exported)
+from .pairs import PAIR_COLUMNS, column, iter_pairs, single_pair  # noqa: F401  (re-exported)
 from .rmath.rng import make_rng
 
 _VALUE_COLUMNS = ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome")
 _PAIR_KEYS = ("id.exposure", "id.outcome", "exposure", "outcome", "mr_keep")
 
 
-def _vectors(rows: pd.DataFrame):
-    return tuple(rows[c].to_numpy(dtype=float) for c in _VALUE_COLUMNS)
+def _vectors(rows: pd.DataFrame, keep=None):
+    """bx, by, sx, sy of ``rows`` as float arrays (only the ``keep`` rows when given)."""
+    out = []
+    for c in _VALUE_COLUMNS:
+        v = np.asarray(column(rows, c), dtype=float)
+        out.append(v if keep is None else v[keep])
+    return tuple(out)
 
 
 class _Pair:
@@ -43,15 +48,15 @@ class _Pair:
         self.k = vectors[0].size
 
     def snps(self) -> list:
-        col = self._dat["SNP"]
+        col = column(self._dat, "SNP")
         return (col if self._keep is None else col[self._keep]).tolist()
 
     def samplesize(self) -> float:
         if "samplesize.outcome" not in self._dat.columns or self.k == 0:
             return np.nan
-        col = self._dat["samplesize.outcome"]
+        col = column(self._dat, "samplesize.outcome")
         first = 0 if self._keep is None else int(np.flatnonzero(self._keep)[0])
-        return float(col.iloc[first])
+        return float(col[first])
 
 
 def _pairs(dat: pd.DataFrame):
@@ -68,13 +73,11 @@ def _pairs(dat: pd.DataFrame):
             yield _Pair(pair, rows, None, _vectors(rows))
         return
     pair = {"id_exposure": str(ids[0]), "id_outcome": str(ids[1]),
-            "exposure": str(dat["exposure"].array[0]), "outcome": str(dat["outcome"].array[0])}
-    keep = dat["mr_keep"].to_numpy(dtype=bool)
+            "exposure": str(column(dat, "exposure")[0]), "outcome": str(column(dat, "outcome")[0])}
+    keep = np.asarray(column(dat, "mr_keep"), dtype=bool)
     if keep.all():
         keep = None
-    vectors = tuple(dat[c].to_numpy(dtype=float) if keep is None
-                    else dat[c].to_numpy(dtype=float)[keep] for c in _VALUE_COLUMNS)
-    yield _Pair(pair, dat, keep, vectors)
+    yield _Pair(pair, dat, keep, _vectors(dat, keep))
 
 
 def _not_run_reason(spec, k: int) -> str | None:
@@ -201,7 +204,10 @@ def run_mr(dat: pd.DataFrame, methods=None, params: Params | None = None, seed: 
                 row.update(status="not run", reason=why)
             out.append(row)
     extra = [c for c in MR_OPTIONAL_COLUMNS if any(c in r for r in out)]
-    return pd.DataFrame(out, columns=MR_COLUMNS + extra)
+    columns = MR_COLUMNS + extra
+    if not out:
+        return pd.DataFrame(out, columns=columns)
+    return _frame({c: [r.get(c, np.nan) for r in out] for c in columns}, columns)
 
 
 def add_odds_ratios(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -268,12 +274,54 @@ def heterogeneity(dat: pd.DataFrame, methods=("mr_egger_regression", "mr_ivw")) 
     return _table(out, HET_COLUMNS)
 
 
+_STRING_DTYPE: list = []
+
+
+def _string_dtype():
+    """The dtype pandas gives a column built from a list of ``str`` (``str`` in pandas 3, object before)."""
+    if not _STRING_DTYPE:
+        _STRING_DTYPE.append(pd.Series(["a"]).dtype)
+    return _STRING_DTYPE[0]
+
+
+def _typed(values):
+    """``values`` (a list) as the array ``pd.DataFrame`` would infer for it, built directly.
+
+    A list of ``str`` becomes an array of :func:`_string_dtype`, one of Python or
+    numpy floats a float64 array, one of ints an int64 array (each ~10 us instead
+    of pandas' general inference, ~30 us per column); anything else (None, bools,
+    mixed values) is returned as it is, for pandas to infer.
+    """
+    if isinstance(values, np.ndarray) or not values:
+        return values
+    kinds = {type(v) for v in values}
+    if kinds == {str}:
+        dtype = _string_dtype()
+        if isinstance(dtype, np.dtype):                 # object: pandas < 3
+            return np.array(values, dtype=object)
+        return pd.array(values, dtype=dtype)
+    if kinds <= {float, np.float64}:
+        return np.array(values, dtype=np.float64)
+    if kinds == {int} and all(-(1 << 63) <= v < (1 << 63) for v in values):
+        return np.array(values, dtype=np.int64)
+    return values
+
+
+def _frame(cols: dict, columns: list[str]) -> pd.DataFrame:
+    """``pd.DataFrame(cols, columns=columns)`` for a dict of equal-length lists or arrays.
+
+    The same columns, dtypes and values as pandas' inference from the lists
+    (:func:`_typed`), at about half the cost for the analyses' few-row tables.
+    """
+    return pd.DataFrame({c: _typed(cols[c]) for c in columns}, columns=columns, copy=False)
+
+
 def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     """``pd.DataFrame(rows, columns=columns)``, built column by column (the same
     columns, dtypes and values; a little less pandas work for the usual few rows)."""
     if not rows:
         return pd.DataFrame(rows, columns=columns)
-    return pd.DataFrame({c: [r[c] for r in rows] for c in columns})
+    return _frame({c: [r[c] for r in rows] for c in columns}, columns)
 
 
 PLEIO_COLUMNS = PAIR_COLUMNS + ["nsnp", "egger_intercept", "se", "pval"]
@@ -330,7 +378,7 @@ def _snp_table(parts: list[tuple]) -> pd.DataFrame:
     # float columns as float64 arrays (what the lists of floats gave, without the lists)
     for c, v in nums.items():
         cols[c] = np.concatenate(v)
-    return pd.DataFrame(cols, columns=SNP_COLUMNS)
+    return _frame(cols, SNP_COLUMNS)
 
 
 #: rows of the (rows x k-1) leave-one-out matrices processed together
