@@ -67,7 +67,7 @@ def test_mode_rows_identical_with_and_without_numba(monkeypatch, kind):
     p = Params(nboot=300)
     with_jit = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
     joint = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])
-    monkeypatch.setattr(rd, "_JIT", False)
+    monkeypatch.setattr(rd, "_JIT", {"mode": None, "median": None})
     assert rd.jit_kernel() is None
     without = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
     joint0 = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])

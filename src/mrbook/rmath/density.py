@@ -65,6 +65,7 @@ Chapman & Hall (section 3.5: linear binning and FFT evaluation).
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 
@@ -1186,30 +1187,30 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
     return out
 
 
-_JIT = None
+_JIT: dict = {}
 
 
-def jit_kernel():
-    """The compiled mode kernel (:mod:`mrbook.rmath._mode_jit`), or None.
+def jit_kernel(name: str = "mode"):
+    """A compiled kernel module (``mrbook.rmath._<name>_jit``), or None.
 
-    Imported on first use, so that ``import mrbook`` does not pay numba's import
-    time. None (numpy only) when numba is missing, when the environment variable
-    ``MRBOOK_JIT`` is ``0``, or when numba has nowhere to cache compiled code
-    (neither the package's ``__pycache__`` nor the user's cache directory is
-    writable: it would compile for seconds in every process).
+    ``"mode"`` is :mod:`mrbook.rmath._mode_jit` (the density mode search),
+    ``"median"`` :mod:`mrbook.rmath._median_jit` (the weighted median's
+    interpolation). Imported on first use, so that ``import mrbook`` does not
+    pay numba's import time. None (numpy only) when numba is missing, when the
+    environment variable ``MRBOOK_JIT`` is ``0``, or when numba has nowhere to
+    cache compiled code (neither the package's ``__pycache__`` nor the user's
+    cache directory is writable: it would compile for seconds in every process).
     """
-    global _JIT
-    if _JIT is None:
-        _JIT = False
+    if name not in _JIT:
+        _JIT[name] = None
         if os.environ.get("MRBOOK_JIT", "1") != "0":
             try:
-                from . import _mode_jit
-                _JIT = _mode_jit
+                _JIT[name] = importlib.import_module(f"{__package__}._{name}_jit")
             except ImportError:                   # numba missing
                 pass
             except RuntimeError:                  # numba: "cannot cache function ..."
                 pass
-    return _JIT or None
+    return _JIT[name]
 
 
 def density_modes(X, W, H) -> np.ndarray:
