@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from mrbook.rmath import density as rd
-from mrbook.estimators.mode import _boot_bandwidth, _jit_bandwidth, _norm_weights, mode_bandwidth
+from mrbook.estimators.mode import _boot_bandwidth, _norm_weights, mode_bandwidth
 
 
 #: the SNP counts the data sets are drawn from (``--k`` chooses others)
@@ -66,7 +66,7 @@ def check(seed: int, nboot: int, ks=SNP_COUNTS) -> int:
         compiled = rd.density_modes(X, np.stack(weights), H) if jit is not None else None
         if jit is not None:
             XT = np.ascontiguousarray(X.T)
-            hb = _jit_bandwidth(jit, XT, X, 1.0)
+            hb = _boot_bandwidth(XT, X, 1.0, jit)
             nb = int(np.count_nonzero(hb != _boot_bandwidth(XT, X, 1.0)))
             if nb:
                 bad += nb

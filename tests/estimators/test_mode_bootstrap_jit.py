@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import rrng_available as _rrng_available
-from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, _jit_bandwidth, mr_mode_all,
+from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, mr_mode_all,
                                     mr_mode_joint)
 from mrbook.estimators import Params
 from mrbook.rmath import density as rd
@@ -34,20 +34,19 @@ def test_compiled_bandwidths_bit_identical(k):
         xt = B[:, sl]
         x = np.ascontiguousarray(xt.T)
         for phi in (1.0, 0.5):
-            assert np.array_equal(_jit_bandwidth(jit, xt, x, phi), _boot_bandwidth(xt, x, phi))
+            assert np.array_equal(_boot_bandwidth(xt, x, phi, jit), _boot_bandwidth(xt, x, phi))
 
 
 @needs_numba
-def test_median_that_long_double_rounds_is_left_to_numpy():
-    """mean() of the two middle values is a long-double sum: where it needs more than 64
-    bits the kernel does not certify the bandwidth, and numpy's value is used."""
-    X = np.array([[0.0, 1e-20, 1.0, 5.0], [0.0, 0.25, 1.0, 5.0]])
+def test_bandwidths_of_odd_replicates_equal_numpy():
+    """Even k whose middle values need a long-double mean, NaN, inf and constant rows:
+    the compiled sd with numpy's medians equals the numpy path exactly."""
+    X = np.array([[0.0, 1e-20, 1.0, 5.0], [0.0, 0.25, 1.0, 5.0], [np.nan, 0.1, 0.2, 0.3],
+                  [np.inf, 0.1, 0.2, 0.3], [2.0, 2.0, 2.0, 2.0]])
     XT = np.ascontiguousarray(X.T)
-    h = np.empty(2)
-    ok = np.empty(2, dtype=np.uint8)
-    jit.bandwidths(XT, X, 1.0, 4.0 ** 0.2, h, ok)
-    assert ok.tolist() == [0, 1]
-    assert np.array_equal(_jit_bandwidth(jit, XT, X, 1.0), _boot_bandwidth(XT, X, 1.0))
+    with np.errstate(invalid="ignore"):
+        got, want = _boot_bandwidth(XT, X, 1.0, jit), _boot_bandwidth(XT, X, 1.0)
+    assert np.array_equal(got, want, equal_nan=True)
 
 
 @needs_numba

@@ -184,39 +184,33 @@ def mode_bandwidth(X, phi: float = 1.0) -> np.ndarray:
     return np.maximum(1e-8, s * phi)
 
 
-def _boot_bandwidth(XT, X, phi: float) -> np.ndarray:
+def _boot_bandwidth(XT, X, phi: float, jit=None) -> np.ndarray:
     """:func:`mode_bandwidth` of bootstrap replicates, with the sd in double precision.
 
     ``XT`` holds the replicates as columns (``k`` x ``m``, as drawn) and ``X`` as
     rows (``m`` x ``k``). R accumulates ``sd()``'s sums in long double; here they
     are double (two-pass, as R), which changes a bandwidth by at most a few units
     in the last place (a few times 1e-16, relative) and costs a tenth of the
-    long-double arithmetic. The point estimates keep :func:`r_sd_rows`.
+    long-double arithmetic. The point estimates keep :func:`r_sd_rows`. With the
+    compiled kernel (``jit``, :func:`mrbook.rmath._mode_jit.column_sds`) the sums
+    are the same, in the same order, in one pass each.
     """
     k = XT.shape[0]
-    mean = XT.sum(axis=0) / k
-    dev = XT - mean
-    mean += dev.sum(axis=0) / k
-    np.subtract(XT, mean, out=dev)
-    sd = np.sqrt(np.einsum("ij,ij->j", dev, dev) / (k - 1))
+    if jit is not None:
+        sd = np.empty(XT.shape[1])
+        jit.column_sds(np.ascontiguousarray(XT), sd)
+    else:
+        mean = XT.sum(axis=0) / k
+        dev = XT - mean
+        mean += dev.sum(axis=0) / k
+        np.subtract(XT, mean, out=dev)
+        sd = np.sqrt(np.einsum("ij,ij->j", dev, dev) / (k - 1))
     # mad(): as r_mad_rows, the second median in place (a row with a NaN has sd NaN)
     dev = X - _r_median_rows(X)[:, None]
     np.abs(dev, out=dev)
     mad = MAD_CONSTANT * _r_median_rows(dev, inplace=True)
     s = 0.9 * np.minimum(sd, mad) / (float(k) ** (1.0 / 5.0))
     return np.maximum(1e-8, s * phi)
-
-
-def _jit_bandwidth(jit, XT, X, phi: float) -> np.ndarray:
-    """:func:`_boot_bandwidth` by the compiled kernel (bit-identical); numpy where uncertified."""
-    m, k = X.shape
-    h = np.empty(m)
-    ok = np.empty(m, dtype=np.uint8)
-    jit.bandwidths(np.ascontiguousarray(XT), X, phi, float(k) ** (1.0 / 5.0), h, ok)
-    if not ok.all():
-        idx = np.flatnonzero(ok == 0)
-        h[idx] = _boot_bandwidth(XT[:, idx], X[idx], phi)
-    return h
 
 
 def _norm_weights(se) -> np.ndarray:
@@ -329,7 +323,7 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
             x = np.ascontiguousarray(xt.T)         # and as rows
             if jit is not None:
                 # compiled: bandwidths and modes per replicate, uncertified rows by numpy
-                h = _jit_bandwidth(jit, xt, x, phi)
+                h = _boot_bandwidth(xt, x, phi, jit)
                 ws = {"s": w_simple, "w": w1, "wn": w2}
                 res = density_modes(x, np.stack([ws[key] for _, key in jobs]), h)
                 for q, (name, _) in enumerate(jobs):
