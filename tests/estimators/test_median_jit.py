@@ -15,6 +15,7 @@ from conftest import rrng_available as _rrng_available
 from mrbook.estimators import Params
 from mrbook.estimators import median as md
 from mrbook.rmath import density as rd
+from mrbook.rmath import jit as rj
 from mrbook.rmath.rng import make_rng
 
 jit = rd.jit_kernel("median")
@@ -22,7 +23,7 @@ needs_numba = pytest.mark.skipif(jit is None, reason="numba is not installed (or
 
 
 def _numpy_only(monkeypatch):
-    monkeypatch.setitem(rd._JIT, "median", None)
+    monkeypatch.setitem(rj._JIT, "median", None)
     assert rd.jit_kernel("median") is None
 
 

@@ -17,6 +17,7 @@ from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, mr_mode_all,
                                     mr_mode_joint)
 from mrbook.estimators import Params
 from mrbook.rmath import density as rd
+from mrbook.rmath import jit as rj
 from mrbook.rmath.rng import make_rng, rnorm_each
 
 jit = rd.jit_kernel()
@@ -66,7 +67,7 @@ def test_mode_rows_identical_with_and_without_numba(monkeypatch, kind):
     p = Params(nboot=300)
     with_jit = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
     joint = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])
-    monkeypatch.setattr(rd, "_JIT", {"mode": None, "median": None})
+    monkeypatch.setattr(rj, "_JIT", {"mode": None, "median": None, "rng": None})
     assert rd.jit_kernel() is None
     without = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
     joint0 = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])

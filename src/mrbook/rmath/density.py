@@ -65,12 +65,12 @@ Chapman & Hall (section 3.5: linear binning and FFT evaluation).
 
 from __future__ import annotations
 
-import importlib
 import math
-import os
 
 import numpy as np
 from scipy import sparse
+
+from .jit import jit_kernel
 
 __all__ = ["DensityBatch", "density", "density_mode", "density_modes", "r_seq", "bindist", "dnorm",
            "approx", "keep_heap", "jit_kernel"]
@@ -1185,32 +1185,6 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
         Ws = W[s:s + 256] if W.ndim == 2 and W.shape[0] > 1 else W
         out[s:s + 256] = DensityBatch(X[s:s + 256], H[s:s + 256]).mode(Ws)
     return out
-
-
-_JIT: dict = {}
-
-
-def jit_kernel(name: str = "mode"):
-    """A compiled kernel module (``mrbook.rmath._<name>_jit``), or None.
-
-    ``"mode"`` is :mod:`mrbook.rmath._mode_jit` (the density mode search),
-    ``"median"`` :mod:`mrbook.rmath._median_jit` (the weighted median's
-    interpolation). Imported on first use, so that ``import mrbook`` does not
-    pay numba's import time. None (numpy only) when numba is missing, when the
-    environment variable ``MRBOOK_JIT`` is ``0``, or when numba has nowhere to
-    cache compiled code (neither the package's ``__pycache__`` nor the user's
-    cache directory is writable: it would compile for seconds in every process).
-    """
-    if name not in _JIT:
-        _JIT[name] = None
-        if os.environ.get("MRBOOK_JIT", "1") != "0":
-            try:
-                _JIT[name] = importlib.import_module(f"{__package__}._{name}_jit")
-            except ImportError:                   # numba missing
-                pass
-            except RuntimeError:                  # numba: "cannot cache function ..."
-                pass
-    return _JIT[name]
 
 
 def density_modes(X, W, H) -> np.ndarray:
