@@ -47,3 +47,20 @@ def test_rnorm_each_with_and_without_numba(monkeypatch):
     for a, b in zip(with_jit, without):
         assert a.shape == b.shape and np.array_equal(a, b)
     assert r1._gen.bit_generator.state == r2._gen.bit_generator.state
+
+
+@needs_numba
+def test_rnorm_with_and_without_numba(monkeypatch):
+    """NumpyRNG.rnorm (MR-PRESSO, MBE, the multivariable bootstrap): scalar and recycled
+    mean and sd, the standard normal shortcut, n = 0."""
+    g = np.random.default_rng(4)
+    mean, sd = g.normal(0, 1, 7), g.uniform(0.01, 1.0, 7)
+    calls = [(1000, 0.0, 1.0), (5, 2.0, 0.5), (70, mean, sd), (0, 0.0, 1.0), (13, mean, 2.0)]
+    r1 = make_rng(21)
+    with_jit = [r1.rnorm(*c) for c in calls]
+    monkeypatch.setitem(rj._JIT, "rng", None)
+    r2 = make_rng(21)
+    without = [r2.rnorm(*c) for c in calls]
+    for a, b in zip(with_jit, without):
+        assert a.shape == b.shape and np.array_equal(a, b)
+    assert r1._gen.bit_generator.state == r2._gen.bit_generator.state

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["normal_each"]
+__all__ = ["normal_each", "standard_normals"]
 
 
 @njit(cache=True)
@@ -32,3 +32,10 @@ def normal_each(gen, mean, sd, out):
         s = sd[j]
         for t in range(each):
             out[j, t] = gen.standard_normal() * s + m
+
+
+@njit(cache=True)
+def standard_normals(gen, out):
+    """``out[:] = gen.standard_normal(out.size)`` (``out`` one-dimensional)."""
+    for i in range(out.size):
+        out[i] = gen.standard_normal()

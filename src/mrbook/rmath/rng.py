@@ -71,7 +71,12 @@ class NumpyRNG:
         sd = float(sd) if one else _recycle(sd, n)
         if np.any(sd < 0):
             raise ValueError("scale < 0")
-        z = self._gen.standard_normal(int(n))
+        jit = jit_kernel("rng")
+        if jit is not None and int(n) > 0:
+            z = np.empty(int(n))
+            jit.standard_normals(self._gen, z)      # the same draws, compiled (_rng_jit)
+        else:
+            z = self._gen.standard_normal(int(n))
         if one and sd == 1.0 and float(mean) == 0.0:
             return z                                  # 0 + 1 * z is z
         z *= sd
