@@ -565,7 +565,10 @@ def _check_required(df: pd.DataFrame, role: str, path) -> None:
             raise InputError(f"required column '{col}' is missing from the {role} data "
                              f"(needs {', '.join(required)})", path, None, col)
     for col in ("SNP", "id." + role):
-        for k, v in enumerate(df[col].tolist()):
+        vals = df[col].tolist()
+        if all(type(v) is str and v.strip() for v in vals):  # the usual case, at once
+            continue
+        for k, v in enumerate(vals):
             if _is_missing(v) or (str(v).strip() == ""):
                 raise InputError(f"missing value in '{col}'", path, k + 1, col)
 
@@ -965,8 +968,8 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     if n:  # what a string column of these values gives as object: NaN for None
         for c in _PIECE_OBJECT:
             cols[c] = pd.Series(_str_or_nan(cols[c]), dtype=object)
+    cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
     piece = pd.DataFrame(cols)
-    piece["mr_keep_reason"] = pd.Series(reasons, dtype=object)
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
