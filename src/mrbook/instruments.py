@@ -45,6 +45,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -430,19 +431,25 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
     (panel A1/A2 and the sign of D); a proxy whose outcome alleles match the panel
     on neither strand is skipped.
     """
-    in_outcome = set(outcome["rsid"].tolist())
+    first: dict = {}  # rsid -> its first row in outcome
+    for i, s in enumerate(outcome["rsid"].tolist()):
+        first.setdefault(s, i)
+    names = list(proxies.columns)
     by_target: dict = {}
-    for c in proxies.itertuples(index=False):
+    for vals in zip(*(proxies[n].tolist() for n in names)):
+        c = SimpleNamespace(**dict(zip(names, vals)))
         by_target.setdefault(c.target, []).append(c)
-    have = None
+    other = [n for n in outcome.columns if n != "rsid"]
+    values = None  # column -> its values (a list), made on first use
     rows = []
     for t in missing:
         for c in by_target.get(t, ()):
-            if c.proxy not in in_outcome:
+            if c.proxy not in first:
                 continue
-            if have is None:  # rsid -> its first row (the other columns, as a dict)
-                have = outcome.drop_duplicates("rsid").set_index("rsid").to_dict("index")
-            r = have[c.proxy]
+            if values is None:
+                values = {n: outcome[n].tolist() for n in other}
+            i = first[c.proxy]
+            r = {n: values[n][i] for n in other}  # the proxy's row, but its rsid
             ea, oa = str(r["effect_allele"]), str(r["other_allele"])
             pa1, pa2 = c.proxy_a1, c.proxy_a2
             if {ea, oa} != {pa1, pa2}:
@@ -455,7 +462,7 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
             in_phase_a1 = c.phase > 0
             t_ea = c.target_a1 if ea_is_a1 == in_phase_a1 else c.target_a2
             t_oa = c.target_a2 if t_ea == c.target_a1 else c.target_a1
-            row = dict(r)
+            row = r
             row.update({"rsid": t, "effect_allele": t_ea, "other_allele": t_oa,
                         "proxy": True, "target_rsid": t, "proxy_rsid": c.proxy,
                         "target_a1": c.target_a1, "target_a2": c.target_a2,
@@ -894,8 +901,7 @@ proxy_r2, proxy_kb
         out_keep = outc[in_present] if not in_present.all() else outc
     else:
         out_keep = outc
-    if "proxy_r2" in out_keep.columns:
-        out_keep = out_keep.drop(columns=["proxy_r2"])
+    # (to_tsmr takes the columns it names: a proxy's r² stays behind)
     out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
     if len(exp_t) and len(out_t):
         harm, hexcl = harmonise_with_exclusions(exp_t, out_t, action=palindrome_action,
