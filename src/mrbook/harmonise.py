@@ -645,7 +645,7 @@ def _values_at(col: pd.Series, pos: np.ndarray):
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
         return col.to_numpy()[pos]
-    return col.iloc[pos].to_numpy()
+    return col.array.take(pos).to_numpy()  # col.iloc[pos].to_numpy(), without the Series
 
 
 # --------------------------------------------------------------------------------------
