@@ -841,7 +841,6 @@ proxy_r2, proxy_kb
     engine_used = selection.engine
     excl: list[tuple[str, str, str]] = list(selection.exclusions)
     notes: list[str] = list(selection.notes)
-    cand = selection._candidates()
     cand_rsids = selection.candidate_rsids()
 
     # 3. outcome rows (+ proxies)
@@ -853,7 +852,7 @@ proxy_r2, proxy_kb
         if "proxy_rsid" in outc.columns:
             outc = outc.assign(proxy_r2=np.nan)
     else:
-        outc = read_outcome(cand["rsid"]) if cand_rsids else \
+        outc = read_outcome(cand_rsids) if cand_rsids else \
             pd.DataFrame(columns=list(_norm_cols()))
         outc = outc.assign(proxy=False)
     present = {str(x) for x in outc["rsid"].tolist()} if len(outc) else set()
