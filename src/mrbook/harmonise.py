@@ -556,7 +556,11 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
-def _check_required(df: pd.DataFrame, role: str, path) -> None:
+def _check_required(df: pd.DataFrame, role: str, path) -> dict:
+    """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value.
+
+    Returns those two columns as text (``as.character``: ``str`` of each value), by name.
+    """
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"the {role} data must be a table (DataFrame), got {type(df).__name__}", path)
     required = ["SNP"] + [p + role for p in ("id.", "", "beta.", "se.", "effect_allele.", "other_allele.")]
@@ -564,16 +568,16 @@ def _check_required(df: pd.DataFrame, role: str, path) -> None:
         if col not in df.columns:
             raise InputError(f"required column '{col}' is missing from the {role} data "
                              f"(needs {', '.join(required)})", path, None, col)
+    text = {}
     for col in ("SNP", "id." + role):
-        for k, v in enumerate(df[col].tolist()):
-            if _is_missing(v) or (str(v).strip() == ""):
-                raise InputError(f"missing value in '{col}'", path, k + 1, col)
-
-
-def _str_values(col: pd.Series) -> list:
-    """``as.character`` of a column as a list (``astype(object).map(str)``)."""
-    vals = col.tolist()
-    return vals if all(type(v) is str for v in vals) else [str(v) for v in vals]
+        vals = df[col].tolist()
+        if not all(type(v) is str and v.strip() for v in vals):  # else the usual case, at once
+            for k, v in enumerate(vals):
+                if _is_missing(v) or (str(v).strip() == ""):
+                    raise InputError(f"missing value in '{col}'", path, k + 1, col)
+            vals = [str(v) for v in vals]
+        text[col] = vals
+    return text
 
 
 def _to_numeric(col: pd.Series, pos: np.ndarray, name: str, path) -> np.ndarray:
@@ -642,7 +646,7 @@ def _values_at(col: pd.Series, pos: np.ndarray):
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
         return col.to_numpy()[pos]
-    return col.iloc[pos].to_numpy()
+    return col.array.take(pos).to_numpy()  # col.iloc[pos].to_numpy(), without the Series
 
 
 # --------------------------------------------------------------------------------------
@@ -701,12 +705,15 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     """Return (harmonised DataFrame, log rows, dropped rows without effect allele, row info).
 
     ``row info`` lists, per row of the harmonised table, ``snp``, ``ide``, ``ido``,
-    ``keep`` and ``reason`` (what :func:`harmonise_with_exclusions` reads).
+    ``keep`` and ``reason``, and holds the inputs' ``SNP`` and ids as text (``exp_snp``,
+    ``exp_ids``, ``out_snp``, ``out_ids``): what :func:`harmonise_with_exclusions` reads.
     """
     if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
         raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
-    _check_required(exposure, "exposure", exposure_path)
-    _check_required(outcome, "outcome", outcome_path)
+    etext = _check_required(exposure, "exposure", exposure_path)
+    otext = _check_required(outcome, "outcome", outcome_path)
+    texts = {"exp_snp": etext["SNP"], "exp_ids": etext["id.exposure"], "out_snp": otext["SNP"],
+             "out_ids": otext["id.outcome"]}
     # eaf.<role> is added (all missing) where absent, as R's code reads it
     ocols = [c for c in outcome.columns if c != "SNP"]
     ecols = [c for c in exposure.columns if c != "SNP"]
@@ -719,8 +726,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         absent["eaf.exposure"] = "e"
 
     # merge(outcome_dat, exposure_dat, by = "SNP")
-    osnp = _str_values(outcome["SNP"])
-    xi, yi = _r_merge_pairs(osnp, _str_values(exposure["SNP"]))
+    osnp = otext["SNP"]
+    xi, yi = _r_merge_pairs(osnp, etext["SNP"])
     common = set(ocols) & set(ecols)
     oren = {c: (c + ".x" if c in common else c) for c in ocols}
     eren = {c: (c + ".y" if c in common else c) for c in ecols}
@@ -733,7 +740,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
                               ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]
                               + other + ["action", "mr_keep", "mr_keep_reason"]})
         return empty, [], [], {"snp": [], "ide": [], "ido": [], "keep": np.zeros(0, bool),
-                               "reason": []}
+                               "reason": [], **texts}
     for c in ("id.exposure", "id.outcome"):
         if c not in merged_cols:
             raise InputError(f"column '{c}' appears in both inputs; it must be in its own one only",
@@ -749,10 +756,9 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         return xi if sources[name][2] == "o" else yi
 
     snp = [osnp[i] for i in xi.tolist()]
-    vals = column("id.exposure").tolist()
-    ide = [str(vals[i]) for i in at("id.exposure").tolist()]
-    vals = column("id.outcome").tolist()
-    ido = [str(vals[i]) for i in at("id.outcome").tolist()]
+    # each id column is its own input's (a shared one is refused above)
+    ide = [etext["id.exposure"][i] for i in yi.tolist()]
+    ido = [otext["id.outcome"][i] for i in xi.tolist()]
 
     # harmonise_cleanup_variables
     nums = []
@@ -794,7 +800,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     # combinations in order of first appearance
     combs = list(dict.fromkeys(zip(ide, ido)))
     n_candidates: dict[str, int] = {}
-    for v in _str_values(exposure["id.exposure"]):
+    for v in etext["id.exposure"]:
         n_candidates[v] = n_candidates.get(v, 0) + 1
 
     pieces: list[pd.DataFrame] = []
@@ -821,6 +827,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
             info[k].extend(pinfo[k])
     out = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True, sort=False)
     info["keep"] = np.asarray(info["keep"], dtype=bool)
+    info.update(texts)
     return out, log_rows, dropped, info
 
 
@@ -965,8 +972,8 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     if n:  # what a string column of these values gives as object: NaN for None
         for c in _PIECE_OBJECT:
             cols[c] = pd.Series(_str_or_nan(cols[c]), dtype=object)
+    cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
     piece = pd.DataFrame(cols)
-    piece["mr_keep_reason"] = pd.Series(reasons, dtype=object)
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
@@ -1071,10 +1078,8 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
                                                    exposure_path, outcome_path)
     out.attrs[LOG_ATTR] = log_rows
 
-    exp_ids = _str_values(exposure["id.exposure"])
-    out_ids = _str_values(outcome["id.outcome"])
-    exp_snp = _str_values(exposure["SNP"])
-    out_snp = _str_values(outcome["SNP"])
+    exp_ids, out_ids, exp_snp, out_snp = (info[k] for k in ("exp_ids", "out_ids", "exp_snp",
+                                                             "out_snp"))
     out_by_id: dict[str, set] = {}
     for s, oid in zip(out_snp, out_ids):
         out_by_id.setdefault(oid, set()).add(s)

@@ -45,6 +45,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -96,17 +97,38 @@ class Instruments:
 
     ``snps`` and ``exposure_dat`` may be given as functions that make the table:
     it is then made on first use (``mrbook batch`` never reads them), and kept.
+    ``exclusions`` may be given as its rows (a list of tuples in the order of
+    :data:`EXCLUSION_COLUMNS`): the table is made on first use, and
+    :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes one table of
+    the rows of all the pairs of a chunk).
     """
 
-    def __init__(self, harmonised: pd.DataFrame, exclusions: pd.DataFrame, snps,
+    def __init__(self, harmonised: pd.DataFrame, exclusions, snps,
                  summary: dict | None = None, exposure_dat=None,
                  outcome_dat: pd.DataFrame | None = None):
         self.harmonised = harmonised
-        self.exclusions = exclusions
+        self._exclusions = exclusions
         self._snps = snps
         self.summary = {} if summary is None else summary
         self._exposure_dat = pd.DataFrame() if exposure_dat is None else exposure_dat
         self.outcome_dat = pd.DataFrame() if outcome_dat is None else outcome_dat
+
+    @property
+    def exclusions(self) -> pd.DataFrame:
+        if isinstance(self._exclusions, list):
+            self._exclusions = exclusions_table(self._exclusions)
+        return self._exclusions
+
+    @exclusions.setter
+    def exclusions(self, value) -> None:
+        self._exclusions = value
+
+    def exclusion_rows(self) -> list:
+        """The rows of :attr:`exclusions` as tuples (``snp, step, reason, id_exposure,
+        id_outcome``)."""
+        if isinstance(self._exclusions, list):
+            return self._exclusions
+        return list(self._exclusions.itertuples(index=False, name=None))
 
     @property
     def snps(self) -> pd.DataFrame:
@@ -139,6 +161,11 @@ class Instruments:
     def __repr__(self) -> str:
         return (f"Instruments(final={len(self.harmonised)}, "
                 f"excluded={len(self.exclusions)}, summary keys={len(self.summary)})")
+
+
+def exclusions_table(rows) -> pd.DataFrame:
+    """The exclusions table of these rows (tuples in the order of :data:`EXCLUSION_COLUMNS`)."""
+    return pd.DataFrame(rows, columns=EXCLUSION_COLUMNS)
 
 
 # --------------------------------------------------------------------------- sources
@@ -404,19 +431,25 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
     (panel A1/A2 and the sign of D); a proxy whose outcome alleles match the panel
     on neither strand is skipped.
     """
-    in_outcome = set(outcome["rsid"].tolist())
+    first: dict = {}  # rsid -> its first row in outcome
+    for i, s in enumerate(outcome["rsid"].tolist()):
+        first.setdefault(s, i)
+    names = list(proxies.columns)
     by_target: dict = {}
-    for c in proxies.itertuples(index=False):
+    for vals in zip(*(proxies[n].tolist() for n in names)):
+        c = SimpleNamespace(**dict(zip(names, vals)))
         by_target.setdefault(c.target, []).append(c)
-    have = None
+    other = [n for n in outcome.columns if n != "rsid"]
+    values = None  # column -> its values (a list), made on first use
     rows = []
     for t in missing:
         for c in by_target.get(t, ()):
-            if c.proxy not in in_outcome:
+            if c.proxy not in first:
                 continue
-            if have is None:
-                have = outcome.drop_duplicates("rsid").set_index("rsid")
-            r = have.loc[c.proxy]
+            if values is None:
+                values = {n: outcome[n].tolist() for n in other}
+            i = first[c.proxy]
+            r = {n: values[n][i] for n in other}  # the proxy's row, but its rsid
             ea, oa = str(r["effect_allele"]), str(r["other_allele"])
             pa1, pa2 = c.proxy_a1, c.proxy_a2
             if {ea, oa} != {pa1, pa2}:
@@ -429,7 +462,7 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
             in_phase_a1 = c.phase > 0
             t_ea = c.target_a1 if ea_is_a1 == in_phase_a1 else c.target_a2
             t_oa = c.target_a2 if t_ea == c.target_a1 else c.target_a1
-            row = r.to_dict()
+            row = r
             row.update({"rsid": t, "effect_allele": t_ea, "other_allele": t_oa,
                         "proxy": True, "target_rsid": t, "proxy_rsid": c.proxy,
                         "target_a1": c.target_a1, "target_a2": c.target_a2,
@@ -808,7 +841,6 @@ proxy_r2, proxy_kb
     engine_used = selection.engine
     excl: list[tuple[str, str, str]] = list(selection.exclusions)
     notes: list[str] = list(selection.notes)
-    cand = selection._candidates()
     cand_rsids = selection.candidate_rsids()
 
     # 3. outcome rows (+ proxies)
@@ -820,7 +852,7 @@ proxy_r2, proxy_kb
         if "proxy_rsid" in outc.columns:
             outc = outc.assign(proxy_r2=np.nan)
     else:
-        outc = read_outcome(cand["rsid"]) if cand_rsids else \
+        outc = read_outcome(cand_rsids) if cand_rsids else \
             pd.DataFrame(columns=list(_norm_cols()))
         outc = outc.assign(proxy=False)
     present = {str(x) for x in outc["rsid"].tolist()} if len(outc) else set()
@@ -868,8 +900,7 @@ proxy_r2, proxy_kb
         out_keep = outc[in_present] if not in_present.all() else outc
     else:
         out_keep = outc
-    if "proxy_r2" in out_keep.columns:
-        out_keep = out_keep.drop(columns=["proxy_r2"])
+    # (to_tsmr takes the columns it names: a proxy's r² stays behind)
     out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
     if len(exp_t) and len(out_t):
         harm, hexcl = harmonise_with_exclusions(exp_t, out_t, action=palindrome_action,
@@ -877,6 +908,10 @@ proxy_r2, proxy_kb
     else:
         harm, hexcl = pd.DataFrame(columns=["SNP", "mr_keep"]), pd.DataFrame(
             columns=["snp", "reason"])
+    # harmonise's log rides in harm.attrs, which pandas deep-copies into every column
+    # and row selection taken from harm: set aside here, put back on the final table
+    harm_attrs = dict(harm.attrs)
+    harm.attrs.clear()
     pal_snps: list[str] = []
     n_harm = len(harm)
     if n_harm:
@@ -908,8 +943,9 @@ proxy_r2, proxy_kb
             if s not in handled and s not in kept_harm_snps:
                 excl.append((s, "harmonise", str(reason)))
                 handled.add(s)
-    final = harm[keep_mask].copy() if n_harm else harm.copy()
-    final_snp = [s for s, k in zip(harm_snp, keep_mask.tolist()) if k]
+    # the rows of harm that go on (the final table is taken from harm once, at the end)
+    final_rows = np.flatnonzero(keep_mask)
+    final_snp = [harm_snp[i] for i in final_rows.tolist()]
 
     # 5. confounders
     table_path = None
@@ -939,15 +975,15 @@ proxy_r2, proxy_kb
         if any(s in conf_hits for s in final_snp):
             drop = np.fromiter((s in conf_hits for s in final_snp), dtype=bool,
                                count=len(final_snp))
-            final = final[~drop]
+            final_rows = final_rows[~drop]
             final_snp = [s for s in final_snp if s not in conf_hits]
 
     # 6. Steiger
     steiger_removed = []
-    if steiger and len(final):
+    if steiger and len(final_rows):
         from .sensitivity.steiger import steiger_filtering
 
-        st = steiger_filtering(final)
+        st = steiger_filtering(harm.iloc[final_rows])
         bad = st["steiger_dir"].fillna(True).to_numpy(dtype=bool) == False  # noqa: E712
         for r in st[bad].itertuples(index=False):
             d = dict(zip(st.columns, r))
@@ -957,9 +993,10 @@ proxy_r2, proxy_kb
             steiger_removed.append(str(d["SNP"]))
         if steiger_removed:
             gone = set(steiger_removed)
-            final = final[~final["SNP"].astype(str).isin(gone)]
+            final_rows = final_rows[[s not in gone for s in final_snp]]
             final_snp = [s for s in final_snp if s not in gone]
-    final = final.reset_index(drop=True)
+    final = (harm.iloc[final_rows] if n_harm else harm.copy()).reset_index(drop=True)
+    final.attrs.update(harm_attrs)
 
     # F statistics (of the exposure's SNPs: made once per exposure)
     f_all, rsq_all, fmap = selection.f_statistics()
@@ -968,8 +1005,7 @@ proxy_r2, proxy_kb
     # tables
     order = {s: i for i, s in enumerate(STEPS)}
     excl_sorted = sorted(excl, key=lambda e: order.get(e[1], len(STEPS)))  # stable
-    exclusions = pd.DataFrame([(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted],
-                              columns=EXCLUSION_COLUMNS)
+    exclusions = [(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted]
     first_excl: dict[str, tuple[str, str]] = {}
     for s, st, r in excl_sorted:
         first_excl.setdefault(s, (st, r))

@@ -379,7 +379,7 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                 s = ins.summary
                 names = (spec.key, base["exposure"], base["outcome"])
                 if not len(ins.harmonised):
-                    parts.setdefault("exclusions", []).append((*names, ins.exclusions))
+                    parts.setdefault("exclusions", []).append((*names, ins.exclusion_rows()))
                     raise MRBookError(
                         f"no instrument left: {s['candidates']} candidates, "
                         f"{s['missing_in_outcome']} missing in the outcome, {s['palindromic']} "
@@ -389,8 +389,13 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                 dat = ins.harmonised.copy()
                 dat["exposure"] = base["exposure"]
                 dat["outcome"] = base["outcome"]
+                # harmonise's log (dat.attrs) is set aside while the methods run: pandas
+                # deep-copies attrs into every column they read; the table keeps it
+                log = dict(dat.attrs)
+                dat.attrs.clear()
                 tabs = analyse_pair(dat, settings, odds_ratios=False)
-                tabs["exclusions"] = ins.exclusions
+                dat.attrs.update(log)
+                tabs["exclusions"] = ins.exclusion_rows()
                 tabs["harmonised"] = dat
                 for name, t in tabs.items():
                     parts.setdefault(name, []).append((*names, t))
@@ -416,13 +421,19 @@ def _chunk_table(name: str, parts: list) -> pd.DataFrame:
     outcome names, (results) the odds ratios and confidence limits, and ``pair_key``.
 
     The columns the old per-pair code assigned pair by pair are added once, with the
-    same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row.
+    same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row. The
+    exclusions come as each pair's rows (:meth:`~mrbook.instruments.Instruments.exclusion_rows`)
+    and make one table, what the pairs' tables put end to end give.
     """
     from ..analysis import add_odds_ratios
+    from ..instruments import exclusions_table
 
     frames = [t for *_, t in parts]
     keep = [i for i, t in enumerate(frames) if len(t)] or [0]
-    table = pd.concat([frames[i] for i in keep], ignore_index=True)
+    if name == "exclusions":
+        table = exclusions_table([r for i in keep for r in frames[i]])
+    else:
+        table = pd.concat([frames[i] for i in keep], ignore_index=True)
     lens = [len(frames[i]) for i in keep]
 
     def each(k):

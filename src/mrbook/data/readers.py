@@ -383,15 +383,15 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
                      ("chr", "chr"), ("pos", "pos")):
         cols[f"{dst}.{r}"] = df[src].array
     if trait is None:
-        trait_col = df["trait"] if "trait" in df.columns else pd.Series(role, index=df.index)
+        trait_col = df["trait"] if "trait" in df.columns else role
     else:
-        trait_col = pd.Series(trait, index=df.index)
+        trait_col = trait
     if id is None:
         id_col = df["id"] if "id" in df.columns else trait_col
     else:
-        id_col = pd.Series(id, index=df.index)
-    cols[f"id.{r}"] = _as_str(id_col).array
-    cols[r] = _as_str(trait_col).array
+        id_col = id
+    cols[f"id.{r}"] = _str_array(id_col, df.index)
+    cols[r] = _str_array(trait_col, df.index)
     for src, dst in _PROXY_NAMES.items():
         if src in df.columns:
             cols[f"{dst}.{r}"] = df[src].array
@@ -1301,6 +1301,16 @@ def _as_str(s: pd.Series) -> pd.Series:
     if _PANDAS3:
         return s.astype("str")
     return s.astype(object).where(s.notna(), None)
+
+
+def _str_array(value, index: pd.Index):
+    """The array of ``_as_str(value)`` for a Series ``value``, else of ``_as_str`` of a
+    Series holding ``value`` in every row of ``index`` (made directly for a text value)."""
+    if isinstance(value, pd.Series):
+        return _as_str(value).array
+    if _PANDAS3 and isinstance(value, str):
+        return pd.array([value] * len(index), dtype="str")
+    return _as_str(pd.Series(value, index=index)).array
 
 
 def _empty() -> pd.DataFrame:
