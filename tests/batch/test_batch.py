@@ -239,6 +239,70 @@ def test_bh_fdr_leaves_out_methods_that_did_not_run():
                                                                      method="bh"))
 
 
+def _families(rng):
+    """P-value families for the BH comparison: random sizes and shapes, ties, 0 and 1."""
+    for m in (2, 3, 5, 10, 37, 200, 1000, 2000):
+        yield rng.uniform(0, 1, m)
+        yield rng.uniform(0, 1, m) ** 8                     # many small P, as MR gives
+        yield rng.choice([0.0, 1e-300, 1e-8, 0.01, 0.05, 0.5, 1.0], m)  # ties, 0 and 1
+        yield np.round(rng.uniform(0, 1, m), 2)             # ties everywhere
+        yield np.full(m, rng.uniform())                      # one value m times
+        p = rng.uniform(0, 1, m)
+        p[rng.integers(0, m, max(1, m // 4))] = 0.0
+        p[rng.integers(0, m, max(1, m // 4))] = 1.0
+        yield p
+    yield np.array([0.3])                                   # a single value
+    yield np.array([], dtype=float)
+    yield np.array([5e-324, 1.0, 0.0, 2.2250738585072014e-308])   # subnormals and limits
+
+
+def test_bh_adjust_is_scipys_false_discovery_control_bit_for_bit():
+    rng = np.random.default_rng(20261205)
+    for p in _families(rng):
+        want = false_discovery_control(p, method="bh")
+        got = store.bh_adjust(p)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes(), p
+        assert p.tobytes() == p.copy().tobytes()  # the input is left as it was
+    for bad in ([0.1, np.nan], [0.2, 1.5], [-0.1, 0.3]):  # scipy refuses them too
+        with pytest.raises(ValueError):
+            false_discovery_control(np.array(bad), method="bh")
+        with pytest.raises(ValueError):
+            store.bh_adjust(np.array(bad))
+
+
+def test_bh_fdr_equals_scipy_with_nan_and_single_values():
+    """bh_fdr per method: NaN and infinite P left out (NaN FDR), a method with one P, ties."""
+    rng = np.random.default_rng(11)
+    p = np.concatenate([rng.uniform(0, 1, 300) ** 4, [0.0, 1.0, 1.0, 0.0, 0.5, 0.5]])
+    t = pd.DataFrame({"method": rng.choice(["ivw", "egger", "median"], len(p)), "pval": p})
+    t.loc[[1, 7, 50], "pval"] = np.nan
+    t.loc[9, "pval"] = np.inf
+    t = pd.concat([t, pd.DataFrame({"method": ["single"], "pval": [0.03]})], ignore_index=True)
+    q = bh_fdr(t)
+    assert q.isna().tolist() == (~np.isfinite(t["pval"])).tolist()
+    for m, g in t.groupby("method"):
+        ok = g.index[np.isfinite(g["pval"])]
+        want = false_discovery_control(t.loc[ok, "pval"].to_numpy(), method="bh")
+        assert q[ok].to_numpy().tobytes() == np.asarray(want, dtype=float).tobytes(), m
+    assert q.iloc[-1] == 0.03
+
+
+def test_the_batch_does_not_import_scipy_stats(phenome, params_file, tmp_path):
+    """The Dask client's process (plan, chunks, final tables with their FDR) never imports
+    scipy.stats: the final step took ~0.5 s more for it."""
+    code = ("import sys\nfrom mrbook.batch import run_batch\n"
+            f"res = run_batch({str(phenome['manifest'])!r}, {str(tmp_path / 'out')!r}, "
+            f"params_file={str(params_file)!r}, workers=1, progress=False, dashboard=False)\n"
+            "assert res.summary['pairs_done_total'] == 6\n"
+            "print(sorted(m for m in ('scipy.stats', 'numba') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")["pval_fdr"]) == 30
+
+
 # ----------------------------------------------------------------------------- Dask
 
 def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome, params_file,
