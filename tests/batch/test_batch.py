@@ -27,6 +27,7 @@ from scipy.stats import false_discovery_control
 
 from mrbook.batch import bh_fdr, load_results, read_manifest, run_batch
 from mrbook.batch import store
+from mrbook.batch.tasks import ChunkResult
 from mrbook.cli.main import main
 from mrbook.errors import InputError, ParameterError
 
@@ -311,6 +312,25 @@ def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome
                     client=dask_client, chunk_size=2, progress=False)
     assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
     assert res.summary["workers"] == 2 and res.summary["scheduler"].startswith("tcp://127.0.0.1")
+    assert res.summary["chunks_written_by"] == {"workers": 3, "client": 0}
+    assert not [p for p in res.out.iterdir() if p.name.startswith(".")]  # the marker is gone
+    _same_tables(serial_run.out, res.out)
+
+
+def test_workers_without_the_folder_send_their_chunks_to_the_client(
+        dask_client, serial_run, phenome, params_file, tmp_path, monkeypatch):
+    """Workers that do not see the run's marker (another machine's disk) return the tables;
+    the client writes them, the same tables."""
+    real = store.open_target
+
+    def elsewhere(out, run):
+        target = real(out, run)
+        return store.ChunkTarget(out=target.out, run=run, marker=target.marker + "-elsewhere")
+
+    monkeypatch.setattr(store, "open_target", elsewhere)
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file,
+                    client=dask_client, chunk_size=2, progress=False)
+    assert res.exit_code == 0 and res.summary["chunks_written_by"] == {"workers": 0, "client": 3}
     _same_tables(serial_run.out, res.out)
 
 
@@ -329,6 +349,7 @@ def test_a_worker_killed_mid_batch(dask_client, serial_run, phenome, params_file
                     client=dask_client, chunk_size=1, progress=False, on_chunk=kill_one)
     assert killed and killed[0][1] < 6, "the worker was killed before the batch ended"
     assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
+    assert res.summary["chunks_written_by"] == {"workers": 6, "client": 0}
     chunks = _chunk_pairs(res.out)
     assert len(chunks) == 6 and chunks["pair_key"].is_unique
     _same_tables(serial_run.out, res.out)
@@ -382,6 +403,7 @@ def test_an_existing_scheduler_gives_the_same_results(scheduler_and_workers, ser
     s = json.loads((out / "summary.json").read_text())
     assert s["engine"] == "dask.distributed scheduler" and s["workers"] == 2
     assert s["scheduler"] == scheduler_and_workers
+    assert s["chunks_written_by"]["client"] == 0  # the workers share the folder: they wrote
     _same_tables(serial_run.out, out)
 
 
@@ -571,6 +593,82 @@ def test_chunks_are_written_whole(serial_run, tmp_path):
     with pytest.raises(Boom):
         store.write_chunk(tmp_path, 1, Bad())
     assert list((tmp_path / "chunks").iterdir()) == []
+
+
+def _a_chunk_result(index=4):
+    pairs = pd.DataFrame({"pair_key": ["a", "b", "c"], "status": ["done", "failed", "done"]})
+    return ChunkResult(index=index, pairs=pairs, errors=pd.DataFrame({"pair_key": ["b"]}),
+                       tables={"results": pd.DataFrame({"pair_key": ["a", "c"], "b": [0.5, 1.5]})},
+                       seconds=2.5)
+
+
+def test_a_worker_writes_its_chunk_once(tmp_path):
+    """run_chunk on a worker that shares the folder: the folder written whole, by one rename;
+    a retried task (its first worker died after the rename) and a twin attempt do not run or
+    write it again; a worker that does not see the run's marker, or cannot write, returns the
+    tables; a run that is over writes nothing."""
+    from mrbook.batch.plan import Chunk
+
+    calls = []
+
+    def task(chunk, x):
+        calls.append(x)
+        return _a_chunk_result(chunk.index)
+
+    target = store.open_target(tmp_path, 3)
+    assert target.visible() and Path(target.out).is_absolute()
+    got = store.run_chunk(target, task, Chunk(index=4, pairs=()), "x")
+    assert got == store.ChunkWritten(index=4, folder="r0003-c00004", done=2, failed=1, seconds=2.5)
+    folder = tmp_path / "chunks" / "r0003-c00004"
+    files = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert sorted(files) == ["errors.parquet", "pairs.parquet", "results.parquet"]
+    assert pd.read_parquet(folder / "results.parquet")["b"].tolist() == [0.5, 1.5]
+    # Dask runs the task again (its worker died after the rename): not run, not written
+    again = store.run_chunk(target, task, Chunk(index=4, pairs=()), "y")
+    assert again == store.ChunkWritten(index=4, folder="r0003-c00004", done=2, failed=1)
+    assert calls == ["x"]
+    # a twin attempt that finished second: its rename loses, the first folder stays
+    assert store.write_chunk(tmp_path, 3, _a_chunk_result(4)) == folder
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == files
+    # a worker on another disk (no marker there): the tables go back to the client
+    other = store.ChunkTarget(out=target.out, run=3, marker=target.marker + "-other")
+    back = store.run_chunk(other, task, Chunk(index=5, pairs=()), "z")
+    assert isinstance(back, ChunkResult) and calls == ["x", "z"]
+    assert not (tmp_path / "chunks" / "r0003-c00005").exists()
+    # a half-written chunk of a dead worker is removed when the run ends, with the marker
+    (tmp_path / "chunks" / ".r0003-c00006.abc").mkdir()
+    (tmp_path / "chunks" / ".r0003-c00006.abc" / "pairs.parquet").write_text("half")
+    store.close_target(target)
+    assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["r0003-c00004"]
+    assert not target.visible() and not [p for p in tmp_path.iterdir() if p.is_file()]
+    # a task of that run still running afterwards writes nothing
+    late = store.run_chunk(target, task, Chunk(index=7, pairs=()), "w")
+    assert isinstance(late, ChunkResult)
+    assert not (tmp_path / "chunks" / "r0003-c00007").exists()
+
+
+def test_a_worker_that_cannot_write_returns_its_tables(tmp_path, monkeypatch):
+    from mrbook.batch.plan import Chunk
+
+    target = store.open_target(tmp_path, 1)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_chunk", full_disk)
+    back = store.run_chunk(target, lambda chunk: _a_chunk_result(chunk.index),
+                           Chunk(index=1, pairs=()))
+    assert isinstance(back, ChunkResult) and back.index == 1
+
+
+def test_a_killed_runs_marker_is_removed_on_resume(serial_run, phenome, params_file, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(serial_run.out, out)
+    (out / ".run-r0001-deadbeef").write_text("mrbook batch run\n")
+    run_batch(phenome["manifest"], out, params_file=params_file, workers=0, progress=False)
+    assert not (out / ".run-r0001-deadbeef").exists()
 
 
 def test_phenome_chapter_reuses_only_the_same_demo_phenome(tmp_path):
