@@ -410,12 +410,12 @@ def bh_adjust(p) -> np.ndarray:
         return ps[()] if ps.ndim == 0 else ps
     m = ps.shape[-1]
     order = np.argsort(ps)
-    ps = ps[order]  # a copy
-    i = np.arange(1, m + 1, dtype=ps.dtype)
-    ps *= m / i
-    np.minimum.accumulate(ps[::-1], out=ps[::-1])
-    out = np.empty_like(ps)
-    out[order] = ps
+    q = ps[order]  # a copy (the caller's array is not written)
+    i = np.arange(1, m + 1, dtype=q.dtype)
+    q *= m / i
+    np.minimum.accumulate(q[::-1], out=q[::-1])
+    out = np.empty_like(q)
+    out[order] = q
     return np.clip(out, 0.0, 1.0)
 
 
