@@ -21,7 +21,9 @@ Each run writes into a fresh folder. Reported: wall seconds, pairs per second of
 the whole batch (all stages: exposures, outcomes, pairs, writing), the speed-up of
 (b) over (a), the CPU seconds of (a) (with its plink children) and of each worker
 of (b), their ratio (the CPU-bound speed-up: (a)'s CPU over the busiest worker's,
-what the wall times give on idle cores), the load average with each, and -- from
+what the wall times give on idle cores), the load average with each, the CPU
+seconds of (b)'s client process (the LocalCluster's scheduler runs in it; it shares
+the cores with the workers) and the seconds of the final tables in both, and -- from
 the tasks' own timings -- the CPU seconds per pair of
 the pair stage and so the pairs per second one worker sustains, with the share of
 the pair stage spent in instrument selection (harmonisation etc.) and in the MR
@@ -152,6 +154,7 @@ def main() -> int:
     out_reads = sum(1 for r in reads if r.startswith("y"))
     results["serial"] = {"wall_s": wall_a, "pairs_per_s": n_pairs / wall_a, "cpu_s": cpu_a,
                          "done": a.summary["pairs_done_total"],
+                         "final_tables_s": a.summary["seconds"]["write"],
                          "task_seconds": a.summary["task_seconds"]}
     results["file_reads"] = {"exposure_files_read": exp_reads, "outcome_files_read": out_reads,
                              "per_exposure": exp_reads / args.exposures,
@@ -167,16 +170,19 @@ def main() -> int:
     t0 = time.perf_counter()
     cluster, client = _start_cluster(args.workers, False)
     try:
-        c0 = client.run(_cpu)
+        c0, own0 = client.run(_cpu), _cpu()
         b = run_batch(manifest, work / "dask", run=run, client=client, progress=False)
         wall_b = time.perf_counter() - t0
-        c1 = client.run(_cpu)
+        c1, own1 = client.run(_cpu), _cpu()
     finally:
         client.close()
         cluster.close()
     cpu_b = sorted(c1[w] - c0[w] for w in c1)
     results["dask"] = {"workers": args.workers, "wall_s": wall_b, "pairs_per_s": n_pairs / wall_b,
                        "worker_cpu_s": cpu_b, "done": b.summary["pairs_done_total"],
+                       "client_cpu_s": own1 - own0,
+                       "final_tables_s": b.summary["seconds"]["write"],
+                       "chunks_written_by": b.summary.get("chunks_written_by"),
                        "task_seconds": b.summary["task_seconds"]}
     results["speedup"] = wall_a / wall_b
     # what the wall times would give on idle cores: the serial CPU over the busiest worker's
@@ -188,6 +194,10 @@ def main() -> int:
           f"(load {os.getloadavg()[0]:.1f}); speed-up {wall_a / wall_b:.2f}x (goal >= 1.7); "
           f"workers' CPU {' + '.join(f'{c:.1f}' for c in cpu_b)} s, CPU-bound speed-up "
           f"{results['cpu_bound_speedup']:.2f}x; identical results: {same}", flush=True)
+    print(f"client process (scheduler, chunks, final tables): CPU {own1 - own0:.1f} s; final "
+          f"tables {b.summary['seconds']['write']:.2f} s (serial run: "
+          f"{a.summary['seconds']['write']:.2f} s); chunk folders written by "
+          f"{b.summary.get('chunks_written_by')}", flush=True)
 
     # the pair stage, per worker
     per = a.summary["task_seconds"]["pairs"] / a.summary["pairs_done_total"]

@@ -27,6 +27,7 @@ from scipy.stats import false_discovery_control
 
 from mrbook.batch import bh_fdr, load_results, read_manifest, run_batch
 from mrbook.batch import store
+from mrbook.batch.tasks import ChunkResult
 from mrbook.cli.main import main
 from mrbook.errors import InputError, ParameterError
 
@@ -239,6 +240,70 @@ def test_bh_fdr_leaves_out_methods_that_did_not_run():
                                                                      method="bh"))
 
 
+def _families(rng):
+    """P-value families for the BH comparison: random sizes and shapes, ties, 0 and 1."""
+    for m in (2, 3, 5, 10, 37, 200, 1000, 2000):
+        yield rng.uniform(0, 1, m)
+        yield rng.uniform(0, 1, m) ** 8                     # many small P, as MR gives
+        yield rng.choice([0.0, 1e-300, 1e-8, 0.01, 0.05, 0.5, 1.0], m)  # ties, 0 and 1
+        yield np.round(rng.uniform(0, 1, m), 2)             # ties everywhere
+        yield np.full(m, rng.uniform())                      # one value m times
+        p = rng.uniform(0, 1, m)
+        p[rng.integers(0, m, max(1, m // 4))] = 0.0
+        p[rng.integers(0, m, max(1, m // 4))] = 1.0
+        yield p
+    yield np.array([0.3])                                   # a single value
+    yield np.array([], dtype=float)
+    yield np.array([5e-324, 1.0, 0.0, 2.2250738585072014e-308])   # subnormals and limits
+
+
+def test_bh_adjust_is_scipys_false_discovery_control_bit_for_bit():
+    rng = np.random.default_rng(20261205)
+    for p in _families(rng):
+        want = false_discovery_control(p, method="bh")
+        got = store.bh_adjust(p)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes(), p
+        assert p.tobytes() == p.copy().tobytes()  # the input is left as it was
+    for bad in ([0.1, np.nan], [0.2, 1.5], [-0.1, 0.3]):  # scipy refuses them too
+        with pytest.raises(ValueError):
+            false_discovery_control(np.array(bad), method="bh")
+        with pytest.raises(ValueError):
+            store.bh_adjust(np.array(bad))
+
+
+def test_bh_fdr_equals_scipy_with_nan_and_single_values():
+    """bh_fdr per method: NaN and infinite P left out (NaN FDR), a method with one P, ties."""
+    rng = np.random.default_rng(11)
+    p = np.concatenate([rng.uniform(0, 1, 300) ** 4, [0.0, 1.0, 1.0, 0.0, 0.5, 0.5]])
+    t = pd.DataFrame({"method": rng.choice(["ivw", "egger", "median"], len(p)), "pval": p})
+    t.loc[[1, 7, 50], "pval"] = np.nan
+    t.loc[9, "pval"] = np.inf
+    t = pd.concat([t, pd.DataFrame({"method": ["single"], "pval": [0.03]})], ignore_index=True)
+    q = bh_fdr(t)
+    assert q.isna().tolist() == (~np.isfinite(t["pval"])).tolist()
+    for m, g in t.groupby("method"):
+        ok = g.index[np.isfinite(g["pval"])]
+        want = false_discovery_control(t.loc[ok, "pval"].to_numpy(), method="bh")
+        assert q[ok].to_numpy().tobytes() == np.asarray(want, dtype=float).tobytes(), m
+    assert q.iloc[-1] == 0.03
+
+
+def test_the_batch_does_not_import_scipy_stats(phenome, params_file, tmp_path):
+    """The Dask client's process (plan, chunks, final tables with their FDR) never imports
+    scipy.stats: the final step took ~0.5 s more for it."""
+    code = ("import sys\nfrom mrbook.batch import run_batch\n"
+            f"res = run_batch({str(phenome['manifest'])!r}, {str(tmp_path / 'out')!r}, "
+            f"params_file={str(params_file)!r}, workers=1, progress=False, dashboard=False)\n"
+            "assert res.summary['pairs_done_total'] == 6\n"
+            "print(sorted(m for m in ('scipy.stats', 'numba') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")["pval_fdr"]) == 30
+
+
 # ----------------------------------------------------------------------------- Dask
 
 def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome, params_file,
@@ -247,6 +312,25 @@ def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome
                     client=dask_client, chunk_size=2, progress=False)
     assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
     assert res.summary["workers"] == 2 and res.summary["scheduler"].startswith("tcp://127.0.0.1")
+    assert res.summary["chunks_written_by"] == {"workers": 3, "client": 0}
+    assert not [p for p in res.out.iterdir() if p.name.startswith(".")]  # the marker is gone
+    _same_tables(serial_run.out, res.out)
+
+
+def test_workers_without_the_folder_send_their_chunks_to_the_client(
+        dask_client, serial_run, phenome, params_file, tmp_path, monkeypatch):
+    """Workers that do not see the run's marker (another machine's disk) return the tables;
+    the client writes them, the same tables."""
+    real = store.open_target
+
+    def elsewhere(out, run):
+        target = real(out, run)
+        return store.ChunkTarget(out=target.out, run=run, marker=target.marker + "-elsewhere")
+
+    monkeypatch.setattr(store, "open_target", elsewhere)
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file,
+                    client=dask_client, chunk_size=2, progress=False)
+    assert res.exit_code == 0 and res.summary["chunks_written_by"] == {"workers": 0, "client": 3}
     _same_tables(serial_run.out, res.out)
 
 
@@ -265,6 +349,7 @@ def test_a_worker_killed_mid_batch(dask_client, serial_run, phenome, params_file
                     client=dask_client, chunk_size=1, progress=False, on_chunk=kill_one)
     assert killed and killed[0][1] < 6, "the worker was killed before the batch ended"
     assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
+    assert res.summary["chunks_written_by"] == {"workers": 6, "client": 0}
     chunks = _chunk_pairs(res.out)
     assert len(chunks) == 6 and chunks["pair_key"].is_unique
     _same_tables(serial_run.out, res.out)
@@ -318,6 +403,7 @@ def test_an_existing_scheduler_gives_the_same_results(scheduler_and_workers, ser
     s = json.loads((out / "summary.json").read_text())
     assert s["engine"] == "dask.distributed scheduler" and s["workers"] == 2
     assert s["scheduler"] == scheduler_and_workers
+    assert s["chunks_written_by"]["client"] == 0  # the workers share the folder: they wrote
     _same_tables(serial_run.out, out)
 
 
@@ -507,6 +593,82 @@ def test_chunks_are_written_whole(serial_run, tmp_path):
     with pytest.raises(Boom):
         store.write_chunk(tmp_path, 1, Bad())
     assert list((tmp_path / "chunks").iterdir()) == []
+
+
+def _a_chunk_result(index=4):
+    pairs = pd.DataFrame({"pair_key": ["a", "b", "c"], "status": ["done", "failed", "done"]})
+    return ChunkResult(index=index, pairs=pairs, errors=pd.DataFrame({"pair_key": ["b"]}),
+                       tables={"results": pd.DataFrame({"pair_key": ["a", "c"], "b": [0.5, 1.5]})},
+                       seconds=2.5)
+
+
+def test_a_worker_writes_its_chunk_once(tmp_path):
+    """run_chunk on a worker that shares the folder: the folder written whole, by one rename;
+    a retried task (its first worker died after the rename) and a twin attempt do not run or
+    write it again; a worker that does not see the run's marker, or cannot write, returns the
+    tables; a run that is over writes nothing."""
+    from mrbook.batch.plan import Chunk
+
+    calls = []
+
+    def task(chunk, x):
+        calls.append(x)
+        return _a_chunk_result(chunk.index)
+
+    target = store.open_target(tmp_path, 3)
+    assert target.visible() and Path(target.out).is_absolute()
+    got = store.run_chunk(target, task, Chunk(index=4, pairs=()), "x")
+    assert got == store.ChunkWritten(index=4, folder="r0003-c00004", done=2, failed=1, seconds=2.5)
+    folder = tmp_path / "chunks" / "r0003-c00004"
+    files = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert sorted(files) == ["errors.parquet", "pairs.parquet", "results.parquet"]
+    assert pd.read_parquet(folder / "results.parquet")["b"].tolist() == [0.5, 1.5]
+    # Dask runs the task again (its worker died after the rename): not run, not written
+    again = store.run_chunk(target, task, Chunk(index=4, pairs=()), "y")
+    assert again == store.ChunkWritten(index=4, folder="r0003-c00004", done=2, failed=1)
+    assert calls == ["x"]
+    # a twin attempt that finished second: its rename loses, the first folder stays
+    assert store.write_chunk(tmp_path, 3, _a_chunk_result(4)) == folder
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == files
+    # a worker on another disk (no marker there): the tables go back to the client
+    other = store.ChunkTarget(out=target.out, run=3, marker=target.marker + "-other")
+    back = store.run_chunk(other, task, Chunk(index=5, pairs=()), "z")
+    assert isinstance(back, ChunkResult) and calls == ["x", "z"]
+    assert not (tmp_path / "chunks" / "r0003-c00005").exists()
+    # a half-written chunk of a dead worker is removed when the run ends, with the marker
+    (tmp_path / "chunks" / ".r0003-c00006.abc").mkdir()
+    (tmp_path / "chunks" / ".r0003-c00006.abc" / "pairs.parquet").write_text("half")
+    store.close_target(target)
+    assert sorted(p.name for p in (tmp_path / "chunks").iterdir()) == ["r0003-c00004"]
+    assert not target.visible() and not [p for p in tmp_path.iterdir() if p.is_file()]
+    # a task of that run still running afterwards writes nothing
+    late = store.run_chunk(target, task, Chunk(index=7, pairs=()), "w")
+    assert isinstance(late, ChunkResult)
+    assert not (tmp_path / "chunks" / "r0003-c00007").exists()
+
+
+def test_a_worker_that_cannot_write_returns_its_tables(tmp_path, monkeypatch):
+    from mrbook.batch.plan import Chunk
+
+    target = store.open_target(tmp_path, 1)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_chunk", full_disk)
+    back = store.run_chunk(target, lambda chunk: _a_chunk_result(chunk.index),
+                           Chunk(index=1, pairs=()))
+    assert isinstance(back, ChunkResult) and back.index == 1
+
+
+def test_a_killed_runs_marker_is_removed_on_resume(serial_run, phenome, params_file, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(serial_run.out, out)
+    (out / ".run-r0001-deadbeef").write_text("mrbook batch run\n")
+    run_batch(phenome["manifest"], out, params_file=params_file, workers=0, progress=False)
+    assert not (out / ".run-r0001-deadbeef").exists()
 
 
 def test_phenome_chapter_reuses_only_the_same_demo_phenome(tmp_path):

@@ -16,8 +16,11 @@ Engines:
 The tasks are the same in every engine and each pair's bootstrap starts from the
 run's seed, so the results do not depend on the engine, the number of workers or
 the order the tasks finish in. A worker that dies is replaced and its tasks are run
-again by Dask (a task that kills three workers fails its pairs); the client writes
-each chunk once, when its result arrives.
+again by Dask (a task that kills three workers fails its pairs). Each chunk folder is
+written once: by the worker that ran the chunk when it shares the batch folder with
+the client (a LocalCluster; a cluster on a shared file system), which then sends back
+only the chunk's counts (:func:`mrbook.batch.store.run_chunk`), else by the client
+when the chunk's tables arrive (and in one process).
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ def _serial(p: plan_mod.Plan, settings, on_stage, on_chunk) -> dict:
     return {"wall_seconds": seconds}
 
 
-def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk) -> dict:
+def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
+          target: store.ChunkTarget | None = None) -> dict:
     from distributed import as_completed
 
     token = f"{os.getpid()}-{time.time_ns()}"
@@ -151,12 +155,12 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk) -> dict:
     for chunk in p.chunks:
         ekeys = sorted({e for _, e, _ in chunk.pairs})
         okeys = sorted({o for _, _, o in chunk.pairs})
-        f = client.submit(tasks.pairs_task, chunk, settings, {e: ex_f[e] for e in ekeys},
-                          {o: oc_f[o] for o in okeys}, tb_f,
+        f = client.submit(store.run_chunk, target, tasks.pairs_task, chunk, settings,
+                          {e: ex_f[e] for e in ekeys}, {o: oc_f[o] for o in okeys}, tb_f,
                           key=f"pairs-{chunk.index:05d}-{token}", pure=False)
         ch_f[f.key] = (chunk, f)
     for chunk in p.mv_chunks:  # multivariable rows (A+B): batch/multivariable.py
-        f = client.submit(mv_tasks.mv_pairs_task, chunk, settings,
+        f = client.submit(store.run_chunk, target, mv_tasks.mv_pairs_task, chunk, settings,
                           key=f"mvpairs-{chunk.index:05d}-{token}", pure=False)
         ch_f[f.key] = (chunk, f)
     stage_of = {f.key: "exposures" for f in ex_f.values()}
@@ -233,9 +237,17 @@ def _start_cluster(workers: int, dashboard: bool):
     #   stacks; the nanny hands this config to the worker processes it starts;
     # - Dask's nanny also sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (memory back to
     #   the system at every free above 64 kB): the pairs' many short-lived pandas arrays
-    #   then cost ~20% more CPU than in one process; glibc's own (dynamic) threshold is kept
+    #   then cost ~20% more CPU than in one process; glibc's own (dynamic) threshold is kept;
+    # - every Dask server (the scheduler and nannies in this process, each worker) checks its
+    #   event loop every 20 ms (a warning when it was blocked for 3 s) and samples its CPU
+    #   and memory for the dashboard every 0.5 s: a cluster doing nothing took 0.46 s of CPU
+    #   in this process and 0.19 s in each worker per 20 s; every 0.5 s and 2 s: 0.16 s and
+    #   0.09 s (the CPU the client process takes is lost to the workers on a machine with
+    #   as many cores as workers)
     with dask.config.set({"distributed.worker.profile.enabled": False,
-                          "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV)}):
+                          "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV),
+                          "distributed.admin.tick.interval": "500ms",
+                          "distributed.admin.system-monitor.interval": "2s"}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=":8787" if dashboard else None,
                                silence_logs=logging.CRITICAL, env=dict(WORKER_ENV))
@@ -337,6 +349,7 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
         prog.line(note)
     run_no = store.next_run(out)
     counts = {"done": 0, "failed": 0}
+    writes = {"workers": 0, "client": 0}  # who wrote the chunk folders of this run
     reads = {"exposure_files": 0, "outcome_files": 0, "snps_read_per_outcome": {}}
     task_seconds = {"exposures": 0.0, "outcomes": 0.0, "pairs": 0.0}
     address = None
@@ -360,11 +373,17 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
                       + (f", {bad} failed" if bad else ""))
 
     def chunk_done(chunk, result, exc):
-        if result is None:
-            result = _failed_chunk(chunk, exc)
-        store.write_chunk(out, run_no, result)
-        n_ok = int((result.pairs["status"] == "done").sum())
-        n_bad = len(result.pairs) - n_ok
+        if result is None:  # the task failed: its pairs fail, unless a worker wrote it first
+            folder = store.write_chunk(out, run_no, _failed_chunk(chunk, exc))
+            result = store.chunk_written(folder)
+            writes["client"] += 1
+        elif not isinstance(result, store.ChunkWritten):  # the tables: written here
+            folder = store.write_chunk(out, run_no, result)
+            result = store.chunk_written(folder, result.pairs, result.seconds, result.index)
+            writes["client"] += 1
+        else:
+            writes["workers"] += 1
+        n_ok, n_bad = result.done, result.failed
         counts["done"] += n_ok
         counts["failed"] += n_bad
         task_seconds["pairs"] += result.seconds
@@ -377,6 +396,7 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
                       "client": the_client})
 
     extra = {}
+    target = None  # where the workers write their chunks (store.ChunkTarget)
     try:
         if todo:
             if engine.startswith("serial"):
@@ -398,9 +418,11 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
                 address = the_client.scheduler_info().get("address")
                 n_workers = len(the_client.scheduler_info()["workers"])
                 prog.line(f"engine: {engine} at {_scrub(address)}, {n_workers} workers")
-                extra = _dask(work, settings, the_client, stage_done, chunk_done)
+                target = store.open_target(out, run_no)
+                extra = _dask(work, settings, the_client, stage_done, chunk_done, target)
     finally:
         prog.close()
+        store.close_target(target)
         if own_client:
             the_client.close()
             if cluster is not None:
@@ -422,6 +444,7 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
         "outcomes": len(work.outcomes),
         "chunks": len(work.chunks),
         "chunk_size": size,
+        "chunks_written_by": dict(writes),
         "file_reads": {"exposure_files": reads["exposure_files"],
                        "outcome_files": reads["outcome_files"],
                        "association_tables": len(work.tables),

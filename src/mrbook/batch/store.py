@@ -3,6 +3,8 @@
 Layout of the output folder ``DIR``::
 
     batch.json              the settings of the batch (a resumed batch must match them)
+    .run-r0003-<random>     while a Dask run goes on: its marker (workers that see it
+                            write their chunks themselves, :class:`ChunkTarget`)
     chunks/r0001-c00003/    one folder per finished chunk of pairs, written whole
                             (a temporary folder renamed into place): its pairs.parquet,
                             errors.parquet and the pairs' tables
@@ -33,6 +35,8 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +128,8 @@ def open_folder(out: str | Path, settings, manifest: str | Path) -> Path:
         if (out / "chunks").is_dir():  # chunks a killed run left half-written
             for d in (out / "chunks").glob(".r*"):
                 shutil.rmtree(d, ignore_errors=True)
+        for m in out.glob(f"{MARKER_PREFIX}*"):  # the marker of a killed run (ChunkTarget)
+            m.unlink(missing_ok=True)
         return out
     elif out.exists() and any(p.name != "chunks" for p in out.iterdir()) \
             and not (out / "chunks").is_dir():
@@ -152,13 +158,29 @@ def next_run(out: Path) -> int:
     return max(runs, default=0) + 1
 
 
-def write_chunk(out: Path, run: int, result) -> Path:
-    """Write a chunk's tables into ``chunks/r<run>-c<index>/``, all or nothing.
+def chunk_folder(out: Path, run: int, index: int) -> Path:
+    """The folder of chunk ``index`` of run ``run``: ``chunks/r<run>-c<index>``."""
+    return Path(out) / "chunks" / f"r{run:04d}-c{index:05d}"
+
+
+def write_chunk(out: Path, run: int, result, wanted=None) -> Path | None:
+    """Write a chunk's tables into ``chunks/r<run>-c<index>/``, all or nothing, once.
 
     The files go to a temporary folder first, which is then renamed: a chunk
-    folder exists only when every one of its files is complete.
+    folder exists only when every one of its files is complete. A chunk folder
+    that exists already (an earlier attempt of the same task of this run, whose
+    worker died after writing it, or a twin attempt that renamed first) is kept
+    as it is: the rows of a chunk are written once.
+
+    Parameters
+    ----------
+    wanted : callable, optional
+        Asked just before the rename; when it returns False (the run that asked
+        for the chunk is over) nothing is written and None is returned.
     """
-    final = out / "chunks" / f"r{run:04d}-c{result.index:05d}"
+    final = chunk_folder(out, run, result.index)
+    if final.is_dir():
+        return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
@@ -166,13 +188,154 @@ def write_chunk(out: Path, run: int, result) -> Path:
         result.errors.to_parquet(tmp / "errors.parquet", index=False)
         for name, table in result.tables.items():
             table.to_parquet(tmp / f"{name}.parquet", index=False)
-        if final.exists():  # the same chunk of the same run: replace it whole
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        if wanted is not None and not wanted():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # the twin attempt renamed first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+#: the name of a run's marker file in the batch folder (``.run-r0003-<random>``)
+MARKER_PREFIX = ".run-r"
+
+
+@dataclass
+class ChunkWritten:
+    """What the client gets back from a worker that wrote its chunk's folder itself.
+
+    Attributes
+    ----------
+    index : int
+        The chunk's index.
+    folder : str
+        The chunk folder's name (``r0003-c00012``).
+    done, failed : int
+        Its pairs done and failed.
+    seconds : float
+        The task's seconds (0 when an earlier attempt wrote the folder).
+    """
+
+    index: int
+    folder: str
+    done: int
+    failed: int
+    seconds: float = 0.0
+
+
+def chunk_written(folder: Path, pairs: pd.DataFrame | None = None, seconds: float = 0.0,
+                  index: int | None = None) -> ChunkWritten:
+    """The :class:`ChunkWritten` of a chunk folder (its pairs' status from ``pairs``, or read)."""
+    if pairs is None:
+        pairs = pd.read_parquet(folder / "pairs.parquet", columns=["status"])
+    done = int((pairs["status"] == "done").sum())
+    if index is None:
+        index = int(folder.name.rsplit("-c", 1)[1])
+    return ChunkWritten(index=index, folder=folder.name, done=done, failed=len(pairs) - done,
+                        seconds=seconds)
+
+
+@dataclass(frozen=True)
+class ChunkTarget:
+    """Where the workers of a Dask run write its chunks themselves.
+
+    A worker writes a chunk's folder only when it sees the run's marker file, a
+    file with a random name the client created in the batch folder for this run:
+    then the worker and the client share the folder (a LocalCluster, or a
+    cluster whose workers mount the same file system). A worker that does not
+    see it, or cannot write there, sends the chunk's tables back and the client
+    writes them (:func:`run_chunk`).
+
+    Attributes
+    ----------
+    out : str
+        The batch folder, absolute.
+    run : int
+        The run's number (its chunk folders are ``chunks/r<run>-c<index>``).
+    marker : str
+        The name of the run's marker file in ``out``.
+    """
+
+    out: str
+    run: int
+    marker: str
+
+    def visible(self) -> bool:
+        """Whether this process sees the run's marker (shares the client's batch folder)."""
+        return (Path(self.out) / self.marker).is_file()
+
+
+def open_target(out: Path, run: int) -> ChunkTarget | None:
+    """Create the run's marker file; None when it cannot be written (the client writes)."""
+    target = ChunkTarget(out=str(Path(out).resolve()), run=run,
+                         marker=f"{MARKER_PREFIX}{run:04d}-{uuid.uuid4().hex}")
+    try:
+        (Path(target.out) / target.marker).write_text("mrbook batch run\n", encoding="utf-8")
+    except OSError:
+        return None
+    return target
+
+
+def close_target(target: ChunkTarget | None) -> None:
+    """Remove the run's marker and the temporary folders of chunk writes a dead worker left."""
+    if target is None:
+        return
+    out = Path(target.out)
+    (out / target.marker).unlink(missing_ok=True)
+    for d in (out / "chunks").glob(f".r{target.run:04d}-c*"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def run_chunk(target: ChunkTarget | None, task, chunk, *args):
+    """Run a chunk's task on a worker and write its folder there, once; return a summary.
+
+    Parameters
+    ----------
+    target : ChunkTarget or None
+        The run's batch folder (None: the client writes every chunk).
+    task : callable
+        ``task(chunk, *args)`` -> a chunk result (:class:`mrbook.batch.tasks.ChunkResult`).
+    chunk : mrbook.batch.plan.Chunk
+
+    Returns
+    -------
+    ChunkWritten or ChunkResult
+        :class:`ChunkWritten` when this worker (or an earlier attempt of the same
+        task, whose worker then died) wrote the chunk's folder; the task's result
+        itself when the worker does not share the batch folder or cannot write to
+        it (the client writes it then, :func:`write_chunk`).
+
+    Notes
+    -----
+    Dask runs a task again when its worker dies. The folder's name depends only on
+    the run and the chunk, it appears by one rename, and a folder that exists is
+    never written again, so a chunk is neither written twice nor half-written,
+    whether its worker died before, during or after the write. A run that is over
+    has no marker any more (:func:`close_target`; :func:`open_folder` removes a killed
+    run's), so a task of it still running on an existing cluster writes nothing.
+    """
+    if target is None or not target.visible():
+        return task(chunk, *args)
+    final = chunk_folder(Path(target.out), target.run, chunk.index)
+    if final.is_dir():  # an earlier attempt wrote it, then its worker died
+        return chunk_written(final, index=chunk.index)
+    result = task(chunk, *args)
+    try:
+        # the marker is asked again before the rename: a worker still running a task of
+        # a run that is over (its client killed, the folder resumed since) writes nothing
+        final = write_chunk(Path(target.out), target.run, result, wanted=target.visible)
+    except OSError:
+        final = None  # a folder this worker cannot write
+    if final is None:
+        return result  # the client writes it, if it is still there
+    return chunk_written(final, result.pairs, result.seconds, result.index)
 
 
 def _pairs_state(out: Path) -> pd.DataFrame:
@@ -208,12 +371,60 @@ def owners(out: Path, keys) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the final tables
 
+def bh_adjust(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted P-values of one family, as
+    ``scipy.stats.false_discovery_control(p, method="bh")`` computes them, bit for bit.
+
+    Parameters
+    ----------
+    p : array_like
+        P-values in [0, 1], one dimension (floats; other numbers become float64).
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted P-values, in the order of ``p`` (``p`` itself when it has at
+        most one value, as scipy returns it).
+
+    Raises
+    ------
+    ValueError
+        A value outside [0, 1] (NaN included), as scipy.
+
+    Notes
+    -----
+    The same operations in the same order as scipy 1.17's numpy path, so that every
+    rounding is the same: sort (``argsort``, its default kind), multiply the sorted
+    values by the array ``m / i`` (``i`` = 1 ... m as floats), the running minimum
+    from the largest down, back to the input order, clip to [0, 1]. Written here
+    so that the batch's last step does not import :mod:`scipy.stats` (~0.5 s).
+    """
+    ps = np.asarray(p)
+    if not np.issubdtype(ps.dtype, np.floating):
+        ps = ps.astype(np.float64)
+    if ps.ndim > 1:
+        raise ValueError("one family of P-values at a time (one dimension)")
+    if not np.all(ps == np.clip(ps, 0.0, 1.0)):
+        raise ValueError("`ps` must include only numbers between 0 and 1.")
+    if ps.size <= 1:
+        return ps[()] if ps.ndim == 0 else ps
+    m = ps.shape[-1]
+    order = np.argsort(ps)
+    q = ps[order]  # a copy (the caller's array is not written)
+    i = np.arange(1, m + 1, dtype=q.dtype)
+    q *= m / i
+    np.minimum.accumulate(q[::-1], out=q[::-1])
+    out = np.empty_like(q)
+    out[order] = q
+    return np.clip(out, 0.0, 1.0)
+
+
 def bh_fdr(results: pd.DataFrame) -> pd.Series:
     """Benjamini-Hochberg FDR-adjusted P per method, over every pair of that method.
 
     Rows without a P-value (a method not run) get NaN and do not count;
-    :func:`scipy.stats.false_discovery_control` (``method="bh"``) adjusts the
-    others, method by method.
+    :func:`bh_adjust` (:func:`scipy.stats.false_discovery_control` with
+    ``method="bh"``, bit for bit) adjusts the others, method by method.
 
     Notes
     -----
@@ -226,13 +437,11 @@ def bh_fdr(results: pd.DataFrame) -> pd.Series:
     powerful approach to multiple testing. J R Stat Soc B 1995;57:289-300.
     doi:10.1111/j.2517-6161.1995.tb02031.x
     """
-    from scipy.stats import false_discovery_control
-
     q = pd.Series(np.nan, index=results.index, dtype=float)
     p = results["pval"].astype(float)
     ok = p.notna() & np.isfinite(p)
     for _, idx in results[ok].groupby("method", sort=False).groups.items():
-        q.loc[idx] = false_discovery_control(p.loc[idx].to_numpy(), method="bh")
+        q.loc[idx] = bh_adjust(p.loc[idx].to_numpy())
     return q
 
 
