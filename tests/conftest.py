@@ -60,6 +60,19 @@ NARROW_PEAKS = [(376, 1, 66), (1441, 1, 164), (1469, 1, 143), (1909, 0, 58), (19
                 (2198, 1, 98)]
 
 
+def pleiotropic_pair(k: int = 79, seed: int = 79):
+    """bx, by, sx, sy of a BMI -> CHD-like simulated pair (causal 0.4, 10 pleiotropic SNPs)."""
+    import numpy as np
+
+    g = np.random.default_rng(seed)
+    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
+    sx = g.uniform(0.002, 0.02, k)
+    sy = g.uniform(0.002, 0.03, k)
+    by = 0.4 * bx + g.normal(0.0, sy)
+    by[:10] += g.normal(0.0, 0.03, 10)                             # pleiotropic SNPs
+    return bx, by, sx, sy
+
+
 def reference_cases() -> list[Path]:
     """Every folder of ../shared/reference with a twosamplemr.json (new ones are picked up)."""
     if not REFERENCE.is_dir():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import pleiotropic_pair
 from conftest import rrng_available as _rrng_available
 from mrbook.estimators import Params
 from mrbook.estimators import median as md
@@ -65,13 +66,7 @@ def test_compiled_weighted_median_equals_numpy(monkeypatch):
     not _rrng_available(), reason="R's generator is not available"))])
 def test_bootstrap_medians_identical(monkeypatch, kind):
     """The three median estimators' SEs (the penalised one sorts twice) with and without numba."""
-    g = np.random.default_rng(79)
-    k = 79
-    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
-    sx = g.uniform(0.002, 0.02, k)
-    sy = g.uniform(0.002, 0.03, k)
-    by = 0.4 * bx + g.normal(0.0, sy)
-    by[:10] += g.normal(0.0, 0.03, 10)
+    bx, by, sx, sy = pleiotropic_pair()
     p = Params(nboot=500)
     funcs = (md.mr_weighted_median, md.mr_simple_median, md.mr_penalised_weighted_median)
     with_jit = [f(bx, by, sx, sy, p, make_rng(3, kind)) for f in funcs]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import pleiotropic_pair
 from conftest import rrng_available as _rrng_available
 from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, mr_mode_all,
                                     mr_mode_joint)
@@ -57,13 +58,7 @@ def test_mode_rows_identical_with_and_without_numba(monkeypatch, kind):
     numpy path's, bit for bit, on BMI -> CHD-like data at nboot 300."""
     if kind == "r" and not _rrng_available():
         pytest.skip("mrbook.rmath.generator is not available")
-    g = np.random.default_rng(79)
-    k = 79
-    bx = g.uniform(0.02, 0.2, k) * g.choice([-1.0, 1.0], k)
-    sx = g.uniform(0.002, 0.02, k)
-    sy = g.uniform(0.002, 0.03, k)
-    by = 0.4 * bx + g.normal(0.0, sy)
-    by[:10] += g.normal(0.0, 0.03, 10)                             # pleiotropic SNPs
+    bx, by, sx, sy = pleiotropic_pair()
     p = Params(nboot=300)
     with_jit = mr_mode_all(bx, by, sx, sy, p, make_rng(7, kind))
     joint = mr_mode_joint(bx, by, sx, sy, p, make_rng(7, kind), ["Simple mode", "Weighted mode"])
