@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..rmath.density import jit_kernel, keep_heap
+from ..rmath.density import keep_heap
+from ..rmath.jit import jit_kernel
 from ..rmath.rng import rnorm_each
 from ._registry import Params, register
 from ._stats import na_result, p_normal, r_sd

@@ -86,7 +86,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..rmath.density import DensityBatch, density_mode, density_modes, jit_kernel, keep_heap
+from ..rmath.density import DensityBatch, density_mode, density_modes, keep_heap
+from ..rmath.jit import jit_kernel
 from ..rmath.rng import rnorm_each
 from ._registry import Params, register
 from ._stats import na_result
