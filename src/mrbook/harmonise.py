@@ -49,6 +49,7 @@ SNP is removed with its reason.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from collections.abc import Sequence
@@ -388,6 +389,49 @@ def _harmonise_22(r: dict, tol: float, action: int, log: dict) -> dict:
                 why_palindromic=f"palindromic {_alle(A1, A2)} (action 3 drops palindromic SNPs)")
 
 
+#: the single-base alleles as codes: a complement is ``3 - code`` (A<->T, C<->G), and
+#: two alleles are palindromic exactly when their codes add up to 3 (A/T, C/G)
+_BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
+_BASES = np.array(["A", "C", "G", "T"], dtype=object)
+
+
+def _harmonise_22_bases(codes: np.ndarray, bB: np.ndarray, fA: np.ndarray, fB: np.ndarray,
+                        tol: float, action: int, log: dict) -> dict:
+    """:func:`_harmonise_22` for rows whose four alleles are single bases, all rows at once.
+
+    ``codes`` holds the ``_BASE_CODE`` of A1, A2, B1, B2 (4 x rows). No indel can
+    occur, so the steps are those of :func:`_harmonise_22` with its indel branch
+    left out, each a selection, a comparison or a sign flip (``-b``, ``1 - f``), as
+    R's element-wise code does them: the same values, bit for bit. Returns the
+    final B1 and B2 codes, ``bB``, ``fB`` and the ``remove``, ``palindromic`` and
+    ``ambiguous`` flags; adds to the counters in ``log``. (The A side never changes
+    in the 2-2 case.)
+    """
+    a1, a2, b1, b2 = codes
+    switch = (a1 == b2) & (a2 == b1)
+    log["switched_alleles"] += int(switch.sum())
+    b1, b2 = np.where(switch, b2, b1), np.where(switch, b1, b2)
+    bB, fB = np.where(switch, -bB, bB), np.where(switch, 1 - fB, fB)
+    pal = a1 + a2 == 3
+    flip = ~pal & ~((a1 == b1) & (a2 == b2))
+    log["flipped_alleles_basic"] += int(flip.sum())
+    b1, b2 = np.where(flip, 3 - b1, b1), np.where(flip, 3 - b2, b2)
+    switch = (a1 == b2) & (a2 == b1)
+    b1, b2 = np.where(switch, b2, b1), np.where(switch, b1, b2)
+    bB, fB = np.where(switch, -bB, bB), np.where(switch, 1 - fB, fB)
+    remove = ~((a1 == b1) & (a2 == b2))
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = np.where(np.isnan(fA), 0.5, fA)
+    tfB = np.where(np.isnan(fB), 0.5, fB)
+    if action == 2:
+        status2 = (((tfA < 0.5) & (tfB > 0.5)) | ((tfA > 0.5) & (tfB < 0.5))) & pal
+        flip = status2 & ~remove
+        log["flipped_alleles_palindrome"] += int(flip.sum())
+        bB, fB = np.where(flip, -bB, bB), np.where(flip, 1 - fB, fB)
+    ambiguous = (((minf < tfA) & (tfA < maxf)) | ((minf < tfB) & (tfB < maxf))) & pal
+    return dict(B1=b1, B2=b2, bB=bB, fB=fB, remove=remove, palindromic=pal, ambiguous=ambiguous)
+
+
 def _freq_text(fA: float, fB: float) -> str:
     return f"eaf.exposure {_fmt(fA)}, eaf.outcome {_fmt(fB)}"
 
@@ -570,7 +614,7 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = df[col].tolist()
+        vals = _column(df, col).tolist()
         if not all(type(v) is str and v.strip() for v in vals):  # else the usual case, at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
@@ -580,11 +624,13 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
     return text
 
 
-def _to_numeric(col: pd.Series, pos: np.ndarray, name: str, path) -> np.ndarray:
-    """``as.numeric`` of ``col`` at the rows ``pos``, as harmonise_cleanup_variables uses
-    it, but text is an error (naming the input row ``pos + 1``)."""
+def _to_numeric(col, pos: np.ndarray, name: str, path) -> np.ndarray:
+    """``as.numeric`` of the column values ``col`` (:func:`_column`) at the rows ``pos``, as
+    harmonise_cleanup_variables uses it, but text is an error (naming the input row ``pos + 1``)."""
+    if isinstance(col, np.ndarray) and col.dtype.kind in "iuf":  # Series.to_numpy's result
+        return np.asarray(col, dtype=float)[pos]
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-        return col.to_numpy(dtype=float, na_value=np.nan)[pos]
+        return pd.Series(col, copy=False).to_numpy(dtype=float, na_value=np.nan)[pos]
     vals = col.tolist()
     out = np.empty(len(pos), dtype=float)
     for k, i in enumerate(pos.tolist()):
@@ -632,21 +678,66 @@ def _str_or_nan(values) -> list:
 _STR_DTYPE = pd.Series(["a"]).dtype
 
 
-def _values_at(col: pd.Series, pos: np.ndarray):
-    """What a DataFrame column made of ``col.iloc[pos].to_numpy()`` holds (``.values``
-    for a categorical column), made without the round trip where that is the same:
-    a string column of pandas' default string dtype is taken as it is when some of
-    the rows taken hold a string (as its object array would be inferred)."""
+def _values_at(col, pos: np.ndarray):
+    """What a DataFrame column made of ``Series(col).iloc[pos].to_numpy()`` holds
+    (``.values`` for a categorical column), for the column values ``col``
+    (:func:`_column`), made without the round trip where that is the same: a string
+    column of pandas' default string dtype is taken as it is when some of the rows
+    taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
     if isinstance(dt, pd.CategoricalDtype):
-        return col.iloc[pos].values
+        return col.take(pos)
     if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
-        taken = col.array.take(pos)
+        taken = col.take(pos)
         if len(taken) and not taken.isna().all():
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
-        return col.to_numpy()[pos]
-    return col.array.take(pos).to_numpy()  # col.iloc[pos].to_numpy(), without the Series
+        return (col if isinstance(col, np.ndarray) else col.to_numpy())[pos]
+    return col.take(pos).to_numpy()
+
+
+def _column(df: pd.DataFrame, name: str):
+    """``df[name]._values`` (a numpy or pandas array), without building the Series
+    (pandas >= 3 makes a new one per ``df[name]``, ~10 us)."""
+    loc = df.columns.get_loc(name)
+    if isinstance(loc, int) and hasattr(df, "_get_column_array"):
+        return df._get_column_array(loc)
+    return df[name]._values
+
+
+def _objects(values: list) -> np.ndarray:
+    """``values`` as an object array, each value as it is."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _is_typed(values) -> bool:
+    """Whether ``pd.DataFrame`` keeps the array ``values`` as it is (no inference)."""
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "biuf"
+    return isinstance(values, (pd.Categorical, pd.arrays.ArrowStringArray,
+                               pd.arrays.IntegerArray, pd.arrays.FloatingArray,
+                               pd.arrays.BooleanArray))
+
+
+def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
+    """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
+    (object arrays) kept as object.
+
+    The DataFrame is made from the arrays as they are (pandas' ``_from_arrays``):
+    each column that pandas would infer a type for is inferred first, one by one,
+    as ``pd.DataFrame`` does (``Series`` and ``DataFrame`` share that step), so the
+    result is the one of ``pd.DataFrame(cols)`` at about a third of its cost.
+    """
+    arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
+              for c, v in cols.items()]
+    try:
+        return pd.DataFrame._from_arrays(arrays, columns=pd.Index(list(cols)),
+                                         index=pd.RangeIndex(n), verify_integrity=False)
+    except (AttributeError, TypeError):  # a pandas without it
+        return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
+                             for c, v in zip(cols, arrays)})
 
 
 # --------------------------------------------------------------------------------------
@@ -697,7 +788,7 @@ class _Merged:
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        return _values_at(frame[col], (self.src_o if side == "o" else self.src_e)[rows])
+        return _values_at(_column(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
@@ -750,7 +841,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
 
     def column(name):
         frame, col, _ = sources[name]
-        return frame[col]
+        return _column(frame, col)
 
     def at(name):
         return xi if sources[name][2] == "o" else yi
@@ -773,7 +864,9 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     for col in ("effect_allele.exposure", "other_allele.exposure",
                 "effect_allele.outcome", "other_allele.outcome"):
         vals = column(col).tolist()
-        alleles.append([_allele(vals[i]) for i in at(col).tolist()])
+        vals = [vals[i] for i in at(col).tolist()]
+        alleles.append([v.upper() for v in vals] if all(type(v) is str for v in vals) else
+                       [_allele(v) for v in vals])
     alleles[3] = [None if v == "" else v for v in alleles[3]]
 
     # merge(res.tab, data.frame(id.outcome = unique(id.outcome), action), by = "id.outcome")
@@ -842,8 +935,9 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
-    if piece[col].dtype == bool:
-        return int(piece[col].to_numpy().sum())
+    values = _column(piece, col)
+    if values.dtype == bool:
+        return int(values.sum())
     v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
     return int(np.nansum(v.to_numpy(dtype=float)))
 
@@ -854,7 +948,12 @@ _PIECE_OBJECT = ["SNP", "effect_allele.exposure", "other_allele.exposure",
 
 def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     """TwoSampleMR's ``harmonise(dat, tolerance, action)`` for one exposure-outcome pair
-    (the rows ``rows`` of ``m``)."""
+    (the rows ``rows`` of ``m``).
+
+    The 2-2 rows whose alleles are single bases (nearly all rows) are harmonised at
+    once (:func:`_harmonise_22_bases`), every other row one at a time (``_CASES``);
+    the texts of the reasons come from the row functions, for the rows not kept.
+    """
     snp = [m.snp[r] for r in rows]
     counts: dict[str, int] = {}
     keys = []
@@ -866,10 +965,7 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     B1 = [m.B1[r] for r in rows]
     B2 = [m.B2[r] for r in rows]
     ridx = np.asarray(rows, dtype=np.int64)
-    bA = m.bA[ridx].tolist()
-    bB = m.bB[ridx].tolist()
-    fA = m.fA[ridx].tolist()
-    fB = m.fB[ridx].tolist()
+    bA, bB, fA, fB = m.bA[ridx], m.bB[ridx], m.fA[ridx], m.fB[ridx]
 
     case_of: list[str | None] = []
     for a1, a2, b1, b2 in zip(A1, A2, B1, B2):
@@ -877,7 +973,19 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             case_of.append(None)
         else:
             case_of.append(("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1"))
+    codes = np.array([[_BASE_CODE.get(a, -1) for a in al] for al in (A1, A2, B1, B2)],
+                     dtype=np.int64).reshape(4, len(rows))
+    simple = np.flatnonzero((codes >= 0).all(axis=0))  # 2-2 rows of single bases
 
+    given = [v.tolist() for v in (bA, bB, fA, fB)]
+
+    def row(k):
+        return dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=given[0][k], bB=given[1][k],
+                    fA=given[2][k], fB=given[3][k], orig=(A1[k], A2[k], B1[k], B2[k]))
+
+    # the harmonised values of every row k (rows without an effect allele stay unused)
+    al = [np.array(v, dtype=object) for v in (A1, A2, B1, B2)]
+    flags = {c: np.zeros(len(rows), dtype=bool) for c in ("remove", "palindromic", "ambiguous")}
     logs_by_case: dict[str, dict] = {}
     results: dict[int, dict] = {}
     for case in _LOG_CASE_ORDER:
@@ -886,13 +994,30 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             continue
         fn, counters = _CASES[case]
         lg = {"alleles": case, **{c: 0 for c in counters}}
+        if case == "2-2" and len(simple):
+            h = _harmonise_22_bases(codes[:, simple], bB[simple], fA[simple], fB[simple], tol,
+                                    action, lg)
+            al[2][simple], al[3][simple] = _BASES[h["B1"]], _BASES[h["B2"]]
+            bB[simple], fB[simple] = h["bB"], h["fB"]
+            for c in flags:
+                flags[c][simple] = h[c]
+            krows = sorted(set(krows) - set(simple.tolist()))
         for k in krows:
-            r = dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=bA[k], bB=bB[k],
-                     fA=fA[k], fB=fB[k], orig=(A1[k], A2[k], B1[k], B2[k]))
-            results[k] = fn(r, tol, action, lg)
+            results[k] = h = fn(row(k), tol, action, lg)
+            for j, c in enumerate(("A1", "A2", "B1", "B2")):
+                al[j][k] = h[c]
+            bA[k], bB[k], fA[k], fB[k] = h["bA"], h["bB"], h["fA"], h["fB"]
+            for c in flags:
+                flags[c][k] = h[c]
         if case == "2-2" and action != 2:
             lg["flipped_alleles_palindrome"] = 0
         logs_by_case[case] = lg
+
+    def why(k):
+        """The texts of row k's reasons (a 2-2 row of single bases: its row function's)."""
+        if k not in results:
+            results[k] = _harmonise_22(row(k), tol, action, collections.Counter())
+        return results[k]
 
     dropped = []
     for k, c in enumerate(case_of):
@@ -908,19 +1033,16 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
     data_rows.sort(key=lambda k: _collation_key_cached(keys[k]))  # stable, keys are unique
     n = len(data_rows)
-    hs = [results[k] for k in data_rows]
+    at = np.asarray(data_rows, dtype=np.int64)
     cols: dict[str, Any] = {}
     if n:
         cols["SNP"] = np.array([snp[k] for k in data_rows], dtype=object)
-        for c, key in (("effect_allele.exposure", "A1"), ("other_allele.exposure", "A2"),
-                       ("effect_allele.outcome", "B1"), ("other_allele.outcome", "B2")):
-            cols[c] = np.array([h[key] for h in hs], dtype=object)
-        for c, key in (("beta.exposure", "bA"), ("beta.outcome", "bB"), ("eaf.exposure", "fA"),
-                       ("eaf.outcome", "fB")):
-            cols[c] = np.array([h[key] for h in hs], dtype=float)
-        remove = np.array([bool(h["remove"]) for h in hs], dtype=bool)
-        pal = np.array([bool(h["palindromic"]) for h in hs], dtype=bool)
-        amb = np.array([bool(h["ambiguous"]) for h in hs], dtype=bool)
+        for c, v in zip(_PIECE_OBJECT[1:], al):
+            cols[c] = v[at]
+        for c, v in (("beta.exposure", bA), ("beta.outcome", bB), ("eaf.exposure", fA),
+                     ("eaf.outcome", fB)):
+            cols[c] = v[at]
+        remove, pal, amb = (flags[c][at] for c in ("remove", "palindromic", "ambiguous"))
         cols["remove"], cols["palindromic"], cols["ambiguous"] = remove, pal, amb
     else:
         for c in ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]:
@@ -938,22 +1060,15 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         mr_keep = ~remove
     # harmonise_data: mr_keep FALSE where any of beta/se (exposure, outcome) is NA
     mr_vals = (cols["beta.exposure"], cols["beta.outcome"], m.sA[sub], m.sB[sub])
-    missing = np.zeros(n, dtype=bool)
-    miss_text: list[list[str]] = [[] for _ in range(n)]
-    for c, col in zip(_MR_COLS, mr_vals):
-        na = np.isnan(np.asarray(col, dtype=float))
-        missing |= na
-        for k in np.flatnonzero(na):
-            miss_text[k].append(c)
+    nas = [np.isnan(np.asarray(col, dtype=float)) for col in mr_vals]
+    missing = np.logical_or.reduce(nas) if n else np.zeros(0, dtype=bool)
     mr_keep = mr_keep & ~missing
     cols["mr_keep"] = mr_keep
 
     reasons: list[str | None] = []
-    for i in range(n):
-        if mr_keep[i]:
-            reasons.append(None)
-            continue
-        h = hs[i]
+    for i in np.flatnonzero(~mr_keep).tolist():
+        reasons.extend([None] * (i - len(reasons)))
+        h = why(data_rows[i])
         parts = []
         if remove[i]:
             parts.append(h["why_remove"])
@@ -963,17 +1078,21 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         elif action in (2, 3) and amb[i]:
             if not (remove[i] and h["why_remove"] == h["why_ambiguous"]):
                 parts.append(h["why_ambiguous"])
-        if miss_text[i]:
-            parts.append("missing " + ", ".join(miss_text[i]))
+        if missing[i]:
+            parts.append("missing " + ", ".join(c for c, na in zip(_MR_COLS, nas) if na[i]))
         reasons.append("; ".join(parts) if parts else None)
+    reasons.extend([None] * (n - len(reasons)))
     cols.pop("mr_keep_reason", None)
     if "samplesize.outcome" not in cols:
         cols["samplesize.outcome"] = np.full(n, np.nan)
     if n:  # what a string column of these values gives as object: NaN for None
         for c in _PIECE_OBJECT:
-            cols[c] = pd.Series(_str_or_nan(cols[c]), dtype=object)
-    cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
-    piece = pd.DataFrame(cols)
+            cols[c] = _objects(_str_or_nan(cols[c]))
+        cols["mr_keep_reason"] = _objects(reasons)
+        piece = _frame(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
+    else:
+        cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
+        piece = pd.DataFrame(cols)
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
@@ -1110,6 +1229,6 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         for s, ido in zip(out_snp, out_ids):
             if s not in all_exp:
                 rows.append((s, None, ido, "harmonise", "absent from exposure data (outcome only)"))
-    excl = pd.DataFrame({c: _str_or_nan([r[k] for r in rows])
-                         for k, c in enumerate(EXCLUSION_COLUMNS)}, dtype=object)
+    excl = _frame({c: _objects(_str_or_nan([r[k] for r in rows]))
+                   for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
     return out, excl
