@@ -198,7 +198,8 @@ def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.nda
         if len(xset) == len(bx) or len(xset) == 1:
             xs = [i for i, k in enumerate(bx) if k in ypos]
             if len(xset) == len(bx):
-                xs.sort(key=lambda i: _collation_key_cached(str(bx[i])))  # stable
+                sort_keys = [_collation_key_cached(str(k)) for k in bx]
+                xs.sort(key=sort_keys.__getitem__)  # stable
             return (np.asarray(xs, dtype=np.int64),
                     np.asarray([ypos[bx[i]] for i in xs], dtype=np.int64))
     yset = set(by)
@@ -608,14 +609,15 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"the {role} data must be a table (DataFrame), got {type(df).__name__}", path)
     required = ["SNP"] + [p + role for p in ("id.", "", "beta.", "se.", "effect_allele.", "other_allele.")]
+    present = df.columns
     for col in required:
-        if col not in df.columns:
+        if col not in present:
             raise InputError(f"required column '{col}' is missing from the {role} data "
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
         vals = _column(df, col).tolist()
-        if not all(type(v) is str and v.strip() for v in vals):  # else the usual case, at once
+        if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
                     raise InputError(f"missing value in '{col}'", path, k + 1, col)
@@ -721,6 +723,13 @@ def _is_typed(values) -> bool:
                                pd.arrays.BooleanArray))
 
 
+@functools.lru_cache(maxsize=256)
+def _column_index(names: tuple) -> pd.Index:
+    """``pd.Index(list(names))``, made once (~60 us) for a batch's many tables of the same
+    columns; each table gets a shallow copy (its own name, the lookup table shared)."""
+    return pd.Index(list(names))
+
+
 def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
     """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
     (object arrays) kept as object.
@@ -733,7 +742,7 @@ def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
     arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
               for c, v in cols.items()]
     try:
-        return pd.DataFrame._from_arrays(arrays, columns=pd.Index(list(cols)),
+        return pd.DataFrame._from_arrays(arrays, columns=_column_index(tuple(cols)).copy(),
                                          index=pd.RangeIndex(n), verify_integrity=False)
     except (AttributeError, TypeError):  # a pandas without it
         return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
@@ -884,10 +893,12 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     act = [acts[outcome_ids[k]] for k in my.tolist()]
     # res.tab's columns: id.outcome first, then SNP, the merged columns, action
     columns = ["id.outcome"] + [c for c in merged_cols if c != "id.outcome"] + ["action"]
-    fixed = {"id.exposure": np.asarray(ide, dtype=object),
-             "id.outcome": np.asarray(ido, dtype=object),
-             "se.exposure": nums[1], "se.outcome": nums[4],
+    fixed = {"se.exposure": nums[1], "se.outcome": nums[4],
              "action": np.asarray(act, dtype=np.int64)}
+    for c, text in (("id.exposure", ide), ("id.outcome", ido)):
+        dt = column(c).dtype  # a column of pandas' strings holds the texts: taken as it is
+        if not (isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE):
+            fixed[c] = np.asarray(text, dtype=object)
     m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed)
 
     # combinations in order of first appearance
@@ -1031,7 +1042,8 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
 
     # rbind(d21, d22, d12, d11) then merge(d, dat, by = "SNP" (with _k suffix)): sorted by key
     data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
-    data_rows.sort(key=lambda k: _collation_key_cached(keys[k]))  # stable, keys are unique
+    sort_keys = list(map(_collation_key_cached, keys))
+    data_rows.sort(key=sort_keys.__getitem__)  # stable, keys are unique
     n = len(data_rows)
     at = np.asarray(data_rows, dtype=np.int64)
     cols: dict[str, Any] = {}
