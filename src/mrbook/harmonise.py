@@ -125,9 +125,19 @@ def r_collation_key(s: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _collation_key_cached(s: str) -> tuple:
-    """:func:`r_collation_key`, remembered (a batch sorts the same SNP ids for every outcome)."""
-    return r_collation_key(s)
+def _collation_key_cached(s: str) -> str:
+    """:func:`r_collation_key` as one string that sorts as it does, remembered (a batch
+    sorts the same SNP ids for every outcome).
+
+    The primary weights, a ``"\\0"`` (below every weight: a shorter key that is a prefix
+    of a longer one comes first, as with tuples), then the case weights, each weight as
+    one character; a non-ASCII character's weight, ``1000 + code point``, as its code
+    point (the order is the same, as ASCII weights are below 128). Comparing two such
+    strings costs a third of comparing the tuples.
+    """
+    prim, tert = r_collation_key(s)
+    return ("".join([chr(p - 1000 if p >= 1000 else p) for p in prim]) + "\0"
+            + "".join(map(chr, tert)))
 
 
 # --------------------------------------------------------------------------------------
@@ -978,15 +988,19 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     ridx = np.asarray(rows, dtype=np.int64)
     bA, bB, fA, fB = m.bA[ridx], m.bB[ridx], m.fA[ridx], m.fB[ridx]
 
-    case_of: list[str | None] = []
-    for a1, a2, b1, b2 in zip(A1, A2, B1, B2):
-        if a1 is None or b1 is None:
-            case_of.append(None)
-        else:
-            case_of.append(("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1"))
     codes = np.array([[_BASE_CODE.get(a, -1) for a in al] for al in (A1, A2, B1, B2)],
                      dtype=np.int64).reshape(4, len(rows))
-    simple = np.flatnonzero((codes >= 0).all(axis=0))  # 2-2 rows of single bases
+    is_simple = (codes >= 0).all(axis=0)  # 2-2 rows of single bases
+    simple = np.flatnonzero(is_simple)
+    if len(simple) == len(rows):
+        case_of: list[str | None] = ["2-2"] * len(rows)
+    else:
+        case_of = [None if a1 is None or b1 is None else
+                   ("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1")
+                   for a1, a2, b1, b2 in zip(A1, A2, B1, B2)]
+    rows_of: dict[str | None, list[int]] = {}
+    for k, c in enumerate(case_of):
+        rows_of.setdefault(c, []).append(k)
 
     given = [v.tolist() for v in (bA, bB, fA, fB)]
 
@@ -1000,7 +1014,7 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     logs_by_case: dict[str, dict] = {}
     results: dict[int, dict] = {}
     for case in _LOG_CASE_ORDER:
-        krows = [k for k, c in enumerate(case_of) if c == case]
+        krows = rows_of.get(case)
         if not krows:
             continue
         fn, counters = _CASES[case]
@@ -1012,7 +1026,7 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             bB[simple], fB[simple] = h["bB"], h["fB"]
             for c in flags:
                 flags[c][simple] = h[c]
-            krows = sorted(set(krows) - set(simple.tolist()))
+            krows = [k for k in krows if not is_simple[k]]
         for k in krows:
             results[k] = h = fn(row(k), tol, action, lg)
             for j, c in enumerate(("A1", "A2", "B1", "B2")):
@@ -1031,17 +1045,15 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         return results[k]
 
     dropped = []
-    for k, c in enumerate(case_of):
-        if c is None:
-            miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
-                    if v is None]
-            dropped.append({"snp": snp[k], "id_exposure": m.ide[rows[k]],
-                            "id_outcome": m.ido[rows[k]],
-                            "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
-                            "_src_e": int(m.src_e[rows[k]])})
+    for k in rows_of.get(None, ()):
+        miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
+                if v is None]
+        dropped.append({"snp": snp[k], "id_exposure": m.ide[rows[k]], "id_outcome": m.ido[rows[k]],
+                        "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
+                        "_src_e": int(m.src_e[rows[k]])})
 
     # rbind(d21, d22, d12, d11) then merge(d, dat, by = "SNP" (with _k suffix)): sorted by key
-    data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
+    data_rows = [k for case in _DATA_CASE_ORDER for k in rows_of.get(case, ())]
     sort_keys = list(map(_collation_key_cached, keys))
     data_rows.sort(key=sort_keys.__getitem__)  # stable, keys are unique
     n = len(data_rows)
