@@ -825,8 +825,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     texts = {"exp_snp": etext["SNP"], "exp_ids": etext["id.exposure"], "out_snp": otext["SNP"],
              "out_ids": otext["id.outcome"]}
     # eaf.<role> is added (all missing) where absent, as R's code reads it
-    ocols = [c for c in outcome.columns if c != "SNP"]
-    ecols = [c for c in exposure.columns if c != "SNP"]
+    ocols = [c for c in outcome.columns.tolist() if c != "SNP"]
+    ecols = [c for c in exposure.columns.tolist() if c != "SNP"]
     absent = {}
     if "eaf.outcome" not in outcome.columns:
         ocols.append("eaf.outcome")
