@@ -124,6 +124,13 @@ def r_collation_key(s: str) -> tuple:
     return (tuple(prim), tuple(tert))
 
 
+# the weights of r_collation_key as characters, per ASCII character (None: ignorable)
+_PRIMARY_CHARS = {o: None if o < 32 or o == 127 else chr(_PRIMARY[chr(o).lower()])
+                  for o in range(128)}
+_CASE_CHARS = {o: None if o < 32 or o == 127 else chr(chr(o) != chr(o).lower())
+               for o in range(128)}
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _collation_key_cached(s: str) -> str:
     """:func:`r_collation_key` as one string that sorts as it does, remembered (a batch
@@ -133,11 +140,15 @@ def _collation_key_cached(s: str) -> str:
     of a longer one comes first, as with tuples), then the case weights, each weight as
     one character; a non-ASCII character's weight, ``1000 + code point``, as its code
     point (the order is the same, as ASCII weights are below 128). Comparing two such
-    strings costs a third of comparing the tuples.
+    strings costs a third of comparing the tuples; an ASCII string's key is made with
+    two ``str.translate`` (a tenth of the cost of :func:`r_collation_key`).
     """
+    if s.isascii():
+        return s.translate(_PRIMARY_CHARS) + "\0" + s.translate(_CASE_CHARS)
     prim, tert = r_collation_key(s)
     return ("".join([chr(p - 1000 if p >= 1000 else p) for p in prim]) + "\0"
             + "".join(map(chr, tert)))
+
 
 
 # --------------------------------------------------------------------------------------
