@@ -637,7 +637,7 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = _column(df, col).tolist()
+        vals = _tolist(_column(df, col))
         if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
@@ -726,6 +726,16 @@ def _column(df: pd.DataFrame, name: str):
     if isinstance(loc, int) and hasattr(df, "_get_column_array"):
         return df._get_column_array(loc)
     return df[name]._values
+
+
+def _tolist(col) -> list:
+    """``col.tolist()`` of column values (:func:`_column`); pandas' Arrow strings without
+    a missing value (then all ``str``) are read from Arrow directly, at half the cost."""
+    if isinstance(col, pd.arrays.ArrowStringArray):
+        arrow = col.__arrow_array__()
+        if arrow.null_count == 0:
+            return arrow.to_pylist()
+    return col.tolist()
 
 
 def _objects(values: list) -> np.ndarray:
@@ -893,7 +903,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     alleles = []
     for col in ("effect_allele.exposure", "other_allele.exposure",
                 "effect_allele.outcome", "other_allele.outcome"):
-        vals = column(col).tolist()
+        vals = _tolist(column(col))
         vals = [vals[i] for i in at(col).tolist()]
         alleles.append([v.upper() for v in vals] if all(type(v) is str for v in vals) else
                        [_allele(v) for v in vals])
