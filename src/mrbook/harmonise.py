@@ -721,11 +721,12 @@ def _values_at(col, pos: np.ndarray):
 
 def _column(df: pd.DataFrame, name: str):
     """``df[name]._values`` (a numpy or pandas array), without building the Series
-    (pandas >= 3 makes a new one per ``df[name]``, ~10 us)."""
+    (pandas >= 3 makes a new one per ``df[name]``, ~10 us); ``df[name]`` itself where
+    the name is not unique (a DataFrame, which the callers refuse as before)."""
     loc = df.columns.get_loc(name)
-    if isinstance(loc, int) and hasattr(df, "_get_column_array"):
+    if isinstance(loc, int):
         return df._get_column_array(loc)
-    return df[name]._values
+    return df[name]
 
 
 def _tolist(col) -> list:
