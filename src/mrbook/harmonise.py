@@ -687,14 +687,14 @@ def _allele(v: Any) -> str | None:
 _INFERS_STR = pd.Series(["a", None]).dtype != object
 
 
-def _str_or_nan(values) -> list:
+def _str_or_nan(values) -> list | np.ndarray:
     """``values`` (strings and None) as pandas stores them in a column inferred from them
     and taken as object: with pandas' string columns (pandas >= 3) None becomes NaN when
-    there is any string (all None stays None); before, the values stay as they are."""
-    values = list(values)
+    there is any string (all None stays None); before, the values stay as they are (a
+    list or array is then returned itself)."""
     if _INFERS_STR and any(v is None for v in values) and any(isinstance(v, str) for v in values):
         return [np.nan if v is None else v for v in values]
-    return values
+    return values if isinstance(values, (list, np.ndarray)) else list(values)
 
 
 #: the dtype pandas gives a column of strings (``str`` from pandas 3, object before)
@@ -997,16 +997,15 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     once (:func:`_harmonise_22_bases`), every other row one at a time (``_CASES``);
     the texts of the reasons come from the row functions, for the rows not kept.
     """
-    snp = [m.snp[r] for r in rows]
+    if len(rows) == len(m.snp):  # every row (rows are distinct): the lists as they are
+        snp, A1, A2, B1, B2 = m.snp, m.A1, m.A2, m.B1, m.B2
+    else:
+        snp, A1, A2, B1, B2 = ([v[r] for r in rows] for v in (m.snp, m.A1, m.A2, m.B1, m.B2))
     counts: dict[str, int] = {}
     keys = []
     for s in snp:
         counts[s] = counts.get(s, 0) + 1
         keys.append(f"{s}_{counts[s]}")
-    A1 = [m.A1[r] for r in rows]
-    A2 = [m.A2[r] for r in rows]
-    B1 = [m.B1[r] for r in rows]
-    B2 = [m.B2[r] for r in rows]
     ridx = np.asarray(rows, dtype=np.int64)
     bA, bB, fA, fB = m.bA[ridx], m.bB[ridx], m.fA[ridx], m.fB[ridx]
 
@@ -1133,7 +1132,9 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         cols["samplesize.outcome"] = np.full(n, np.nan)
     if n:  # what a string column of these values gives as object: NaN for None
         for c in _PIECE_OBJECT:
-            cols[c] = _objects(_str_or_nan(cols[c]))
+            values = _str_or_nan(cols[c])
+            if values is not cols[c]:
+                cols[c] = _objects(values)
         cols["mr_keep_reason"] = _objects(reasons)
         piece = _frame(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
     else:
