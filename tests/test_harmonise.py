@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from conftest import SHARED, SKIP_SHARED, case_params, load_reference, reference_cases
 from mrbook.errors import InputError, ParameterError
 from mrbook.harmonise import (
+    _BASE_CODE,
+    _BASES,
     EXCLUSION_COLUMNS,
+    _collation_key_cached,
+    _harmonise_22,
+    _harmonise_22_bases,
     _r_isort_with_index,
     _r_merge_pairs,
     harmonise,
@@ -576,6 +581,51 @@ def test_collation_key():
     words = ["rs10_1", "rs100_1", "rs1_1", "rs9_1", "rs1_2", "a", "A", "b", "_x", "-x", "1"]
     assert sorted(words, key=r_collation_key) == ["_x", "-x", "1", "a", "A", "b", "rs1_1", "rs1_2",
                                                    "rs10_1", "rs100_1", "rs9_1"]
+
+
+def test_collation_string_key_sorts_as_the_tuple_key():
+    rng = random.Random(11)
+    alphabet = [chr(i) for i in range(1, 128)] + ["é", "ß", "Ā", "\uffff", "\U0010ffff"]
+    for _ in range(2000):
+        a = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+        b = (a[:rng.randint(0, len(a))] + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 2)))
+             if rng.random() < 0.5 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))))
+        ka, kb = r_collation_key(a), r_collation_key(b)
+        sa, sb = _collation_key_cached(a), _collation_key_cached(b)
+        assert ((ka < kb), (ka == kb)) == ((sa < sb), (sa == sb)), (a, b)
+
+
+def test_single_base_rows_at_once_are_the_row_function():
+    """The 2-2 rows of single bases harmonised at once give, bit for bit, what the row
+    function gives: every allele combination, frequencies at and around the band edges,
+    missing values, all actions and tolerances."""
+    combos = [(a1, a2, b1, b2) for a1 in "ACGT" for a2 in "ACGT" for b1 in "ACGT" for b2 in "ACGT"]
+    freqs = [0.1, 0.42, 0.4200000000000001, 0.5, 0.58, 0.5799999999999999, 0.9, math.nan]
+    rng = random.Random(3)
+    rows = []
+    for c in combos:
+        for _ in range(6):
+            rows.append((*c, rng.choice([0.3, -0.2, -0.0, math.nan]), rng.choice([0.1, -0.4, math.nan]),
+                         rng.choice(freqs), rng.choice(freqs)))
+    codes = np.array([[_BASE_CODE[r[j]] for r in rows] for j in range(4)], dtype=np.int64)
+    bB = np.array([r[5] for r in rows])
+    fA = np.array([r[6] for r in rows])
+    fB = np.array([r[7] for r in rows])
+    counters = ["switched_alleles", "flipped_alleles_basic", "flipped_alleles_palindrome"]
+    for tol in (0.08, 0.0, 0.2):
+        for action in (1, 2, 3):
+            log_at_once = dict.fromkeys(counters, 0)
+            h = _harmonise_22_bases(codes, bB, fA, fB, tol, action, log_at_once)
+            log_by_row = dict.fromkeys(counters, 0)
+            for k, (a1, a2, b1, b2, bA_, bB_, fA_, fB_) in enumerate(rows):
+                want = _harmonise_22(dict(A1=a1, A2=a2, B1=b1, B2=b2, bA=bA_, bB=bB_, fA=fA_, fB=fB_,
+                                          orig=(a1, a2, b1, b2)), tol, action, log_by_row)
+                assert (_BASES[h["B1"][k]], _BASES[h["B2"][k]]) == (want["B1"], want["B2"])
+                for key in ("bB", "fB"):  # the same float, NaN and sign of zero included
+                    assert np.float64(h[key][k]).tobytes() == np.float64(want[key]).tobytes(), key
+                for key in ("remove", "palindromic", "ambiguous"):
+                    assert bool(h[key][k]) == want[key], key
+            assert log_at_once == log_by_row
 
 
 def test_collation_against_icu_if_available():

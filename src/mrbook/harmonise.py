@@ -49,6 +49,7 @@ SNP is removed with its reason.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from collections.abc import Sequence
@@ -123,10 +124,31 @@ def r_collation_key(s: str) -> tuple:
     return (tuple(prim), tuple(tert))
 
 
+# the weights of r_collation_key as characters, per ASCII character (None: ignorable)
+_PRIMARY_CHARS = {o: None if o < 32 or o == 127 else chr(_PRIMARY[chr(o).lower()])
+                  for o in range(128)}
+_CASE_CHARS = {o: None if o < 32 or o == 127 else chr(chr(o) != chr(o).lower())
+               for o in range(128)}
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _collation_key_cached(s: str) -> tuple:
-    """:func:`r_collation_key`, remembered (a batch sorts the same SNP ids for every outcome)."""
-    return r_collation_key(s)
+def _collation_key_cached(s: str) -> str:
+    """:func:`r_collation_key` as one string that sorts as it does, remembered (a batch
+    sorts the same SNP ids for every outcome).
+
+    The primary weights, a ``"\\0"`` (below every weight: a shorter key that is a prefix
+    of a longer one comes first, as with tuples), then the case weights, each weight as
+    one character; a non-ASCII character's weight, ``1000 + code point``, as its code
+    point (the order is the same, as ASCII weights are below 128). Comparing two such
+    strings costs a third of comparing the tuples; an ASCII string's key is made with
+    two ``str.translate`` (a tenth of the cost of :func:`r_collation_key`).
+    """
+    if s.isascii():
+        return s.translate(_PRIMARY_CHARS) + "\0" + s.translate(_CASE_CHARS)
+    prim, tert = r_collation_key(s)
+    return ("".join([chr(p - 1000 if p >= 1000 else p) for p in prim]) + "\0"
+            + "".join(map(chr, tert)))
+
 
 
 # --------------------------------------------------------------------------------------
@@ -197,7 +219,8 @@ def _r_merge_pairs(xkeys: Sequence, ykeys: Sequence) -> tuple[np.ndarray, np.nda
         if len(xset) == len(bx) or len(xset) == 1:
             xs = [i for i, k in enumerate(bx) if k in ypos]
             if len(xset) == len(bx):
-                xs.sort(key=lambda i: _collation_key_cached(str(bx[i])))  # stable
+                sort_keys = [_collation_key_cached(str(k)) for k in bx]
+                xs.sort(key=sort_keys.__getitem__)  # stable
             return (np.asarray(xs, dtype=np.int64),
                     np.asarray([ypos[bx[i]] for i in xs], dtype=np.int64))
     yset = set(by)
@@ -388,6 +411,49 @@ def _harmonise_22(r: dict, tol: float, action: int, log: dict) -> dict:
                 why_palindromic=f"palindromic {_alle(A1, A2)} (action 3 drops palindromic SNPs)")
 
 
+#: the single-base alleles as codes: a complement is ``3 - code`` (A<->T, C<->G), and
+#: two alleles are palindromic exactly when their codes add up to 3 (A/T, C/G)
+_BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
+_BASES = np.array(["A", "C", "G", "T"], dtype=object)
+
+
+def _harmonise_22_bases(codes: np.ndarray, bB: np.ndarray, fA: np.ndarray, fB: np.ndarray,
+                        tol: float, action: int, log: dict) -> dict:
+    """:func:`_harmonise_22` for rows whose four alleles are single bases, all rows at once.
+
+    ``codes`` holds the ``_BASE_CODE`` of A1, A2, B1, B2 (4 x rows). No indel can
+    occur, so the steps are those of :func:`_harmonise_22` with its indel branch
+    left out, each a selection, a comparison or a sign flip (``-b``, ``1 - f``), as
+    R's element-wise code does them: the same values, bit for bit. Returns the
+    final B1 and B2 codes, ``bB``, ``fB`` and the ``remove``, ``palindromic`` and
+    ``ambiguous`` flags; adds to the counters in ``log``. (The A side never changes
+    in the 2-2 case.)
+    """
+    a1, a2, b1, b2 = codes
+    switch = (a1 == b2) & (a2 == b1)
+    log["switched_alleles"] += int(switch.sum())
+    b1, b2 = np.where(switch, b2, b1), np.where(switch, b1, b2)
+    bB, fB = np.where(switch, -bB, bB), np.where(switch, 1 - fB, fB)
+    pal = a1 + a2 == 3
+    flip = ~pal & ~((a1 == b1) & (a2 == b2))
+    log["flipped_alleles_basic"] += int(flip.sum())
+    b1, b2 = np.where(flip, 3 - b1, b1), np.where(flip, 3 - b2, b2)
+    switch = (a1 == b2) & (a2 == b1)
+    b1, b2 = np.where(switch, b2, b1), np.where(switch, b1, b2)
+    bB, fB = np.where(switch, -bB, bB), np.where(switch, 1 - fB, fB)
+    remove = ~((a1 == b1) & (a2 == b2))
+    minf, maxf = 0.5 - tol, 0.5 + tol
+    tfA = np.where(np.isnan(fA), 0.5, fA)
+    tfB = np.where(np.isnan(fB), 0.5, fB)
+    if action == 2:
+        status2 = (((tfA < 0.5) & (tfB > 0.5)) | ((tfA > 0.5) & (tfB < 0.5))) & pal
+        flip = status2 & ~remove
+        log["flipped_alleles_palindrome"] += int(flip.sum())
+        bB, fB = np.where(flip, -bB, bB), np.where(flip, 1 - fB, fB)
+    ambiguous = (((minf < tfA) & (tfA < maxf)) | ((minf < tfB) & (tfB < maxf))) & pal
+    return dict(B1=b1, B2=b2, bB=bB, fB=fB, remove=remove, palindromic=pal, ambiguous=ambiguous)
+
+
 def _freq_text(fA: float, fB: float) -> str:
     return f"eaf.exposure {_fmt(fA)}, eaf.outcome {_fmt(fB)}"
 
@@ -564,14 +630,15 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"the {role} data must be a table (DataFrame), got {type(df).__name__}", path)
     required = ["SNP"] + [p + role for p in ("id.", "", "beta.", "se.", "effect_allele.", "other_allele.")]
+    present = df.columns
     for col in required:
-        if col not in df.columns:
+        if col not in present:
             raise InputError(f"required column '{col}' is missing from the {role} data "
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = df[col].tolist()
-        if not all(type(v) is str and v.strip() for v in vals):  # else the usual case, at once
+        vals = _tolist(_column(df, col))
+        if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
                     raise InputError(f"missing value in '{col}'", path, k + 1, col)
@@ -580,11 +647,13 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
     return text
 
 
-def _to_numeric(col: pd.Series, pos: np.ndarray, name: str, path) -> np.ndarray:
-    """``as.numeric`` of ``col`` at the rows ``pos``, as harmonise_cleanup_variables uses
-    it, but text is an error (naming the input row ``pos + 1``)."""
+def _to_numeric(col, pos: np.ndarray, name: str, path) -> np.ndarray:
+    """``as.numeric`` of the column values ``col`` (:func:`_column`) at the rows ``pos``, as
+    harmonise_cleanup_variables uses it, but text is an error (naming the input row ``pos + 1``)."""
+    if isinstance(col, np.ndarray) and col.dtype.kind in "iuf":  # Series.to_numpy's result
+        return np.asarray(col, dtype=float)[pos]
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-        return col.to_numpy(dtype=float, na_value=np.nan)[pos]
+        return pd.Series(col, copy=False).to_numpy(dtype=float, na_value=np.nan)[pos]
     vals = col.tolist()
     out = np.empty(len(pos), dtype=float)
     for k, i in enumerate(pos.tolist()):
@@ -618,35 +687,98 @@ def _allele(v: Any) -> str | None:
 _INFERS_STR = pd.Series(["a", None]).dtype != object
 
 
-def _str_or_nan(values) -> list:
+def _str_or_nan(values) -> list | np.ndarray:
     """``values`` (strings and None) as pandas stores them in a column inferred from them
     and taken as object: with pandas' string columns (pandas >= 3) None becomes NaN when
-    there is any string (all None stays None); before, the values stay as they are."""
-    values = list(values)
+    there is any string (all None stays None); before, the values stay as they are (a
+    list or array is then returned itself)."""
     if _INFERS_STR and any(v is None for v in values) and any(isinstance(v, str) for v in values):
         return [np.nan if v is None else v for v in values]
-    return values
+    return values if isinstance(values, (list, np.ndarray)) else list(values)
 
 
 #: the dtype pandas gives a column of strings (``str`` from pandas 3, object before)
 _STR_DTYPE = pd.Series(["a"]).dtype
 
 
-def _values_at(col: pd.Series, pos: np.ndarray):
-    """What a DataFrame column made of ``col.iloc[pos].to_numpy()`` holds (``.values``
-    for a categorical column), made without the round trip where that is the same:
-    a string column of pandas' default string dtype is taken as it is when some of
-    the rows taken hold a string (as its object array would be inferred)."""
+def _values_at(col, pos: np.ndarray):
+    """What a DataFrame column made of ``Series(col).iloc[pos].to_numpy()`` holds
+    (``.values`` for a categorical column), for the column values ``col``
+    (:func:`_column`), made without the round trip where that is the same: a string
+    column of pandas' default string dtype is taken as it is when some of the rows
+    taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
     if isinstance(dt, pd.CategoricalDtype):
-        return col.iloc[pos].values
+        return col.take(pos)
     if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
-        taken = col.array.take(pos)
+        taken = col.take(pos)
         if len(taken) and not taken.isna().all():
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
-        return col.to_numpy()[pos]
-    return col.array.take(pos).to_numpy()  # col.iloc[pos].to_numpy(), without the Series
+        return (col if isinstance(col, np.ndarray) else col.to_numpy())[pos]
+    return col.take(pos).to_numpy()
+
+
+def _column(df: pd.DataFrame, name: str):
+    """``df[name]._values`` (a numpy or pandas array), without building the Series
+    (pandas >= 3 makes a new one per ``df[name]``, ~10 us); ``df[name]`` itself where
+    the name is not unique (a DataFrame, which the callers refuse as before)."""
+    loc = df.columns.get_loc(name)
+    if isinstance(loc, int):
+        return df._get_column_array(loc)
+    return df[name]
+
+
+def _tolist(col) -> list:
+    """``col.tolist()`` of column values (:func:`_column`); pandas' Arrow strings without
+    a missing value (then all ``str``) are read from Arrow directly, at half the cost."""
+    if isinstance(col, pd.arrays.ArrowStringArray):
+        arrow = col.__arrow_array__()
+        if arrow.null_count == 0:
+            return arrow.to_pylist()
+    return col.tolist()
+
+
+def _objects(values: list) -> np.ndarray:
+    """``values`` as an object array, each value as it is."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _is_typed(values) -> bool:
+    """Whether ``pd.DataFrame`` keeps the array ``values`` as it is (no inference)."""
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "biuf"
+    return isinstance(values, (pd.Categorical, pd.arrays.ArrowStringArray,
+                               pd.arrays.IntegerArray, pd.arrays.FloatingArray,
+                               pd.arrays.BooleanArray))
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(names: tuple) -> pd.Index:
+    """``pd.Index(list(names))``, made once (~60 us) for a batch's many tables of the same
+    columns; each table gets a shallow copy (its own name, the lookup table shared)."""
+    return pd.Index(list(names))
+
+
+def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
+    """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
+    (object arrays) kept as object.
+
+    The DataFrame is made from the arrays as they are (pandas' ``_from_arrays``):
+    each column that pandas would infer a type for is inferred first, one by one,
+    as ``pd.DataFrame`` does (``Series`` and ``DataFrame`` share that step), so the
+    result is the one of ``pd.DataFrame(cols)`` at about a third of its cost.
+    """
+    arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
+              for c, v in cols.items()]
+    try:
+        return pd.DataFrame._from_arrays(arrays, columns=_column_index(tuple(cols)).copy(),
+                                         index=pd.RangeIndex(n), verify_integrity=False)
+    except (AttributeError, TypeError):  # a pandas without it
+        return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
+                             for c, v in zip(cols, arrays)})
 
 
 # --------------------------------------------------------------------------------------
@@ -697,7 +829,7 @@ class _Merged:
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        return _values_at(frame[col], (self.src_o if side == "o" else self.src_e)[rows])
+        return _values_at(_column(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
@@ -715,8 +847,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     texts = {"exp_snp": etext["SNP"], "exp_ids": etext["id.exposure"], "out_snp": otext["SNP"],
              "out_ids": otext["id.outcome"]}
     # eaf.<role> is added (all missing) where absent, as R's code reads it
-    ocols = [c for c in outcome.columns if c != "SNP"]
-    ecols = [c for c in exposure.columns if c != "SNP"]
+    ocols = [c for c in outcome.columns.tolist() if c != "SNP"]
+    ecols = [c for c in exposure.columns.tolist() if c != "SNP"]
     absent = {}
     if "eaf.outcome" not in outcome.columns:
         ocols.append("eaf.outcome")
@@ -750,7 +882,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
 
     def column(name):
         frame, col, _ = sources[name]
-        return frame[col]
+        return _column(frame, col)
 
     def at(name):
         return xi if sources[name][2] == "o" else yi
@@ -772,8 +904,10 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     alleles = []
     for col in ("effect_allele.exposure", "other_allele.exposure",
                 "effect_allele.outcome", "other_allele.outcome"):
-        vals = column(col).tolist()
-        alleles.append([_allele(vals[i]) for i in at(col).tolist()])
+        vals = _tolist(column(col))
+        vals = [vals[i] for i in at(col).tolist()]
+        alleles.append([v.upper() for v in vals] if all(type(v) is str for v in vals) else
+                       [_allele(v) for v in vals])
     alleles[3] = [None if v == "" else v for v in alleles[3]]
 
     # merge(res.tab, data.frame(id.outcome = unique(id.outcome), action), by = "id.outcome")
@@ -791,10 +925,12 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     act = [acts[outcome_ids[k]] for k in my.tolist()]
     # res.tab's columns: id.outcome first, then SNP, the merged columns, action
     columns = ["id.outcome"] + [c for c in merged_cols if c != "id.outcome"] + ["action"]
-    fixed = {"id.exposure": np.asarray(ide, dtype=object),
-             "id.outcome": np.asarray(ido, dtype=object),
-             "se.exposure": nums[1], "se.outcome": nums[4],
+    fixed = {"se.exposure": nums[1], "se.outcome": nums[4],
              "action": np.asarray(act, dtype=np.int64)}
+    for c, text in (("id.exposure", ide), ("id.outcome", ido)):
+        dt = column(c).dtype  # a column of pandas' strings holds the texts: taken as it is
+        if not (isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE):
+            fixed[c] = np.asarray(text, dtype=object)
     m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed)
 
     # combinations in order of first appearance
@@ -842,8 +978,9 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
-    if piece[col].dtype == bool:
-        return int(piece[col].to_numpy().sum())
+    values = _column(piece, col)
+    if values.dtype == bool:
+        return int(values.sum())
     v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
     return int(np.nansum(v.to_numpy(dtype=float)))
 
@@ -854,73 +991,103 @@ _PIECE_OBJECT = ["SNP", "effect_allele.exposure", "other_allele.exposure",
 
 def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
     """TwoSampleMR's ``harmonise(dat, tolerance, action)`` for one exposure-outcome pair
-    (the rows ``rows`` of ``m``)."""
-    snp = [m.snp[r] for r in rows]
+    (the rows ``rows`` of ``m``).
+
+    The 2-2 rows whose alleles are single bases (nearly all rows) are harmonised at
+    once (:func:`_harmonise_22_bases`), every other row one at a time (``_CASES``);
+    the texts of the reasons come from the row functions, for the rows not kept.
+    """
+    if len(rows) == len(m.snp):  # every row (rows are distinct): the lists as they are
+        snp, A1, A2, B1, B2 = m.snp, m.A1, m.A2, m.B1, m.B2
+    else:
+        snp, A1, A2, B1, B2 = ([v[r] for r in rows] for v in (m.snp, m.A1, m.A2, m.B1, m.B2))
     counts: dict[str, int] = {}
     keys = []
     for s in snp:
         counts[s] = counts.get(s, 0) + 1
         keys.append(f"{s}_{counts[s]}")
-    A1 = [m.A1[r] for r in rows]
-    A2 = [m.A2[r] for r in rows]
-    B1 = [m.B1[r] for r in rows]
-    B2 = [m.B2[r] for r in rows]
     ridx = np.asarray(rows, dtype=np.int64)
-    bA = m.bA[ridx].tolist()
-    bB = m.bB[ridx].tolist()
-    fA = m.fA[ridx].tolist()
-    fB = m.fB[ridx].tolist()
+    bA, bB, fA, fB = m.bA[ridx], m.bB[ridx], m.fA[ridx], m.fB[ridx]
 
-    case_of: list[str | None] = []
-    for a1, a2, b1, b2 in zip(A1, A2, B1, B2):
-        if a1 is None or b1 is None:
-            case_of.append(None)
-        else:
-            case_of.append(("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1"))
+    codes = np.array([[_BASE_CODE.get(a, -1) for a in al] for al in (A1, A2, B1, B2)],
+                     dtype=np.int64).reshape(4, len(rows))
+    is_simple = (codes >= 0).all(axis=0)  # 2-2 rows of single bases
+    simple = np.flatnonzero(is_simple)
+    if len(simple) == len(rows):
+        case_of: list[str | None] = ["2-2"] * len(rows)
+    else:
+        case_of = [None if a1 is None or b1 is None else
+                   ("2" if a2 is not None else "1") + "-" + ("2" if b2 is not None else "1")
+                   for a1, a2, b1, b2 in zip(A1, A2, B1, B2)]
+    rows_of: dict[str | None, list[int]] = {}
+    for k, c in enumerate(case_of):
+        rows_of.setdefault(c, []).append(k)
 
+    given = [v.tolist() for v in (bA, bB, fA, fB)]
+
+    def row(k):
+        return dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=given[0][k], bB=given[1][k],
+                    fA=given[2][k], fB=given[3][k], orig=(A1[k], A2[k], B1[k], B2[k]))
+
+    # the harmonised values of every row k (rows without an effect allele stay unused)
+    al = [np.array(v, dtype=object) for v in (A1, A2, B1, B2)]
+    flags = {c: np.zeros(len(rows), dtype=bool) for c in ("remove", "palindromic", "ambiguous")}
     logs_by_case: dict[str, dict] = {}
     results: dict[int, dict] = {}
     for case in _LOG_CASE_ORDER:
-        krows = [k for k, c in enumerate(case_of) if c == case]
+        krows = rows_of.get(case)
         if not krows:
             continue
         fn, counters = _CASES[case]
         lg = {"alleles": case, **{c: 0 for c in counters}}
+        if case == "2-2" and len(simple):
+            h = _harmonise_22_bases(codes[:, simple], bB[simple], fA[simple], fB[simple], tol,
+                                    action, lg)
+            al[2][simple], al[3][simple] = _BASES[h["B1"]], _BASES[h["B2"]]
+            bB[simple], fB[simple] = h["bB"], h["fB"]
+            for c in flags:
+                flags[c][simple] = h[c]
+            krows = [k for k in krows if not is_simple[k]]
         for k in krows:
-            r = dict(A1=A1[k], A2=A2[k], B1=B1[k], B2=B2[k], bA=bA[k], bB=bB[k],
-                     fA=fA[k], fB=fB[k], orig=(A1[k], A2[k], B1[k], B2[k]))
-            results[k] = fn(r, tol, action, lg)
+            results[k] = h = fn(row(k), tol, action, lg)
+            for j, c in enumerate(("A1", "A2", "B1", "B2")):
+                al[j][k] = h[c]
+            bA[k], bB[k], fA[k], fB[k] = h["bA"], h["bB"], h["fA"], h["fB"]
+            for c in flags:
+                flags[c][k] = h[c]
         if case == "2-2" and action != 2:
             lg["flipped_alleles_palindrome"] = 0
         logs_by_case[case] = lg
 
+    def why(k):
+        """The texts of row k's reasons (a 2-2 row of single bases: its row function's)."""
+        if k not in results:
+            results[k] = _harmonise_22(row(k), tol, action, collections.Counter())
+        return results[k]
+
     dropped = []
-    for k, c in enumerate(case_of):
-        if c is None:
-            miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
-                    if v is None]
-            dropped.append({"snp": snp[k], "id_exposure": m.ide[rows[k]],
-                            "id_outcome": m.ido[rows[k]],
-                            "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
-                            "_src_e": int(m.src_e[rows[k]])})
+    for k in rows_of.get(None, ()):
+        miss = [n for n, v in (("effect_allele.exposure", A1[k]), ("effect_allele.outcome", B1[k]))
+                if v is None]
+        dropped.append({"snp": snp[k], "id_exposure": m.ide[rows[k]], "id_outcome": m.ido[rows[k]],
+                        "reason": f"missing {' and '.join(miss)} (TwoSampleMR drops the row)",
+                        "_src_e": int(m.src_e[rows[k]])})
 
     # rbind(d21, d22, d12, d11) then merge(d, dat, by = "SNP" (with _k suffix)): sorted by key
-    data_rows = [k for case in _DATA_CASE_ORDER for k, c in enumerate(case_of) if c == case]
-    data_rows.sort(key=lambda k: _collation_key_cached(keys[k]))  # stable, keys are unique
+    data_rows = [k for case in _DATA_CASE_ORDER for k in rows_of.get(case, ())]
+    sort_keys = list(map(_collation_key_cached, keys))
+    data_rows.sort(key=sort_keys.__getitem__)  # stable, keys are unique
     n = len(data_rows)
-    hs = [results[k] for k in data_rows]
+    at = np.asarray(data_rows, dtype=np.int64)
     cols: dict[str, Any] = {}
     if n:
         cols["SNP"] = np.array([snp[k] for k in data_rows], dtype=object)
-        for c, key in (("effect_allele.exposure", "A1"), ("other_allele.exposure", "A2"),
-                       ("effect_allele.outcome", "B1"), ("other_allele.outcome", "B2")):
-            cols[c] = np.array([h[key] for h in hs], dtype=object)
-        for c, key in (("beta.exposure", "bA"), ("beta.outcome", "bB"), ("eaf.exposure", "fA"),
-                       ("eaf.outcome", "fB")):
-            cols[c] = np.array([h[key] for h in hs], dtype=float)
-        remove = np.array([bool(h["remove"]) for h in hs], dtype=bool)
-        pal = np.array([bool(h["palindromic"]) for h in hs], dtype=bool)
-        amb = np.array([bool(h["ambiguous"]) for h in hs], dtype=bool)
+        for c, v in zip(_PIECE_OBJECT[1:], al):
+            cols[c] = v[at]
+        for c, v in (("beta.exposure", bA), ("beta.outcome", bB), ("eaf.exposure", fA),
+                     ("eaf.outcome", fB)):
+            cols[c] = v[at]
+        remove, pal, amb = (flags[c][at] for c in ("remove", "palindromic", "ambiguous"))
         cols["remove"], cols["palindromic"], cols["ambiguous"] = remove, pal, amb
     else:
         for c in ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]:
@@ -938,22 +1105,15 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         mr_keep = ~remove
     # harmonise_data: mr_keep FALSE where any of beta/se (exposure, outcome) is NA
     mr_vals = (cols["beta.exposure"], cols["beta.outcome"], m.sA[sub], m.sB[sub])
-    missing = np.zeros(n, dtype=bool)
-    miss_text: list[list[str]] = [[] for _ in range(n)]
-    for c, col in zip(_MR_COLS, mr_vals):
-        na = np.isnan(np.asarray(col, dtype=float))
-        missing |= na
-        for k in np.flatnonzero(na):
-            miss_text[k].append(c)
+    nas = [np.isnan(np.asarray(col, dtype=float)) for col in mr_vals]
+    missing = np.logical_or.reduce(nas) if n else np.zeros(0, dtype=bool)
     mr_keep = mr_keep & ~missing
     cols["mr_keep"] = mr_keep
 
     reasons: list[str | None] = []
-    for i in range(n):
-        if mr_keep[i]:
-            reasons.append(None)
-            continue
-        h = hs[i]
+    for i in np.flatnonzero(~mr_keep).tolist():
+        reasons.extend([None] * (i - len(reasons)))
+        h = why(data_rows[i])
         parts = []
         if remove[i]:
             parts.append(h["why_remove"])
@@ -963,17 +1123,23 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
         elif action in (2, 3) and amb[i]:
             if not (remove[i] and h["why_remove"] == h["why_ambiguous"]):
                 parts.append(h["why_ambiguous"])
-        if miss_text[i]:
-            parts.append("missing " + ", ".join(miss_text[i]))
+        if missing[i]:
+            parts.append("missing " + ", ".join(c for c, na in zip(_MR_COLS, nas) if na[i]))
         reasons.append("; ".join(parts) if parts else None)
+    reasons.extend([None] * (n - len(reasons)))
     cols.pop("mr_keep_reason", None)
     if "samplesize.outcome" not in cols:
         cols["samplesize.outcome"] = np.full(n, np.nan)
     if n:  # what a string column of these values gives as object: NaN for None
         for c in _PIECE_OBJECT:
-            cols[c] = pd.Series(_str_or_nan(cols[c]), dtype=object)
-    cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
-    piece = pd.DataFrame(cols)
+            values = _str_or_nan(cols[c])
+            if values is not cols[c]:
+                cols[c] = _objects(values)
+        cols["mr_keep_reason"] = _objects(reasons)
+        piece = _frame(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
+    else:
+        cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
+        piece = pd.DataFrame(cols)
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
@@ -1110,6 +1276,6 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         for s, ido in zip(out_snp, out_ids):
             if s not in all_exp:
                 rows.append((s, None, ido, "harmonise", "absent from exposure data (outcome only)"))
-    excl = pd.DataFrame({c: _str_or_nan([r[k] for r in rows])
-                         for k, c in enumerate(EXCLUSION_COLUMNS)}, dtype=object)
+    excl = _frame({c: _objects(_str_or_nan([r[k] for r in rows]))
+                   for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
     return out, excl
