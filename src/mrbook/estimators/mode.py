@@ -133,23 +133,49 @@ def r_sd_rows(X) -> np.ndarray:
     return np.sqrt(var)
 
 
+#: rows up to this long are sorted to find their middle values, longer ones partitioned
+_SORT_MAX = 512
+
+
 def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
     """R's ``median()`` of each row (the mean of the two middle values for even n).
 
-    ``inplace=True`` reorders the rows of ``X`` instead of copying it.
+    ``inplace=True`` reorders the rows of ``X`` instead of copying it. The middle
+    order statistics are the same values whichever way they are found; the fastest
+    way depends on n. Up to :data:`_SORT_MAX` values a row is sorted (numpy's
+    vectorised sort: ~80 us for 1000 rows of 50, where ``partition`` with the two
+    middle positions takes ~550 us and with one ~100 us); beyond, it is partitioned
+    at the upper middle position (one ``kth``), and for even n the lower middle
+    value is the largest of the values before it. (Sorting and partitioning may
+    order a -0.0 and a 0.0 differently, so a zero median may come out with either
+    sign: ``mad()`` takes the absolute deviations from it, the same for both.)
+    A row holding a NaN gives an undefined value (numpy puts NaN last); the
+    callers make it NaN.
     """
     n = X.shape[1]
     half = (n + 1) // 2
-    kth = half - 1 if n % 2 == 1 else (half - 1, half)
-    if inplace:
-        X.partition(kth, axis=1)
-        part = X
+    if n <= _SORT_MAX:
+        if inplace:
+            X.sort(axis=1)
+            part = X
+        else:
+            part = np.sort(X, axis=1)
+        lower, upper = part[:, half - 1], part[:, half] if n % 2 == 0 else None
     else:
-        part = np.partition(X, kth, axis=1)
-    if n % 2 == 1:
-        return part[:, half - 1]
+        kth = half - 1 if n % 2 == 1 else half
+        if inplace:
+            X.partition(kth, axis=1)
+            part = X
+        else:
+            part = np.partition(X, kth, axis=1)
+        if n % 2 == 1:
+            lower, upper = part[:, half - 1], None
+        else:
+            lower, upper = part[:, :half].max(axis=1), part[:, half]
+    if upper is None:
+        return lower
     # mean() of two doubles: a long-double sum divided by 2, rounded to double
-    return ((part[:, half - 1].astype(np.longdouble) + part[:, half]) / 2).astype(float)
+    return ((lower.astype(np.longdouble) + upper) / 2).astype(float)
 
 
 def r_mad_rows(X) -> np.ndarray:
@@ -323,7 +349,8 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
             xt = B[:, sl]                          # replicates as columns, as drawn
             x = np.ascontiguousarray(xt.T)         # and as rows
             if jit is not None:
-                # compiled: bandwidths and modes per replicate, uncertified rows by numpy
+                # compiled: the sds and the modes per replicate (the medians of mad() by
+                # numpy's sort, _r_median_rows), uncertified rows by numpy
                 h = _boot_bandwidth(xt, x, phi, jit)
                 ws = {"s": w_simple, "w": w1, "wn": w2}
                 res = density_modes(x, np.stack([ws[key] for _, key in jobs]), h)

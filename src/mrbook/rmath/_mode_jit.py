@@ -6,8 +6,8 @@ blocks of replicates (whose per-call overhead dominates at ~100 SNPs):
 
 1. *Bandwidth* (:func:`column_sds`): R's ``sd()`` of the replicates (two-pass, in
    double precision, summed in index order); the caller takes the medians of
-   ``mad()`` from numpy's ``partition`` (vectorised selection, twice as fast as
-   a compiled quickselect at ~100 SNPs) and applies the modified Silverman rule
+   ``mad()`` from numpy's vectorised ``sort`` (``_r_median_rows``; faster than a
+   compiled quickselect at ~100 SNPs) and applies the modified Silverman rule
    :math:`h = \max(10^{-8}, \varphi \cdot 0.9 \min(sd, mad)/k^{1/5})`;
    bit-identical to ``mrbook.estimators.mode._boot_bandwidth``.
 2. *Grid* (:func:`modes`): ``from``, ``to``, ``lo``, ``up``, the binning spacing
