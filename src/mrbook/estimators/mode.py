@@ -137,8 +137,8 @@ def r_sd_rows(X) -> np.ndarray:
 _SORT_MAX = 512
 
 
-def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
-    """R's ``median()`` of each row (the mean of the two middle values for even n).
+def _middle_values(X, inplace: bool = False):
+    """The lower and (for even n, else None) upper middle values of each row of ``X``.
 
     ``inplace=True`` reorders the rows of ``X`` instead of copying it. The middle
     order statistics are the same values whichever way they are found; the fastest
@@ -160,22 +160,35 @@ def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
             part = X
         else:
             part = np.sort(X, axis=1)
-        lower, upper = part[:, half - 1], part[:, half] if n % 2 == 0 else None
+        return part[:, half - 1], (part[:, half] if n % 2 == 0 else None)
+    kth = half - 1 if n % 2 == 1 else half
+    if inplace:
+        X.partition(kth, axis=1)
+        part = X
     else:
-        kth = half - 1 if n % 2 == 1 else half
-        if inplace:
-            X.partition(kth, axis=1)
-            part = X
-        else:
-            part = np.partition(X, kth, axis=1)
-        if n % 2 == 1:
-            lower, upper = part[:, half - 1], None
-        else:
-            lower, upper = part[:, :half].max(axis=1), part[:, half]
+        part = np.partition(X, kth, axis=1)
+    if n % 2 == 1:
+        return part[:, half - 1], None
+    return part[:, :half].max(axis=1), part[:, half]
+
+
+def _r_mean2(lower, upper) -> np.ndarray:
+    """R's ``median()`` from the middle values: ``lower``, or ``mean()`` of the two.
+
+    ``mean()`` of two doubles is a long-double sum divided by 2, rounded to double.
+    """
     if upper is None:
         return lower
-    # mean() of two doubles: a long-double sum divided by 2, rounded to double
     return ((lower.astype(np.longdouble) + upper) / 2).astype(float)
+
+
+def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
+    """R's ``median()`` of each row (the mean of the two middle values for even n).
+
+    ``inplace=True`` reorders the rows of ``X`` instead of copying it; see
+    :func:`_middle_values`.
+    """
+    return _r_mean2(*_middle_values(X, inplace))
 
 
 def r_mad_rows(X) -> np.ndarray:
@@ -220,7 +233,9 @@ def _boot_bandwidth(XT, X, phi: float, jit=None) -> np.ndarray:
     in the last place (a few times 1e-16, relative) and costs a tenth of the
     long-double arithmetic. The point estimates keep :func:`r_sd_rows`. With the
     compiled kernel (``jit``, :func:`mrbook.rmath._mode_jit.column_sds`) the sums
-    are the same, in the same order, in one pass each.
+    are the same, in the same order, in one pass each, and the middle absolute
+    deviations of ``mad()`` are merged from the sorted rows
+    (:func:`~mrbook.rmath._mode_jit.abs_dev_middles`) instead of sorted again.
     """
     k = XT.shape[0]
     if jit is not None:
@@ -232,10 +247,20 @@ def _boot_bandwidth(XT, X, phi: float, jit=None) -> np.ndarray:
         mean += dev.sum(axis=0) / k
         np.subtract(XT, mean, out=dev)
         sd = np.sqrt(np.einsum("ij,ij->j", dev, dev) / (k - 1))
-    # mad(): as r_mad_rows, the second median in place (a row with a NaN has sd NaN)
-    dev = X - _r_median_rows(X)[:, None]
-    np.abs(dev, out=dev)
-    mad = MAD_CONSTANT * _r_median_rows(dev, inplace=True)
+    # mad(): as r_mad_rows (a row with a NaN has sd NaN, whatever its mad)
+    if jit is not None and k <= _SORT_MAX:
+        # the rows sorted once: the median, then the middle absolute deviations by
+        # merging the sorted deviations either side of it (abs_dev_middles)
+        S = np.sort(X, axis=1)
+        half = (k + 1) // 2
+        center = _r_mean2(S[:, half - 1], S[:, half] if k % 2 == 0 else None)
+        lower, upper = np.empty(X.shape[0]), np.empty(X.shape[0])
+        jit.abs_dev_middles(S, center, lower, upper)
+        mad = MAD_CONSTANT * _r_mean2(lower, upper if k % 2 == 0 else None)
+    else:
+        dev = X - _r_median_rows(X)[:, None]
+        np.abs(dev, out=dev)
+        mad = MAD_CONSTANT * _r_median_rows(dev, inplace=True)
     s = 0.9 * np.minimum(sd, mad) / (float(k) ** (1.0 / 5.0))
     return np.maximum(1e-8, s * phi)
 
