@@ -116,39 +116,49 @@ def column_sds(XT, out):
 
 @njit(cache=True)
 def abs_dev_middles(S, c, lower, upper):
-    """The middle values of ``abs(S[r] - c[r])`` for each row of ``S`` (m, k) sorted ascending.
+    r"""The middle values of ``abs(S[r] - c[r])`` for each row of ``S`` (m, k) sorted ascending.
 
-    ``lower[r]`` gets the ``(k + 1) // 2``-th smallest absolute deviation and, for even
-    ``k``, ``upper[r]`` the next one (R's ``median()`` averages them). The deviations
-    below ``c[r]`` grow leftwards and those above it rightwards, so the two sorted
-    lists are merged from ``c[r]`` outwards, ``k // 2 + 1`` steps instead of a
-    selection over the row. Each deviation is ``abs(x - c)``, as numpy computes it,
-    so the values are those of a median of ``np.abs(S - c[:, None])``. (A row with
-    a NaN gives an undefined value; the caller's sd is then NaN.)
+    ``c[r]`` is the row's median (between its middle values), ``lower[r]`` gets the
+    ``t = (k + 1) // 2``-th smallest absolute deviation and, for even ``k``,
+    ``upper[r]`` the next one (R's ``median()`` averages them). The deviations of
+    the values below the middle, read leftwards, and of those from the middle on,
+    read rightwards, are two ascending lists :math:`A` and :math:`B`; the ``t``
+    smallest deviations are the first ``i`` of :math:`A` and ``t - i`` of
+    :math:`B` for the least ``i`` with :math:`A_i \ge B_{t-i-1}`, found by
+    bisection (a few steps instead of a selection over the row). Each deviation is
+    ``abs(x - c)``, as numpy computes it, so the values are those of a median of
+    ``np.abs(S - c[:, None])``, ties included. (A row with a NaN gives an
+    undefined value; the caller's sd is then NaN.)
     """
     m, k = S.shape
-    half = (k + 1) // 2
-    steps = half + 1 if k % 2 == 0 else half
+    t = (k + 1) // 2
+    r0 = k // 2                          # B starts here (the middle value for odd k)
+    l0 = r0 - 1                          # A starts here, leftwards
+    nl, nr = r0, k - r0
     for r in range(m):
         x = S[r]
         cr = c[r]
-        right = 0                              # first value not below the center
-        while right < k and x[right] < cr:
-            right += 1
-        left = right - 1
-        v = np.nan
-        for t in range(steps):
-            dl = abs(x[left] - cr) if left >= 0 else np.inf
-            dr = abs(x[right] - cr) if right < k else np.inf
-            if left >= 0 and (right >= k or dl <= dr):
-                v = dl
-                left -= 1
+        lo = max(0, t - nr)
+        hi = min(t, nl)
+        while lo < hi:
+            i = (lo + hi) // 2
+            if abs(x[l0 - i] - cr) < abs(x[r0 + t - i - 1] - cr):
+                lo = i + 1
             else:
-                v = dr
-                right += 1
-            if t == half - 1:
-                lower[r] = v
-        upper[r] = v
+                hi = i
+        i = lo
+        v = -np.inf
+        if i > 0:
+            v = abs(x[l0 - i + 1] - cr)
+        if t - i > 0:
+            v = max(v, abs(x[r0 + t - i - 1] - cr))
+        lower[r] = v
+        u = np.inf
+        if i < nl:
+            u = abs(x[l0 - i] - cr)
+        if t - i < nr:
+            u = min(u, abs(x[r0 + t - i] - cr))
+        upper[r] = u
 
 
 @njit(cache=True)
