@@ -82,6 +82,7 @@ def test_weight_totals_are_numpys_sums():
     pairwise summation: blocks of 8 partial sums, halves beyond 128 values)."""
     g = np.random.default_rng(11)
     for k in [*range(0, 300), 511, 1000, 1001, 4097]:
-        for a in (g.exponential(size=k), np.exp(g.normal(0, 10, k)), g.standard_cauchy(k)):
+        for a in (g.exponential(size=k), np.exp(g.normal(0, 10, k)), g.standard_cauchy(k),
+                  np.full(k, -0.0)):
             got, want = jit._pairwise_sum(a, k), a.sum()
             assert np.array_equal(np.array(got).view(np.int64), np.array(want).view(np.int64))

@@ -76,11 +76,12 @@ def _pairwise_sum(a, n):
     from -0.0; up to 128 values in 8 interleaved partial sums, combined as
     ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))``, then the rest one by one;
     beyond, the sum of the two halves' sums (the first half a multiple of 8 long),
-    each summed so. The halving is done with an explicit stack (numba does not
+    each summed so; the reduction adds that to its identity, 0.0 (so a sum of
+    -0.0 is 0.0). The halving is done with an explicit stack (numba does not
     cache recursive functions reliably).
     """
     if n <= 128:
-        return _block_sum(a, 0, n)
+        return 0.0 + _block_sum(a, 0, n)
     slo = np.empty(64, dtype=np.int64)       # segments still to sum: start, length, stage
     sn = np.empty(64, dtype=np.int64)
     sst = np.empty(64, dtype=np.int64)
@@ -109,7 +110,7 @@ def _pairwise_sum(a, n):
             vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
             nv -= 1
             top -= 1
-    return vals[0]
+    return 0.0 + vals[0]
 
 
 @njit(cache=True, error_model="numpy")
