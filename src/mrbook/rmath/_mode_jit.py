@@ -428,6 +428,10 @@ def modes(X, H, W, out, status):
                 S[i] = 0.0
             for t in range(M):                         # S[i + _TAPS] = sum taps * Y
                 yt = Y[t]
+                if yt == 0.0:
+                    # nodes without points (about a third): their products are +-0.0,
+                    # which leave every S unchanged (S is never -0.0), so they are skipped
+                    continue
                 for d in range(2 * _TAPS + 1):
                     S[t + d] += taps[d] * yt
             best = -1.0
