@@ -374,8 +374,9 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
             xt = B[:, sl]                          # replicates as columns, as drawn
             x = np.ascontiguousarray(xt.T)         # and as rows
             if jit is not None:
-                # compiled: the sds and the modes per replicate (the medians of mad() by
-                # numpy's sort, _r_median_rows), uncertified rows by numpy
+                # compiled: the sds, mad()'s middle deviations and the modes per
+                # replicate (the replicates sorted by numpy for the medians: see
+                # _boot_bandwidth), uncertified rows by numpy
                 h = _boot_bandwidth(xt, x, phi, jit)
                 ws = {"s": w_simple, "w": w1, "wn": w2}
                 res = density_modes(x, np.stack([ws[key] for _, key in jobs]), h)
