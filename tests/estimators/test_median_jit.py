@@ -29,10 +29,11 @@ def _numpy_only(monkeypatch):
 
 
 def _cases(n=600, seed=5):
-    """Blocks of replicates with ties, NaN, inf, zero weights, all-zero and per-row weights."""
+    """Blocks of replicates with ties, NaN, inf, zero weights, all-zero and per-row weights;
+    some of more than 128 SNPs (numpy sums their weights in halves)."""
     g = np.random.default_rng(seed)
     for trial in range(n):
-        m, k = int(g.integers(1, 40)), int(g.integers(1, 120))
+        m, k = int(g.integers(1, 40)), int(g.integers(1, 120 if trial % 19 else 700))
         b = g.normal(size=(m, k))
         if trial % 5 == 0:
             b = np.round(b, 1)                                      # ties
@@ -73,3 +74,15 @@ def test_bootstrap_medians_identical(monkeypatch, kind):
     _numpy_only(monkeypatch)
     without = [f(bx, by, sx, sy, p, make_rng(3, kind)) for f in funcs]
     assert with_jit == without
+
+
+@needs_numba
+def test_weight_totals_are_numpys_sums():
+    """The kernel's total of the ordered weights is numpy's ``sum`` bit for bit (numpy's
+    pairwise summation: blocks of 8 partial sums, halves beyond 128 values)."""
+    g = np.random.default_rng(11)
+    for k in [*range(0, 300), 511, 1000, 1001, 4097]:
+        for a in (g.exponential(size=k), np.exp(g.normal(0, 10, k)), g.standard_cauchy(k),
+                  np.full(k, -0.0)):
+            got, want = jit._pairwise_sum(a, k), a.sum()
+            assert np.array_equal(np.array(got).view(np.int64), np.array(want).view(np.int64))

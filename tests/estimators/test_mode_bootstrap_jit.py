@@ -14,7 +14,7 @@ import pytest
 
 from conftest import pleiotropic_pair
 from conftest import rrng_available as _rrng_available
-from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, mr_mode_all,
+from mrbook.estimators.mode import (MODE_METHODS, _boot_bandwidth, _r_median_rows, mr_mode_all,
                                     mr_mode_joint)
 from mrbook.estimators import Params
 from mrbook.rmath import density as rd
@@ -49,6 +49,33 @@ def test_bandwidths_of_odd_replicates_equal_numpy():
     with np.errstate(invalid="ignore"):
         got, want = _boot_bandwidth(XT, X, 1.0, jit), _boot_bandwidth(XT, X, 1.0)
     assert np.array_equal(got, want, equal_nan=True)
+
+
+@needs_numba
+@pytest.mark.parametrize("k", [3, 4, 5, 6, 45, 46, 511, 512])
+def test_compiled_mads_of_tied_replicates(k):
+    """Replicates with many ties, zeros and signed zeros (the merged absolute deviations
+    meet equal values from both sides): the bandwidths equal numpy's exactly."""
+    g = np.random.default_rng(k)
+    for X in (g.integers(-3, 4, (300, k)).astype(float), np.round(g.normal(0, 1, (300, k)), 1),
+              g.choice([-0.0, 0.0, 1.0], (300, k)), 1e3 * g.standard_cauchy((300, k))):
+        XT = np.ascontiguousarray(X.T)
+        assert np.array_equal(_boot_bandwidth(XT, X, 1.0, jit), _boot_bandwidth(XT, X, 1.0))
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 46, 51, 512, 513, 514, 1001])
+def test_median_rows_equal_partition(k):
+    """R's median of rows, by sorting (k <= 512) or one partition, equals the two-kth
+    partition's middle values (up to the sign of a zero median)."""
+    g = np.random.default_rng(k)
+    for X in (g.normal(0, 1, (200, k)), g.integers(-2, 3, (200, k)).astype(float)):
+        half = (k + 1) // 2
+        part = np.partition(X, half - 1 if k % 2 else (half - 1, half), axis=1)
+        want = part[:, half - 1] if k % 2 else \
+            ((part[:, half - 1].astype(np.longdouble) + part[:, half]) / 2).astype(float)
+        for inplace in (False, True):
+            got = _r_median_rows(X.copy(), inplace=inplace)
+            assert np.array_equal(got, want) and np.array_equal(np.abs(got), np.abs(want))
 
 
 @needs_numba

@@ -60,17 +60,19 @@ def weighted_median(b_iv, weights) -> float | np.ndarray:
     if not one:
         b2 = np.ascontiguousarray(b2)           # rows contiguous for the row sorts
     order = np.argsort(b2, axis=1, kind="stable" if one else None)
-    if w.ndim == 1 and w.shape[0] == b2.shape[1]:
-        ws = w[order]                           # one weight vector for every row
+    one_w = w.ndim == 1 and w.shape[0] == b2.shape[1]     # one weight vector for every row
+    jit = None if one or not one_w or b2.shape[1] == 0 else jit_kernel("median")
+    if jit is not None:
+        # the same arithmetic (the weights in order, their total, the interpolation),
+        # one row at a time in compiled code (bit-identical)
+        out = np.empty(b2.shape[0])
+        jit.interpolate(b2, order, np.ascontiguousarray(w), out)
+        return out
+    if one_w:
+        ws = w[order]
     else:
         ws = np.take_along_axis(np.broadcast_to(w, b2.shape), order, axis=1)
     tot = ws.sum(axis=1, keepdims=True)
-    jit = None if one or b2.shape[1] == 0 else jit_kernel("median")
-    if jit is not None:
-        # the same arithmetic, one row at a time in compiled code (bit-identical)
-        out = np.empty(b2.shape[0])
-        jit.interpolate(b2, order, ws, tot[:, 0], out)
-        return out
     cs = np.cumsum(ws, axis=1)                  # (cumsum(w) - 0.5 w) / sum(w), as R
     ws *= 0.5
     cs -= ws
