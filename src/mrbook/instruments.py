@@ -43,7 +43,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -1130,12 +1132,12 @@ proxy_r2, proxy_kb
     order = {s: i for i, s in enumerate(STEPS)}
     excl_sorted = sorted(excl, key=lambda e: order.get(e[1], len(STEPS)))  # stable
     exclusions = [(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted]
-    first_excl: dict[str, tuple[str, str]] = {}
-    for s, st, r in excl_sorted:
-        first_excl.setdefault(s, (st, r))
     final_set = set(final_snp)
 
     def snps_table() -> pd.DataFrame:
+        first_excl: dict[str, tuple[str, str]] = {}
+        for s, st, r in excl_sorted:
+            first_excl.setdefault(s, (st, r))
         harm_idx = harm.set_index(harm["SNP"].astype(str)) if n_harm else None
         snps = pd.DataFrame({
             "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
@@ -1166,9 +1168,7 @@ proxy_r2, proxy_kb
         snps["reason"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[1])
         return snps
 
-    counts: dict[str, int] = {}
-    for _, st, _ in excl_sorted:
-        counts[st] = counts.get(st, 0) + 1
+    counts = Counter(map(itemgetter(1), excl_sorted))
     f_fin = final_f[~np.isnan(final_f)]
     simulated = exp_src.simulated or out_src.simulated
     summary = {

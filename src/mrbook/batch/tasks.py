@@ -319,6 +319,7 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
         ``tables``; or its row in ``errors``.
     """
     from ..instruments import instruments_for_outcome, resolve_source
+    from ..pairs import _COPY_ON_WRITE
 
     t0 = time.perf_counter()
     parts: dict[str, list] = {}     # table -> [(pair key, exposure, outcome, rows)]
@@ -375,7 +376,8 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                         f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
                         f"confounder, {s['steiger_removed']} Steiger")
                 step = "mr"
-                dat = ins.harmonised.copy()
+                # (a new table: pandas >= 3 copies on write, so a shallow copy is one)
+                dat = ins.harmonised.copy(deep=not _COPY_ON_WRITE)
                 dat["exposure"] = base["exposure"]
                 dat["outcome"] = base["outcome"]
                 # harmonise's log (dat.attrs) is set aside while the methods run: pandas
