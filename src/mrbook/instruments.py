@@ -165,6 +165,19 @@ class Instruments:
                 f"excluded={len(self.exclusions)}, summary keys={len(self.summary)})")
 
 
+def _step_rank(row: tuple) -> int:
+    """The place of an exclusion's step (``row[1]``) in :data:`STEPS` (unknown steps last)."""
+    return _STEP_RANK.get(row[1], len(STEPS))
+
+
+def _by_step(rows) -> list:
+    """Exclusions sorted by step, stable."""
+    return sorted(rows, key=_step_rank)
+
+
+_STEP_RANK = {s: i for i, s in enumerate(STEPS)}
+
+
 def exclusions_table(rows) -> pd.DataFrame:
     """The exclusions table of these rows (tuples in the order of :data:`EXCLUSION_COLUMNS`)."""
     return pd.DataFrame(rows, columns=EXCLUSION_COLUMNS)
@@ -443,7 +456,7 @@ class OutcomeRows:
     def __init__(self, table: pd.DataFrame):
         self.table = table
         self._where: dict | None = None  # rsid -> its row positions
-        self._arrays: dict = {}          # column -> its values (array)
+        self._arrays: dict = {}          # column -> its values (array); tables made once
         self._lists: dict = {}           # column -> its values (list)
 
     def __len__(self) -> int:
@@ -475,6 +488,22 @@ class OutcomeRows:
         got = self._lists.get(name)
         if got is None:
             got = self._lists[name] = self.table[name].tolist()
+        return got
+
+    def outcome_dat(self, id: str, trait: str) -> pd.DataFrame:
+        """Every row in TwoSampleMR's outcome columns (``proxy`` false), made once.
+
+        The same table is returned each time: callers must not modify it.
+        """
+        from .data.readers import COLUMNS, tsmr_frame
+
+        key = ("outcome_dat", id, trait)
+        got = self._arrays.get(key)
+        if got is None:
+            cols = {c: self.array(c) for c in COLUMNS}
+            cols["proxy"] = np.zeros(len(self), dtype=bool)
+            got = self._arrays[key] = tsmr_frame(cols, "outcome", id, trait,
+                                                 pd.RangeIndex(len(self)))
         return got
 
     def __getstate__(self) -> dict:  # a batch moves its outcomes between workers: the table only
@@ -576,6 +605,8 @@ def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found:
     """
     from .data.readers import _PANDAS3, COLUMNS, tsmr_frame
 
+    if not found:
+        return _rows_at(rows.outcome_dat(out_src.id, out_src.trait), pos)
     idx = np.asarray(pos, dtype=np.intp)
     cols = {c: rows.array(c).take(idx) for c in COLUMNS}
     n = len(pos)
@@ -689,6 +720,31 @@ class ExposureSelection:
                 rsq_all = f_all / (n_exp - 2 + f_all)
             got = self._cache["f"] = (f_all, rsq_all, dict(zip(exp["rsid"], f_all)))
         return got
+
+    def excluded_snps(self) -> set:
+        """The SNPs of :attr:`exclusions` (a new set)."""
+        got = self._cache.get("excluded_snps")
+        if got is None:
+            got = self._cache["excluded_snps"] = {e[0] for e in self.exclusions}
+        return set(got)
+
+    def sorted_exclusions(self, more: list) -> list:
+        """:attr:`exclusions` and then ``more``, sorted by step (the order of :data:`STEPS`;
+        stable: in their order within a step).
+
+        :attr:`exclusions` are sorted once; when all their steps come before those
+        of ``more`` (clumping, the first step, before an outcome's), the two lists
+        are put end to end.
+        """
+        got = self._cache.get("sorted_exclusions")
+        if got is None:
+            ordered = _by_step(self.exclusions)
+            got = self._cache["sorted_exclusions"] = (
+                ordered, max((_step_rank(e) for e in ordered), default=-1))
+        ordered, last = got
+        if all(_step_rank(e) >= last for e in more):
+            return ordered + _by_step(more)
+        return _by_step([*self.exclusions, *more])
 
     def prepare(self) -> "ExposureSelection":
         """Make the shared tables now (a batch does it once per exposure, before the pairs)."""
@@ -964,7 +1020,7 @@ proxy_r2, proxy_kb
     hits_n = int(len(exp))
     kept_set = set(selection.kept)
     engine_used = selection.engine
-    excl: list[tuple[str, str, str]] = list(selection.exclusions)
+    excl: list[tuple[str, str, str]] = []  # this outcome's (after the selection's)
     notes: list[str] = list(selection.notes)
     cand_rsids = selection.candidate_rsids()
 
@@ -1062,7 +1118,7 @@ proxy_r2, proxy_kb
             else:
                 excl.append((str(snp_raw[i]), "harmonise", reason))
     kept_harm_snps = {s for s, k in zip(harm_snp, keep_mask.tolist()) if k}
-    handled = {e[0] for e in excl}
+    handled = selection.excluded_snps() | {e[0] for e in excl}
     if len(hexcl):
         for s, reason in zip(column(hexcl, "snp"), column(hexcl, "reason")):
             s = str(s)
@@ -1129,8 +1185,7 @@ proxy_r2, proxy_kb
     final_f = np.array([fmap[s] for s in final_snp], dtype=float)
 
     # tables
-    order = {s: i for i, s in enumerate(STEPS)}
-    excl_sorted = sorted(excl, key=lambda e: order.get(e[1], len(STEPS)))  # stable
+    excl_sorted = selection.sorted_exclusions(excl)
     exclusions = [(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted]
     final_set = set(final_snp)
 
