@@ -100,9 +100,9 @@ class Instruments:
     ``snps`` and ``exposure_dat`` may be given as functions that make the table:
     it is then made on first use (``mrbook batch`` never reads them), and kept.
     ``exclusions`` may be given as its rows (a list of tuples in the order of
-    :data:`EXCLUSION_COLUMNS`): the table is made on first use, and
-    :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes one table of
-    the rows of all the pairs of a chunk).
+    :data:`EXCLUSION_COLUMNS`, or a :class:`PairExclusions`): the table is made on
+    first use, and :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes
+    one table of the rows of all the pairs of a chunk).
     """
 
     def __init__(self, harmonised: pd.DataFrame, exclusions, snps,
@@ -117,18 +117,18 @@ class Instruments:
 
     @property
     def exclusions(self) -> pd.DataFrame:
-        if isinstance(self._exclusions, list):
-            self._exclusions = exclusions_table(self._exclusions)
+        if isinstance(self._exclusions, (list, PairExclusions)):
+            self._exclusions = exclusions_table(list(self._exclusions))
         return self._exclusions
 
     @exclusions.setter
     def exclusions(self, value) -> None:
         self._exclusions = value
 
-    def exclusion_rows(self) -> list:
+    def exclusion_rows(self):
         """The rows of :attr:`exclusions` as tuples (``snp, step, reason, id_exposure,
-        id_outcome``)."""
-        if isinstance(self._exclusions, list):
+        id_outcome``): a list, or the :class:`PairExclusions` given."""
+        if isinstance(self._exclusions, (list, PairExclusions)):
             return self._exclusions
         return list(self._exclusions.itertuples(index=False, name=None))
 
@@ -176,6 +176,27 @@ def _by_step(rows) -> list:
 
 
 _STEP_RANK = {s: i for i, s in enumerate(STEPS)}
+
+
+@dataclass(frozen=True)
+class PairExclusions:
+    """The exclusions of one pair as rows: its ``(snp, step, reason)`` rows and its ids.
+
+    A sequence of tuples in the order of :data:`EXCLUSION_COLUMNS` (each row with
+    the two ids), made as they are read: a pair's rows begin with its exposure's
+    (the SNPs clumping removed, shared by all its outcomes).
+    """
+
+    rows: list
+    id_exposure: str
+    id_outcome: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        ids = (self.id_exposure, self.id_outcome)
+        return ((*r, *ids) for r in self.rows)
 
 
 def exclusions_table(rows) -> pd.DataFrame:
@@ -1018,7 +1039,6 @@ proxy_r2, proxy_kb
     p, r2, kb = selection.p, selection.r2, selection.kb
     exp = selection.hits
     hits_n = int(len(exp))
-    kept_set = set(selection.kept)
     engine_used = selection.engine
     excl: list[tuple[str, str, str]] = []  # this outcome's (after the selection's)
     notes: list[str] = list(selection.notes)
@@ -1186,7 +1206,7 @@ proxy_r2, proxy_kb
 
     # tables
     excl_sorted = selection.sorted_exclusions(excl)
-    exclusions = [(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted]
+    exclusions = PairExclusions(excl_sorted, exp_src.id, out_src.id)
     final_set = set(final_snp)
 
     def snps_table() -> pd.DataFrame:
@@ -1199,7 +1219,7 @@ proxy_r2, proxy_kb
             "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],
             "eaf": exp["eaf"], "beta": exp["beta"], "se": exp["se"], "p": exp["p"],
             "n": exp["n"], "f_stat": f_all, "rsq": rsq_all})
-        snps["candidate"] = snps["snp"].isin(kept_set)
+        snps["candidate"] = snps["snp"].isin(set(selection.kept))
         snps["in_outcome"] = snps["candidate"] & ~snps["snp"].isin(missing_set)
         snps["proxy_snp"] = snps["snp"].map(lambda s: proxy_used[s][0] if s in proxy_used
                                             else None)
