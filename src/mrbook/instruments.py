@@ -628,25 +628,22 @@ def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found:
 
     if not found:
         return _rows_at(rows.outcome_dat(out_src.id, out_src.trait), pos)
-    idx = np.asarray(pos, dtype=np.intp)
-    cols = {c: rows.array(c).take(idx) for c in COLUMNS}
-    n = len(pos)
-    proxy = np.zeros(n + len(found), dtype=bool)
-    if found:
-        at = np.asarray([f[0] for f in found], dtype=np.intp)
-        own = {"rsid": [f[1] for f in found], "effect_allele": [f[2] for f in found],
-               "other_allele": [f[3] for f in found]}
-        for c in COLUMNS:
-            tail = (pd.array(own[c], dtype=cols[c].dtype) if c in own
-                    else extra.array(c).take(at))
-            cols[c] = _concat([cols[c], tail])
-        proxy[n:] = True
-        text = "str" if _PANDAS3 else object  # as pd.concat fills the candidates' rows
-        for name, value in _PROXY_ROW.items():
-            cols[name] = pd.array([np.nan] * n + [value(t, c) for _, t, _, _, c in found],
-                                  dtype=text)
-    cols["proxy"] = proxy
-    return tsmr_frame(cols, "outcome", out_src.id, out_src.trait, pd.RangeIndex(len(proxy)))
+    n, idx = len(pos), np.asarray(pos, dtype=np.intp)
+    at = np.asarray([f[0] for f in found], dtype=np.intp)
+    own = {"rsid": [f[1] for f in found], "effect_allele": [f[2] for f in found],
+           "other_allele": [f[3] for f in found]}
+    cols = {}
+    for c in COLUMNS:
+        head = rows.array(c).take(idx)
+        tail = pd.array(own[c], dtype=head.dtype) if c in own else extra.array(c).take(at)
+        cols[c] = _concat([head, tail])
+    cols["proxy"] = np.arange(n + len(found)) >= n
+    text = "str" if _PANDAS3 else object  # as pd.concat fills the candidates' rows
+    for name, value in _PROXY_ROW.items():
+        cols[name] = pd.array([np.nan] * n + [value(t, c) for _, t, _, _, c in found],
+                              dtype=text)
+    return tsmr_frame(cols, "outcome", out_src.id, out_src.trait,
+                      pd.RangeIndex(n + len(found)))
 
 
 # --------------------------------------------------------------------------- main
@@ -993,12 +990,16 @@ def instruments_for_outcome(selection: ExposureSelection, out_src: Source, *, pa
 proxy_r2, proxy_kb
         As :func:`select_instruments`.
     read_outcome : callable, optional
-        ``read_outcome(rsids) -> DataFrame``: the outcome file's rows of these
-        rsIDs (normalised columns, file order). Default: read the file.
+        ``read_outcome(rsids) -> DataFrame or OutcomeRows``: the outcome file's
+        rows of these rsIDs (normalised columns, file order); rows of other rsIDs
+        may come too (``mrbook batch`` gives every row it read, indexed once:
+        :class:`OutcomeRows`), they are not looked at. Default: read the file.
     find_proxies : callable, optional
-        ``find_proxies(rsids) -> DataFrame``: every LD proxy of these SNPs, as
-        :func:`mrbook.data.ld.find_proxies` with ``best_only=False``. Default:
-        search ``panel``.
+        ``find_proxies(rsids) -> DataFrame or ProxyTable``: every LD proxy of these
+        SNPs, as :func:`mrbook.data.ld.find_proxies` with ``best_only=False``; the
+        proxies of other SNPs may come too (``mrbook batch`` gives those of all the
+        exposure's candidates, grouped once: :class:`ProxyTable`). Default: search
+        ``panel``.
     associations : callable, optional
         ``associations(rsids) -> DataFrame``: OpenGWAS outcome associations (with
         proxies). Default: ask the OpenGWAS API.
