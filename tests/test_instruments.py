@@ -248,6 +248,37 @@ def test_ld_proxy_replaces_a_missing_snp(demo_folder, demo_root, tmp_path):
     assert s["exposure"]["kind"] == "demo" and s["outcome"]["kind"] == "file"
 
 
+def test_indexed_outcome_rows_and_proxies_give_the_same_instruments(demo_folder, demo_root,
+                                                                    tmp_path):
+    """read_outcome may answer with every row it holds (OutcomeRows) and find_proxies with
+    every candidate's proxies (ProxyTable), as mrbook batch does: the pair's tables are
+    those of the file read for exactly the SNPs asked."""
+    from mrbook.instruments import (OutcomeRows, ProxyTable, _read_outcome,
+                                    instruments_for_outcome, reference_panel, resolve_source,
+                                    select_exposure)
+
+    man = demo.load_manifest(demo_folder)
+    panel, ld_desc = reference_panel(None, demo_folder)
+    prox = ld.find_proxies(panel, man["design"]["hashimoto"]["final"], r2_min=0.8, kb=500)
+    out = tmp_path / "op_without_target.tsv.gz"
+    _outcome_without(demo_folder, man, prox["target"].iloc[0], out)
+    sel = select_exposure(resolve_source("demo:hashimoto", cache_dir=demo_root), panel=panel)
+    out_src = resolve_source(str(out))
+    every = ld.find_proxies(panel, sel.kept, r2_min=0.8, kb=500, best_only=False)
+    rows = OutcomeRows(_read_outcome(out_src, sorted({*sel.kept, *every["proxy"]})))
+    kw = dict(panel=panel, ld_desc=ld_desc, demo_folder=demo_folder)
+    plain = instruments_for_outcome(sel, out_src, **kw)
+    indexed = instruments_for_outcome(sel, out_src, read_outcome=lambda snps: rows,
+                                      find_proxies=lambda snps: ProxyTable(every), **kw)
+    assert plain.summary["proxies_used"] == 1 and plain.summary == indexed.summary
+    rows_read = list(indexed.exclusion_rows())  # (before the table is made)
+    for name in ("harmonised", "exclusions", "outcome_dat", "exposure_dat", "snps"):
+        a, b = getattr(plain, name), getattr(indexed, name)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert list(a.dtypes) == list(b.dtypes) and a.attrs == b.attrs, name
+    assert rows_read == list(plain.exclusions.itertuples(index=False, name=None))
+
+
 def test_steiger_option_runs(demo_root):
     s = select_instruments("demo:hyperthyroidism", "demo:osteoporosis", steiger=True,
                            cache_dir=demo_root).summary

@@ -43,7 +43,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -98,9 +100,9 @@ class Instruments:
     ``snps`` and ``exposure_dat`` may be given as functions that make the table:
     it is then made on first use (``mrbook batch`` never reads them), and kept.
     ``exclusions`` may be given as its rows (a list of tuples in the order of
-    :data:`EXCLUSION_COLUMNS`): the table is made on first use, and
-    :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes one table of
-    the rows of all the pairs of a chunk).
+    :data:`EXCLUSION_COLUMNS`, or a :class:`PairExclusions`): the table is made on
+    first use, and :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes
+    one table of the rows of all the pairs of a chunk).
     """
 
     def __init__(self, harmonised: pd.DataFrame, exclusions, snps,
@@ -115,18 +117,18 @@ class Instruments:
 
     @property
     def exclusions(self) -> pd.DataFrame:
-        if isinstance(self._exclusions, list):
-            self._exclusions = exclusions_table(self._exclusions)
+        if isinstance(self._exclusions, (list, PairExclusions)):
+            self._exclusions = exclusions_table(list(self._exclusions))
         return self._exclusions
 
     @exclusions.setter
     def exclusions(self, value) -> None:
         self._exclusions = value
 
-    def exclusion_rows(self) -> list:
+    def exclusion_rows(self):
         """The rows of :attr:`exclusions` as tuples (``snp, step, reason, id_exposure,
-        id_outcome``)."""
-        if isinstance(self._exclusions, list):
+        id_outcome``): a list, or the :class:`PairExclusions` given."""
+        if isinstance(self._exclusions, (list, PairExclusions)):
             return self._exclusions
         return list(self._exclusions.itertuples(index=False, name=None))
 
@@ -161,6 +163,40 @@ class Instruments:
     def __repr__(self) -> str:
         return (f"Instruments(final={len(self.harmonised)}, "
                 f"excluded={len(self.exclusions)}, summary keys={len(self.summary)})")
+
+
+def _step_rank(row: tuple) -> int:
+    """The place of an exclusion's step (``row[1]``) in :data:`STEPS` (unknown steps last)."""
+    return _STEP_RANK.get(row[1], len(STEPS))
+
+
+def _by_step(rows) -> list:
+    """Exclusions sorted by step, stable."""
+    return sorted(rows, key=_step_rank)
+
+
+_STEP_RANK = {s: i for i, s in enumerate(STEPS)}
+
+
+@dataclass(frozen=True)
+class PairExclusions:
+    """The exclusions of one pair as rows: its ``(snp, step, reason)`` rows and its ids.
+
+    A sequence of tuples in the order of :data:`EXCLUSION_COLUMNS` (each row with
+    the two ids), made as they are read: a pair's rows begin with its exposure's
+    (the SNPs clumping removed, shared by all its outcomes).
+    """
+
+    rows: list
+    id_exposure: str
+    id_outcome: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        ids = (self.id_exposure, self.id_outcome)
+        return ((*r, *ids) for r in self.rows)
 
 
 def exclusions_table(rows) -> pd.DataFrame:
@@ -424,33 +460,132 @@ def _complement(a: str) -> str:
     return "".join(table.get(ch, ch) for ch in a)
 
 
-def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.DataFrame:
-    """Outcome rows of the best available proxy of each missing SNP, renamed to the target.
+class OutcomeRows:
+    """Rows of an outcome's normalised table (:func:`mrbook.data.readers.read_sumstats`),
+    looked up by rsID.
+
+    What ``read_outcome`` gives :func:`instruments_for_outcome`: one read of the
+    file, or (``mrbook batch``) one table per outcome holding the rows of every
+    SNP its pairs need, indexed once and asked by every pair.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The normalised rows, in file order (never modified).
+    """
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self._where: dict | None = None  # rsid -> its row positions
+        self._arrays: dict = {}          # column -> its values (array); tables made once
+        self._lists: dict = {}           # column -> its values (list)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def where(self) -> dict:
+        """rsID -> the positions of its rows, in table order."""
+        if self._where is None:
+            where: dict = {}
+            for i, s in enumerate(self.table["rsid"].tolist()):
+                where.setdefault(s, []).append(i)
+            self._where = where
+        return self._where
+
+    def positions(self, rsids) -> list[int]:
+        """The positions of the rows of these rsIDs, in table order."""
+        where = self.where()
+        return sorted(i for s in set(rsids) for i in where.get(s, ()))
+
+    def array(self, name: str):
+        """The values of column ``name`` (an array; read-only)."""
+        got = self._arrays.get(name)
+        if got is None:
+            got = self._arrays[name] = self.table[name].array
+        return got
+
+    def values(self, name: str) -> list:
+        """The values of column ``name`` as a list."""
+        got = self._lists.get(name)
+        if got is None:
+            got = self._lists[name] = self.table[name].tolist()
+        return got
+
+    def outcome_dat(self, id: str, trait: str) -> pd.DataFrame:
+        """Every row in TwoSampleMR's outcome columns (``proxy`` false), made once.
+
+        The same table is returned each time: callers must not modify it.
+        """
+        from .data.readers import COLUMNS, tsmr_frame
+
+        key = ("outcome_dat", id, trait)
+        got = self._arrays.get(key)
+        if got is None:
+            cols = {c: self.array(c) for c in COLUMNS}
+            cols["proxy"] = np.zeros(len(self), dtype=bool)
+            got = self._arrays[key] = tsmr_frame(cols, "outcome", id, trait,
+                                                 pd.RangeIndex(len(self)))
+        return got
+
+    def __getstate__(self) -> dict:  # a batch moves its outcomes between workers: the table only
+        return {"table": self.table}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["table"])
+
+
+class ProxyTable:
+    """LD proxies (:func:`mrbook.data.ld.find_proxies`' table), grouped by target.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``target``, ``proxy``, ``r2``, ``phase``, ``target_a1``, ``target_a2``,
+        ``proxy_a1``, ``proxy_a2`` ... one row per proxy.
+    """
+
+    def __init__(self, table: pd.DataFrame):
+        names = list(table.columns)
+        self.by_target: dict = {}  # target -> its proxies in table order (one namespace each)
+        for vals in zip(*(table[n].tolist() for n in names)):
+            c = SimpleNamespace(**dict(zip(names, vals)))
+            self.by_target.setdefault(c.target, []).append(c)
+
+    def of(self, targets) -> list:
+        """The proxies of these targets (target by target, each's in table order)."""
+        return [c for t in targets for c in self.by_target.get(t, ())]
+
+
+def _outcome_rows(got) -> OutcomeRows:
+    """What ``read_outcome`` gave (a normalised table or its :class:`OutcomeRows`), indexed."""
+    return got if isinstance(got, OutcomeRows) else OutcomeRows(got)
+
+
+def _rows_at(df: pd.DataFrame, pos) -> pd.DataFrame:
+    """The rows of ``df`` at these positions, numbered from 0 (a new table)."""
+    out = df.take(np.asarray(pos, dtype=np.intp))
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def _proxy_rows(outcome: OutcomeRows, proxies: ProxyTable, missing) -> list[tuple]:
+    """The best available proxy of each missing SNP: ``(row, target, effect allele, other
+    allele, proxy)`` with the position of the proxy's first row in ``outcome``, and the
+    target's alleles that stand for the proxy row's effect and other alleles.
 
     The proxy's effect allele is mapped to the target allele in phase with it
     (panel A1/A2 and the sign of D); a proxy whose outcome alleles match the panel
     on neither strand is skipped.
     """
-    first: dict = {}  # rsid -> its first row in outcome
-    for i, s in enumerate(outcome["rsid"].tolist()):
-        first.setdefault(s, i)
-    names = list(proxies.columns)
-    by_target: dict = {}
-    for vals in zip(*(proxies[n].tolist() for n in names)):
-        c = SimpleNamespace(**dict(zip(names, vals)))
-        by_target.setdefault(c.target, []).append(c)
-    other = [n for n in outcome.columns if n != "rsid"]
-    values = None  # column -> its values (a list), made on first use
-    rows = []
+    where = outcome.where()
+    found = []
     for t in missing:
-        for c in by_target.get(t, ()):
-            if c.proxy not in first:
+        for c in proxies.by_target.get(t, ()):
+            if c.proxy not in where:
                 continue
-            if values is None:
-                values = {n: outcome[n].tolist() for n in other}
-            i = first[c.proxy]
-            r = {n: values[n][i] for n in other}  # the proxy's row, but its rsid
-            ea, oa = str(r["effect_allele"]), str(r["other_allele"])
+            i = where[c.proxy][0]
+            ea = str(outcome.values("effect_allele")[i])
+            oa = str(outcome.values("other_allele")[i])
             pa1, pa2 = c.proxy_a1, c.proxy_a2
             if {ea, oa} != {pa1, pa2}:
                 ea_c, oa_c = _complement(ea), _complement(oa)
@@ -462,15 +597,53 @@ def _proxy_rows(outcome: pd.DataFrame, proxies: pd.DataFrame, missing) -> pd.Dat
             in_phase_a1 = c.phase > 0
             t_ea = c.target_a1 if ea_is_a1 == in_phase_a1 else c.target_a2
             t_oa = c.target_a2 if t_ea == c.target_a1 else c.target_a1
-            row = r
-            row.update({"rsid": t, "effect_allele": t_ea, "other_allele": t_oa,
-                        "proxy": True, "target_rsid": t, "proxy_rsid": c.proxy,
-                        "target_a1": c.target_a1, "target_a2": c.target_a2,
-                        "proxy_a1": c.proxy_a1, "proxy_a2": c.proxy_a2,
-                        "proxy_r2": c.r2})
-            rows.append(row)
+            found.append((i, t, t_ea, t_oa, c))
             break
-    return pd.DataFrame(rows)
+    return found
+
+
+#: the proxy columns of an outcome row drawn from an LD proxy, and their values
+_PROXY_ROW = {"target_rsid": lambda t, c: t, "proxy_rsid": lambda t, c: c.proxy,
+              "target_a1": lambda t, c: c.target_a1, "target_a2": lambda t, c: c.target_a2,
+              "proxy_a1": lambda t, c: c.proxy_a1, "proxy_a2": lambda t, c: c.proxy_a2}
+
+
+def _concat(parts: list):
+    """The arrays ``parts`` end to end (as ``pd.concat`` of their Series)."""
+    first = parts[0]
+    if all(type(a) is type(first) and a.dtype == first.dtype for a in parts):
+        return type(first)._concat_same_type(parts)
+    return pd.concat([pd.Series(a) for a in parts], ignore_index=True).array
+
+
+def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found: list,
+                 out_src: Source) -> pd.DataFrame:
+    """The outcome's rows of a pair in TwoSampleMR's columns (``outcome_dat``).
+
+    The rows at ``pos`` in ``rows``, then one row per LD proxy in ``found``
+    (:func:`_proxy_rows` on ``extra``): the proxy's row under the target's rsID and
+    alleles, with ``proxy`` true and the proxy's ``target_rsid`` ... ``proxy_a2``.
+    """
+    from .data.readers import _PANDAS3, COLUMNS, tsmr_frame
+
+    if not found:
+        return _rows_at(rows.outcome_dat(out_src.id, out_src.trait), pos)
+    n, idx = len(pos), np.asarray(pos, dtype=np.intp)
+    at = np.asarray([f[0] for f in found], dtype=np.intp)
+    own = {"rsid": [f[1] for f in found], "effect_allele": [f[2] for f in found],
+           "other_allele": [f[3] for f in found]}
+    cols = {}
+    for c in COLUMNS:
+        head = rows.array(c).take(idx)
+        tail = pd.array(own[c], dtype=head.dtype) if c in own else extra.array(c).take(at)
+        cols[c] = _concat([head, tail])
+    cols["proxy"] = np.arange(n + len(found)) >= n
+    text = "str" if _PANDAS3 else object  # as pd.concat fills the candidates' rows
+    for name, value in _PROXY_ROW.items():
+        cols[name] = pd.array([np.nan] * n + [value(t, c) for _, t, _, _, c in found],
+                              dtype=text)
+    return tsmr_frame(cols, "outcome", out_src.id, out_src.trait,
+                      pd.RangeIndex(n + len(found)))
 
 
 # --------------------------------------------------------------------------- main
@@ -565,6 +738,31 @@ class ExposureSelection:
                 rsq_all = f_all / (n_exp - 2 + f_all)
             got = self._cache["f"] = (f_all, rsq_all, dict(zip(exp["rsid"], f_all)))
         return got
+
+    def excluded_snps(self) -> set:
+        """The SNPs of :attr:`exclusions` (a new set)."""
+        got = self._cache.get("excluded_snps")
+        if got is None:
+            got = self._cache["excluded_snps"] = {e[0] for e in self.exclusions}
+        return set(got)
+
+    def sorted_exclusions(self, more: list) -> list:
+        """:attr:`exclusions` and then ``more``, sorted by step (the order of :data:`STEPS`;
+        stable: in their order within a step).
+
+        :attr:`exclusions` are sorted once; when all their steps come before those
+        of ``more`` (clumping, the first step, before an outcome's), the two lists
+        are put end to end.
+        """
+        got = self._cache.get("sorted_exclusions")
+        if got is None:
+            ordered = _by_step(self.exclusions)
+            got = self._cache["sorted_exclusions"] = (
+                ordered, max((_step_rank(e) for e in ordered), default=-1))
+        ordered, last = got
+        if all(_step_rank(e) >= last for e in more):
+            return ordered + _by_step(more)
+        return _by_step([*self.exclusions, *more])
 
     def prepare(self) -> "ExposureSelection":
         """Make the shared tables now (a batch does it once per exposure, before the pairs)."""
@@ -792,12 +990,16 @@ def instruments_for_outcome(selection: ExposureSelection, out_src: Source, *, pa
 proxy_r2, proxy_kb
         As :func:`select_instruments`.
     read_outcome : callable, optional
-        ``read_outcome(rsids) -> DataFrame``: the outcome file's rows of these
-        rsIDs (normalised columns, file order). Default: read the file.
+        ``read_outcome(rsids) -> DataFrame or OutcomeRows``: the outcome file's
+        rows of these rsIDs (normalised columns, file order); rows of other rsIDs
+        may come too (``mrbook batch`` gives every row it read, indexed once:
+        :class:`OutcomeRows`), they are not looked at. Default: read the file.
     find_proxies : callable, optional
-        ``find_proxies(rsids) -> DataFrame``: every LD proxy of these SNPs, as
-        :func:`mrbook.data.ld.find_proxies` with ``best_only=False``. Default:
-        search ``panel``.
+        ``find_proxies(rsids) -> DataFrame or ProxyTable``: every LD proxy of these
+        SNPs, as :func:`mrbook.data.ld.find_proxies` with ``best_only=False``; the
+        proxies of other SNPs may come too (``mrbook batch`` gives those of all the
+        exposure's candidates, grouped once: :class:`ProxyTable`). Default: search
+        ``panel``.
     associations : callable, optional
         ``associations(rsids) -> DataFrame``: OpenGWAS outcome associations (with
         proxies). Default: ask the OpenGWAS API.
@@ -817,6 +1019,7 @@ proxy_r2, proxy_kb
     from .data import ld as ld_mod
     from .harmonise import harmonise_with_exclusions
     from .data.readers import to_tsmr
+    from .pairs import column
 
     if read_outcome is None:
         def read_outcome(snps):
@@ -837,13 +1040,14 @@ proxy_r2, proxy_kb
     p, r2, kb = selection.p, selection.r2, selection.kb
     exp = selection.hits
     hits_n = int(len(exp))
-    kept_set = set(selection.kept)
     engine_used = selection.engine
-    excl: list[tuple[str, str, str]] = list(selection.exclusions)
+    excl: list[tuple[str, str, str]] = []  # this outcome's (after the selection's)
     notes: list[str] = list(selection.notes)
     cand_rsids = selection.candidate_rsids()
 
     # 3. outcome rows (+ proxies)
+    rows = extra = None
+    found: list[tuple] = []
     if out_src.kind == "opengwas":
         outc = associations(list(cand_rsids)) if cand_rsids else pd.DataFrame(
             columns=list(_norm_cols()))
@@ -851,11 +1055,12 @@ proxy_r2, proxy_kb
             out_src.trait = str(outc["trait"].dropna().iloc[0])
         if "proxy_rsid" in outc.columns:
             outc = outc.assign(proxy_r2=np.nan)
+        present = {str(x) for x in outc["rsid"].tolist()} if len(outc) else set()
     else:
-        outc = read_outcome(cand_rsids) if cand_rsids else \
-            pd.DataFrame(columns=list(_norm_cols()))
-        outc = outc.assign(proxy=False)
-    present = {str(x) for x in outc["rsid"].tolist()} if len(outc) else set()
+        rows = _outcome_rows(read_outcome(cand_rsids) if cand_rsids else
+                             pd.DataFrame(columns=list(_norm_cols())))
+        where = rows.where()
+        present = {s for s in cand_rsids if s in where}
     missing = [s for s in cand_rsids if s not in present]
     proxy_used: dict[str, tuple[str, float]] = {}
     if missing and proxies and out_src.kind != "opengwas":
@@ -863,14 +1068,13 @@ proxy_r2, proxy_kb
             notes.append("no LD reference: LD proxies were not looked up")
         else:
             prox = find_proxies(missing)
-            if len(prox):
-                extra = read_outcome(prox["proxy"].unique())
-                prow = _proxy_rows(extra, prox, missing)
-                if len(prow):
-                    for s, ps, pr2 in zip(prow["rsid"].tolist(), prow["proxy_rsid"].tolist(),
-                                          prow["proxy_r2"].tolist()):
-                        proxy_used[s] = (ps, float(pr2))
-                    outc = pd.concat([outc, prow], ignore_index=True)
+            prox = prox if isinstance(prox, ProxyTable) else ProxyTable(prox)
+            wanted = list(dict.fromkeys(c.proxy for c in prox.of(missing)))
+            if wanted:
+                extra = _outcome_rows(read_outcome(wanted))
+                found = _proxy_rows(extra, prox, missing)
+                for _, t, _, _, c in found:
+                    proxy_used[t] = (c.proxy, float(c.r2))
     if out_src.kind == "opengwas" and "proxy" in outc.columns:
         for r in outc[outc["proxy"].astype(bool)].itertuples(index=False):
             proxy_used[r.rsid] = (r.proxy_rsid, math.nan)
@@ -887,21 +1091,19 @@ proxy_r2, proxy_kb
     # 4. harmonisation
     exp_full = selection.exposure_table()
     if missing_set:
-        present_mask = np.fromiter((s not in missing_set for s in cand_rsids), dtype=bool,
-                                   count=len(cand_rsids))
-        exp_t = exp_full[present_mask].reset_index(drop=True)
-        present_rsids = {s for s in cand_rsids if s not in missing_set}
+        present_at = [i for i, s in enumerate(cand_rsids) if s not in missing_set]
+        exp_t = _rows_at(exp_full, present_at)
     else:
         exp_t = exp_full
-        present_rsids = set(cand_rsids)
-    if len(outc):
+    # (the outcome's rows in TwoSampleMR's columns: a proxy's r² stays behind)
+    if rows is not None:
+        out_t = _outcome_dat(rows, rows.positions(present), extra, found, out_src)
+    else:
+        present_rsids = {s for s in cand_rsids if s not in missing_set}
         in_present = np.fromiter((str(x) in present_rsids for x in outc["rsid"].tolist()),
                                  dtype=bool, count=len(outc))
         out_keep = outc[in_present] if not in_present.all() else outc
-    else:
-        out_keep = outc
-    # (to_tsmr takes the columns it names: a proxy's r² stays behind)
-    out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
+        out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
     if len(exp_t) and len(out_t):
         harm, hexcl = harmonise_with_exclusions(exp_t, out_t, action=palindrome_action,
                                                 include_outcome_only=False)
@@ -915,17 +1117,18 @@ proxy_r2, proxy_kb
     pal_snps: list[str] = []
     n_harm = len(harm)
     if n_harm:
-        keep_mask = harm["mr_keep"].to_numpy(dtype=bool)
-        harm_snp = [str(x) for x in harm["SNP"].tolist()]
+        keep_mask = np.asarray(column(harm, "mr_keep"), dtype=bool)
+        snp_raw = list(column(harm, "SNP"))
+        harm_snp = [str(x) for x in snp_raw]
     else:
         keep_mask = np.zeros(0, dtype=bool)
         harm_snp = []
     if n_harm and not keep_mask.all():
         cols = harm.columns
-        reasons = harm["mr_keep_reason"].tolist() if "mr_keep_reason" in cols else [None] * n_harm
-        flags = {c: (harm[c].tolist() if c in cols else [False] * n_harm)
+        reasons = list(column(harm, "mr_keep_reason")) if "mr_keep_reason" in cols \
+            else [None] * n_harm
+        flags = {c: (list(column(harm, c)) if c in cols else [False] * n_harm)
                  for c in ("palindromic", "ambiguous", "remove")}
-        snp_raw = harm["SNP"].tolist()
         for i in np.flatnonzero(~keep_mask).tolist():
             reason = reasons[i] or "not kept by harmonisation"
             pal, amb, rem = (bool(flags["palindromic"][i]), bool(flags["ambiguous"][i]),
@@ -936,9 +1139,9 @@ proxy_r2, proxy_kb
             else:
                 excl.append((str(snp_raw[i]), "harmonise", reason))
     kept_harm_snps = {s for s, k in zip(harm_snp, keep_mask.tolist()) if k}
-    handled = {e[0] for e in excl}
+    handled = selection.excluded_snps() | {e[0] for e in excl}
     if len(hexcl):
-        for s, reason in zip(hexcl["snp"].tolist(), hexcl["reason"].tolist()):
+        for s, reason in zip(column(hexcl, "snp"), column(hexcl, "reason")):
             s = str(s)
             if s not in handled and s not in kept_harm_snps:
                 excl.append((s, "harmonise", str(reason)))
@@ -995,7 +1198,7 @@ proxy_r2, proxy_kb
             gone = set(steiger_removed)
             final_rows = final_rows[[s not in gone for s in final_snp]]
             final_snp = [s for s in final_snp if s not in gone]
-    final = (harm.iloc[final_rows] if n_harm else harm.copy()).reset_index(drop=True)
+    final = _rows_at(harm, final_rows) if n_harm else harm.copy().reset_index(drop=True)
     final.attrs.update(harm_attrs)
 
     # F statistics (of the exposure's SNPs: made once per exposure)
@@ -1003,22 +1206,21 @@ proxy_r2, proxy_kb
     final_f = np.array([fmap[s] for s in final_snp], dtype=float)
 
     # tables
-    order = {s: i for i, s in enumerate(STEPS)}
-    excl_sorted = sorted(excl, key=lambda e: order.get(e[1], len(STEPS)))  # stable
-    exclusions = [(s, st, r, exp_src.id, out_src.id) for s, st, r in excl_sorted]
-    first_excl: dict[str, tuple[str, str]] = {}
-    for s, st, r in excl_sorted:
-        first_excl.setdefault(s, (st, r))
+    excl_sorted = selection.sorted_exclusions(excl)
+    exclusions = PairExclusions(excl_sorted, exp_src.id, out_src.id)
     final_set = set(final_snp)
 
     def snps_table() -> pd.DataFrame:
+        first_excl: dict[str, tuple[str, str]] = {}
+        for s, st, r in excl_sorted:
+            first_excl.setdefault(s, (st, r))
         harm_idx = harm.set_index(harm["SNP"].astype(str)) if n_harm else None
         snps = pd.DataFrame({
             "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
             "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],
             "eaf": exp["eaf"], "beta": exp["beta"], "se": exp["se"], "p": exp["p"],
             "n": exp["n"], "f_stat": f_all, "rsq": rsq_all})
-        snps["candidate"] = snps["snp"].isin(kept_set)
+        snps["candidate"] = snps["snp"].isin(set(selection.kept))
         snps["in_outcome"] = snps["candidate"] & ~snps["snp"].isin(missing_set)
         snps["proxy_snp"] = snps["snp"].map(lambda s: proxy_used[s][0] if s in proxy_used
                                             else None)
@@ -1042,9 +1244,7 @@ proxy_r2, proxy_kb
         snps["reason"] = snps["snp"].map(lambda s: first_excl.get(s, ("", ""))[1])
         return snps
 
-    counts: dict[str, int] = {}
-    for _, st, _ in excl_sorted:
-        counts[st] = counts.get(st, 0) + 1
+    counts = Counter(map(itemgetter(1), excl_sorted))
     f_fin = final_f[~np.isnan(final_f)]
     simulated = exp_src.simulated or out_src.simulated
     summary = {

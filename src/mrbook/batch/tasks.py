@@ -66,31 +66,19 @@ class ExposureResult:
     failure: Failure | None = None
     reads: int = 0
     seconds: float = 0.0
-    _by_target: dict | None = field(default=None, repr=False, compare=False)
+    _proxy_table: object = field(default=None, repr=False, compare=False)
 
-    def proxies_of(self, missing) -> pd.DataFrame:
-        """The rows of :attr:`proxies` whose target is one of ``missing``, in table order
-        (what :func:`mrbook.data.ld.find_proxies` gives for them)."""
-        if self.proxies is None:  # no candidate, so nothing is missing
-            return pd.DataFrame(columns=["target", "proxy"])
-        if self._by_target is None:
-            self._by_target = _positions(self.proxies["target"])
-        return _take(self.proxies, self._by_target, set(missing))
+    def proxies_of(self, missing):
+        """Every LD proxy of the candidates (a :class:`~mrbook.instruments.ProxyTable`,
+        made once): what :func:`mrbook.data.ld.find_proxies` gives for ``missing``, and
+        the other candidates' proxies, which :func:`~mrbook.instruments.instruments_for_outcome`
+        does not look at."""
+        from ..instruments import ProxyTable
 
-
-def _positions(col: pd.Series) -> dict:
-    """Value -> its row positions in ``col``."""
-    out: dict = {}
-    for i, v in enumerate(col.tolist()):
-        out.setdefault(v, []).append(i)
-    return out
-
-
-def _take(rows: pd.DataFrame, positions: dict, keys) -> pd.DataFrame:
-    """The rows of ``rows`` whose key is one of ``keys``, in table order (as
-    ``rows[rows[col].isin(keys)].reset_index(drop=True)``)."""
-    pos = sorted(p for k in keys for p in positions.get(k, ()))
-    return rows.iloc[pos].reset_index(drop=True)
+        if self._proxy_table is None:
+            self._proxy_table = ProxyTable(pd.DataFrame(columns=["target", "proxy"])
+                                           if self.proxies is None else self.proxies)
+        return self._proxy_table
 
 
 def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
@@ -138,15 +126,26 @@ class OutcomeResult:
     snps: int = 0
     reads: int = 0
     seconds: float = 0.0
-    _by_rsid: dict | None = field(default=None, repr=False, compare=False)
+    _rows: object = field(default=None, repr=False, compare=False)
+
+    def outcome_rows(self, snps=()):
+        """:attr:`rows` indexed by rsID (a :class:`~mrbook.instruments.OutcomeRows`, made
+        once): what reading the file for ``snps`` gives
+        :func:`~mrbook.instruments.instruments_for_outcome`, and the rows of the other
+        SNPs of the outcome's exposures, which it does not look at."""
+        from ..data.readers import COLUMNS
+        from ..instruments import OutcomeRows
+
+        if self._rows is None:  # (no rows: no SNP was needed, the table of none)
+            self._rows = OutcomeRows(pd.DataFrame(columns=list(COLUMNS)) if self.rows is None
+                                     else self.rows)
+        return self._rows
 
     def subset(self, snps) -> pd.DataFrame:
         """The rows of these rsIDs, in file order: what reading the file for them gives."""
-        if self.rows is None:
-            return _subset(None, snps)
-        if self._by_rsid is None:
-            self._by_rsid = _positions(self.rows["rsid"])
-        return _take(self.rows, self._by_rsid, {str(s).strip() for s in snps})
+        rows = self.outcome_rows()
+        return rows.table.iloc[rows.positions({str(s).strip() for s in snps})] \
+            .reset_index(drop=True)
 
 
 def needed_snps(exposures) -> list[str]:
@@ -239,16 +238,6 @@ ERROR_COLUMNS = ["pair_key", "row", "id_exposure", "id_outcome", "exposure", "ou
                  "exposure_source", "outcome_source", "step", "message"]
 
 
-def _subset(rows: pd.DataFrame | None, snps) -> pd.DataFrame:
-    """The rows of these rsIDs, in file order: what reading the file for them gives."""
-    from ..data.readers import COLUMNS
-
-    if rows is None:
-        return pd.DataFrame(columns=list(COLUMNS))
-    want = {str(s).strip() for s in snps}
-    return rows[rows["rsid"].isin(want).to_numpy()].reset_index(drop=True)
-
-
 def analyse_pair(dat: pd.DataFrame, settings: Settings, odds_ratios: bool = True) -> dict:
     """The MR tables of one pair: what ``mrbook mr`` computes from the harmonised table.
 
@@ -330,6 +319,7 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
         ``tables``; or its row in ``errors``.
     """
     from ..instruments import instruments_for_outcome, resolve_source
+    from ..pairs import _COPY_ON_WRITE
 
     t0 = time.perf_counter()
     parts: dict[str, list] = {}     # table -> [(pair key, exposure, outcome, rows)]
@@ -372,7 +362,7 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                     palindrome_action=settings.palindrome_action,
                     confounder_table=settings.confounder_table,
                     confounder_traits=settings.confounder_traits, proxies=True,
-                    proxy_r2=PROXY_R2, proxy_kb=PROXY_KB, read_outcome=oc.subset,
+                    proxy_r2=PROXY_R2, proxy_kb=PROXY_KB, read_outcome=oc.outcome_rows,
                     find_proxies=ex.proxies_of, associations=oc.subset, read_table=read_table)
                 base["id_outcome"] = out_src.id
                 base["outcome"] = spec.outcome_name or out_src.trait
@@ -386,7 +376,8 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                         f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
                         f"confounder, {s['steiger_removed']} Steiger")
                 step = "mr"
-                dat = ins.harmonised.copy()
+                # (a new table: pandas >= 3 copies on write, so a shallow copy is one)
+                dat = ins.harmonised.copy(deep=not _COPY_ON_WRITE)
                 dat["exposure"] = base["exposure"]
                 dat["outcome"] = base["outcome"]
                 # harmonise's log (dat.attrs) is set aside while the methods run: pandas

@@ -59,6 +59,7 @@ __all__ = [
     "effective_p",
     "read_sumstats",
     "to_tsmr",
+    "tsmr_frame",
 ]
 
 #: Columns of the normalised table, in order.
@@ -374,28 +375,46 @@ def to_tsmr(df: pd.DataFrame, role: str, id: str | None = None,
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ParameterError("to_tsmr needs a normalised table; missing columns: " + ", ".join(missing))
+    if trait is None:
+        trait = df["trait"] if "trait" in df.columns else role
+    if id is None:
+        id = df["id"] if "id" in df.columns else trait
+    return tsmr_frame({c: df[c].array for c in (*COLUMNS, *_PROXY_NAMES) if c in df.columns},
+                      role, id, trait, df.index)
+
+
+def tsmr_frame(cols: Mapping[str, object], role: str, id, trait, index: pd.Index) -> pd.DataFrame:
+    """The core of :func:`to_tsmr`: TwoSampleMR's table of a normalised table's column arrays.
+
+    Parameters
+    ----------
+    cols : mapping
+        Normalised column name -> its values (an array; every name of
+        :data:`COLUMNS`, and OpenGWAS proxy columns when there are some).
+    role : {"exposure", "outcome"}
+    id, trait : str or Series
+        ``id.<role>`` and ``<role>``: one value for every row, or a Series.
+    index : Index
+        The rows (a text value is repeated ``len(index)`` times).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`to_tsmr` (the arrays copied, rows numbered from 0).
+    """
     r = role
-    # one DataFrame from the columns' arrays (copied), numbered from 0
-    cols = {"SNP": df["rsid"].array}
+    out = {"SNP": cols["rsid"]}
     for src, dst in (("beta", "beta"), ("se", "se"), ("effect_allele", "effect_allele"),
                      ("other_allele", "other_allele"), ("eaf", "eaf"), ("p", "pval"),
                      ("n", "samplesize"), ("ncase", "ncase"), ("ncontrol", "ncontrol"),
                      ("chr", "chr"), ("pos", "pos")):
-        cols[f"{dst}.{r}"] = df[src].array
-    if trait is None:
-        trait_col = df["trait"] if "trait" in df.columns else role
-    else:
-        trait_col = trait
-    if id is None:
-        id_col = df["id"] if "id" in df.columns else trait_col
-    else:
-        id_col = id
-    cols[f"id.{r}"] = _str_array(id_col, df.index)
-    cols[r] = _str_array(trait_col, df.index)
+        out[f"{dst}.{r}"] = cols[src]
+    out[f"id.{r}"] = _str_array(id, index)
+    out[r] = _str_array(trait, index)
     for src, dst in _PROXY_NAMES.items():
-        if src in df.columns:
-            cols[f"{dst}.{r}"] = df[src].array
-    return pd.DataFrame(cols, copy=True)
+        if src in cols:
+            out[f"{dst}.{r}"] = cols[src]
+    return pd.DataFrame(out, copy=True)
 
 
 #: OpenGWAS proxy columns of a normalised table -> TwoSampleMR's names (``<name>.<role>``)
