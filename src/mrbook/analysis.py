@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from .data.frames import frame_from_arrays
 from .estimators import METHODS, Params, basic, resolve_methods
 from .estimators._stats import p_normal
 from .pairs import PAIR_COLUMNS, column, iter_pairs, single_pair  # noqa: F401  (re-exported)
@@ -333,32 +334,23 @@ def _typed(values):
     return values
 
 
-#: the columns Index of each column list :func:`_frame` was given (copied per frame)
-_COLUMN_INDEX: dict = {}
-
-
 def _frame(cols: dict, columns: list[str]) -> pd.DataFrame:
     """``pd.DataFrame(cols, columns=columns)`` for a dict of equal-length lists or arrays.
 
     The same columns, dtypes and values as pandas' inference from the lists
     (:func:`_typed`), at about a fifth of the cost for the analyses' few-row
     tables: when every column is typed (a numpy or pandas array) the frame is made
-    from the arrays as they are (``DataFrame._from_arrays`` without re-checking
-    them, ~35 us for 14 columns instead of ~100 us) with a copy of the columns
-    Index made once per column list (``pd.Index`` of 14 names costs ~20 us);
-    otherwise by ``pd.DataFrame``. (The float columns then share one block, as
-    in a frame pandas has consolidated; the values are the same.)
+    from the arrays as they are (:func:`mrbook.data.frames.frame_from_arrays`,
+    ~35 us for 14 columns instead of ~100 us); otherwise by ``pd.DataFrame``.
+    (The float columns then share one block, as in a frame pandas has
+    consolidated; the values are the same.)
     """
     arrays = [_typed(cols[c]) for c in columns]
     n = len(arrays[0]) if arrays else 0
     if (arrays and hasattr(pd.DataFrame, "_from_arrays")
             and all(isinstance(a, (np.ndarray, pd.api.extensions.ExtensionArray))
                     and a.ndim == 1 and len(a) == n for a in arrays)):
-        key = tuple(columns)
-        if key not in _COLUMN_INDEX:
-            _COLUMN_INDEX[key] = pd.Index(columns)
-        return pd.DataFrame._from_arrays(arrays, columns=_COLUMN_INDEX[key].copy(),
-                                         index=pd.RangeIndex(n), verify_integrity=False)
+        return frame_from_arrays(arrays, columns, n)
     return pd.DataFrame(dict(zip(columns, arrays)), copy=False)
 
 

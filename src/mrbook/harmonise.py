@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .data.frames import column_array, frame_from_arrays
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -637,7 +638,7 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = _tolist(_column(df, col))
+        vals = _tolist(column_array(df, col))
         if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
@@ -648,8 +649,9 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
 
 
 def _to_numeric(col, pos: np.ndarray, name: str, path) -> np.ndarray:
-    """``as.numeric`` of the column values ``col`` (:func:`_column`) at the rows ``pos``, as
-    harmonise_cleanup_variables uses it, but text is an error (naming the input row ``pos + 1``)."""
+    """``as.numeric`` of the column values ``col`` (:func:`~mrbook.data.frames.column_array`)
+    at the rows ``pos``, as harmonise_cleanup_variables uses it, but text is an error
+    (naming the input row ``pos + 1``)."""
     if isinstance(col, np.ndarray) and col.dtype.kind in "iuf":  # Series.to_numpy's result
         return np.asarray(col, dtype=float)[pos]
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
@@ -704,7 +706,7 @@ _STR_DTYPE = pd.Series(["a"]).dtype
 def _values_at(col, pos: np.ndarray):
     """What a DataFrame column made of ``Series(col).iloc[pos].to_numpy()`` holds
     (``.values`` for a categorical column), for the column values ``col``
-    (:func:`_column`), made without the round trip where that is the same: a string
+    (:func:`~mrbook.data.frames.column_array`), made without the round trip where that is the same: a string
     column of pandas' default string dtype is taken as it is when some of the rows
     taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
@@ -719,19 +721,10 @@ def _values_at(col, pos: np.ndarray):
     return col.take(pos).to_numpy()
 
 
-def _column(df: pd.DataFrame, name: str):
-    """``df[name]._values`` (a numpy or pandas array), without building the Series
-    (pandas >= 3 makes a new one per ``df[name]``, ~10 us); ``df[name]`` itself where
-    the name is not unique (a DataFrame, which the callers refuse as before)."""
-    loc = df.columns.get_loc(name)
-    if isinstance(loc, int):
-        return df._get_column_array(loc)
-    return df[name]
-
-
 def _tolist(col) -> list:
-    """``col.tolist()`` of column values (:func:`_column`); pandas' Arrow strings without
-    a missing value (then all ``str``) are read from Arrow directly, at half the cost."""
+    """``col.tolist()`` of column values (:func:`~mrbook.data.frames.column_array`);
+    pandas' Arrow strings without a missing value (then all ``str``) are read from
+    Arrow directly, at half the cost."""
     if isinstance(col, pd.arrays.ArrowStringArray):
         arrow = col.__arrow_array__()
         if arrow.null_count == 0:
@@ -755,27 +748,20 @@ def _is_typed(values) -> bool:
                                pd.arrays.BooleanArray))
 
 
-@functools.lru_cache(maxsize=256)
-def _column_index(names: tuple) -> pd.Index:
-    """``pd.Index(list(names))``, made once (~60 us) for a batch's many tables of the same
-    columns; each table gets a shallow copy (its own name, the lookup table shared)."""
-    return pd.Index(list(names))
-
-
 def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
     """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
     (object arrays) kept as object.
 
-    The DataFrame is made from the arrays as they are (pandas' ``_from_arrays``):
-    each column that pandas would infer a type for is inferred first, one by one,
-    as ``pd.DataFrame`` does (``Series`` and ``DataFrame`` share that step), so the
-    result is the one of ``pd.DataFrame(cols)`` at about a third of its cost.
+    The DataFrame is made from the arrays as they are
+    (:func:`~mrbook.data.frames.frame_from_arrays`): each column that pandas would
+    infer a type for is inferred first, one by one, as ``pd.DataFrame`` does
+    (``Series`` and ``DataFrame`` share that step), so the result is the one of
+    ``pd.DataFrame(cols)`` at about a third of its cost.
     """
     arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
               for c, v in cols.items()]
     try:
-        return pd.DataFrame._from_arrays(arrays, columns=_column_index(tuple(cols)).copy(),
-                                         index=pd.RangeIndex(n), verify_integrity=False)
+        return frame_from_arrays(arrays, cols, n)
     except (AttributeError, TypeError):  # a pandas without it
         return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
                              for c, v in zip(cols, arrays)})
@@ -829,7 +815,7 @@ class _Merged:
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        return _values_at(_column(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
+        return _values_at(column_array(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
@@ -882,7 +868,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
 
     def column(name):
         frame, col, _ = sources[name]
-        return _column(frame, col)
+        return column_array(frame, col)
 
     def at(name):
         return xi if sources[name][2] == "o" else yi
@@ -978,7 +964,7 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
-    values = _column(piece, col)
+    values = column_array(piece, col)
     if values.dtype == bool:
         return int(values.sum())
     v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")

@@ -12,6 +12,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from .data.frames import column_array
+
 PAIR_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome"]
 
 #: pandas >= 3 always copies on write, so a shallow copy is a safe copy
@@ -21,18 +23,13 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 def column(dat: pd.DataFrame, name: str):
     """The values of column ``name`` of ``dat`` (numpy or pandas array), read-only.
 
-    What ``dat[name].array`` holds, without building a Series: about 1 us instead of
-    ~10 us (pandas >= 3 makes a new copy-on-write Series per ``dat[name]``); the
-    analyses read ~10 columns per call, on 2-row to 100-row frames. Falls back to
-    ``dat[name].array`` on a frame with duplicate column names or a pandas without
-    ``DataFrame._get_column_array``. A numpy result is a read-only view.
+    What ``dat[name].array`` holds, without building a Series
+    (:func:`mrbook.data.frames.column_array`): the analyses read ~10 columns per
+    call, on 2-row to 100-row frames. A frame with duplicate column names goes
+    through ``dat[name].array`` (pandas' own error). A numpy result is a read-only view.
     """
-    try:
-        loc = dat.columns.get_loc(name)
-        if not isinstance(loc, int):
-            raise TypeError(name)                    # duplicate names: pandas' own path
-        values = dat._get_column_array(loc)
-    except (AttributeError, TypeError):
+    values = column_array(dat, name)
+    if isinstance(values, pd.DataFrame):  # duplicate names
         values = dat[name].array
     if isinstance(values, np.ndarray):
         values = values.view()
