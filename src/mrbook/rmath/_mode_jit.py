@@ -171,6 +171,24 @@ def _coarse_taps():
 
 
 @njit(cache=True)
+def _smooth(Y, S, M, taps):
+    r"""The coarse density :math:`S_i = \sum_t \tau_{i - t + T} Y_t`, ``i = 0 .. M - 1``, into ``S``.
+
+    ``Y[t + T]`` holds node ``t``'s quadratically binned mass (``T`` = ``_TAPS`` zeros
+    either side), ``taps`` the :math:`2T + 1` Gaussian taps :math:`\tau`. Each
+    :math:`S_i` is summed from 0.0 in ascending ``t`` (descending tap), the order in
+    which scattering the nodes' products in ascending ``t`` would add them; the
+    products of empty nodes are +0.0 and change no sum (Y and S are never -0.0).
+    Gathering the 19 products of a node is ~3x faster than scattering them.
+    """
+    for i in range(M):
+        acc = 0.0
+        for d in range(2 * _TAPS, -1, -1):
+            acc += taps[d] * Y[i + 2 * _TAPS - d]
+        S[i] = acc
+
+
+@njit(cache=True)
 def _kernel_table(K, l0, L, a, a2):
     r"""``K[l]`` = :math:`e^{-a^2 l^2/2}` for ``l = l0 .. L``; returns the new length ``L + 1``.
 
@@ -338,8 +356,8 @@ def modes(X, H, W, out, status):
     cj = np.empty(k, dtype=np.int64)
     ch = np.empty(k)
     cg = np.empty(k)
-    Y = np.zeros(_MAXM + 2)
-    S = np.zeros(_MAXM + 2 * _TAPS + 2)
+    Y = np.zeros(_MAXM + 2 * _TAPS)
+    S = np.zeros(_MAXM)
     K = np.empty(n + 8)
     Dr = np.empty(n + 4)
     E = np.empty(k)
@@ -413,31 +431,21 @@ def modes(X, H, W, out, status):
             for j in range(k):                         # R's linear binning weights
                 wr[j] = w[j] * fx[j]
                 wl[j] = w[j] - wr[j]
-            # coarse stage: quadratic binning, then the Gaussian taps
-            for i in range(M):
+            # coarse stage: quadratic binning (node i in Y[i + _TAPS]), then the taps
+            for i in range(M + 2 * _TAPS):
                 Y[i] = 0.0
             for j in range(k):
-                c = cj[j]
+                c = cj[j] + _TAPS
                 wj = w[j]
                 side = cg[j] * wj
                 bh = ch[j] * wj
                 Y[c] += wj - 2.0 * side
                 Y[c - 1] += side - bh
                 Y[c + 1] += side + bh
-            for i in range(M + 2 * _TAPS):
-                S[i] = 0.0
-            for t in range(M):                         # S[i + _TAPS] = sum taps * Y
-                yt = Y[t]
-                if yt == 0.0:
-                    # nodes without points (about a third): their products are +-0.0,
-                    # which leave every S unchanged (S is never -0.0), so they are skipped
-                    continue
-                for d in range(2 * _TAPS + 1):
-                    S[t + d] += taps[d] * yt
+            _smooth(Y, S, M, taps)
             best = -1.0
             jm = 0
             for i in range(M):
-                S[i] = S[i + _TAPS]
                 if S[i] > best:
                     best = S[i]
                     jm = i
