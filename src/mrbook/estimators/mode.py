@@ -341,8 +341,8 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
         if need:
             names.append(name)
             ws.append(w)
-    est = dict(zip(names, density_mode(np.broadcast_to(b_iv, (len(ws), k)), np.stack(ws),
-                                       np.repeat(h0, len(ws)), exact=True))) if ws else {}
+    est = dict(zip(names, density_mode(b_iv[None, :], np.stack(ws), h0, exact=True))) \
+        if ws else {}
     if pen:
         w_pen = _penalised_weights(b_iv, se1, est["w"], penk)
         est["p"] = density_mode(b_iv[None, :], w_pen[None, :], h0, exact=True)[0]

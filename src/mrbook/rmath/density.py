@@ -202,22 +202,25 @@ def approx(xp, yp, xout) -> np.ndarray:
 
     Linear interpolation ``y[i] + (y[j] - y[i]) * ((v - x[i])/(x[j] - x[i]))``
     on the interval found by bisection, returning ``y`` exactly at nodes and NaN
-    outside ``[xp[0], xp[-1]]`` (``rule = 1``). Works row-wise on 2-d inputs.
+    outside ``[xp[0], xp[-1]]`` (``rule = 1``). Works row-wise on 2-d inputs; ``xp``
+    and ``xout`` may have one row for all rows of ``yp`` (the intervals are then
+    found once).
     """
     xp = np.atleast_2d(np.asarray(xp, dtype=float))
     yp = np.atleast_2d(np.asarray(yp, dtype=float))
     xo = np.asarray(xout, dtype=float)
-    one = xo.ndim == 1
+    one = xo.ndim == 1 and yp.shape[0] == 1
     xo = np.atleast_2d(xo)
-    m, n = xp.shape
-    rows = np.arange(m)[:, None]
+    mx, n = xp.shape
     # bisection in C ends with x[i] <= v < x[j] (or v == x[n-1] with i = n-2)
     i = np.empty(xo.shape, dtype=np.int64)
-    for r in range(m):
+    for r in range(mx):
         i[r] = np.searchsorted(xp[r], xo[r], side="right") - 1
     i = np.clip(i, 0, n - 2)
     j = i + 1
+    rows = np.arange(mx)[:, None]
     xi, xj = xp[rows, i], xp[rows, j]
+    rows = np.arange(yp.shape[0])[:, None]
     yi, yj = yp[rows, i], yp[rows, j]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = yi + (yj - yi) * ((xo - xi) / (xj - xi))
@@ -238,18 +241,26 @@ def _internal_n(n: int) -> int:
 
 
 def _density_rows(X, W, H, n_user: int = 512):
-    """Exact R density for each row of ``X``; returns (x grid, y), each (m, n_user)."""
+    """Exact R density per row; returns (x grid, y), each (m, n_user).
+
+    Row ``r`` is ``density(X[r], weights = W[r], bw = H[r])``; ``X`` (1, k) and ``H``
+    (1,) with ``W`` (m, k) are one sample weighted m ways, whose grids, kernel and
+    kernel transform are computed once (numpy's FFT transforms the rows of a
+    batch independently: the same numbers as one at a time).
+    """
     X = np.atleast_2d(np.asarray(X, dtype=float))
-    m = X.shape[0]
-    W = np.broadcast_to(np.asarray(W, dtype=float), X.shape)
-    H = np.broadcast_to(np.asarray(H, dtype=float), (m,))
+    mx, k = X.shape
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    m = max(mx, W.shape[0])
+    H = np.broadcast_to(np.asarray(H, dtype=float), (mx,))
     n = _internal_n(n_user)
     frm = X.min(axis=1) - 3.0 * H
     to = X.max(axis=1) + 3.0 * H
     lo = frm - 4.0 * H
     up = to + 4.0 * H
-    y = bindist(X, W, lo, up, n)
-    kords = r_seq(np.zeros(m), 2.0 * (up - lo), 2 * n)
+    y = bindist(np.broadcast_to(X, (m, k)), np.broadcast_to(W, (m, k)),
+                np.broadcast_to(lo, (m,)), np.broadcast_to(up, (m,)), n)
+    kords = r_seq(np.zeros(mx), 2.0 * (up - lo), 2 * n)
     kords[:, n + 1:] = -kords[:, n - 1:0:-1]
     kern = dnorm(kords, H[:, None])
     conv = np.fft.irfft(np.fft.rfft(y, axis=1) * np.conj(np.fft.rfft(kern, axis=1)),
@@ -257,7 +268,7 @@ def _density_rows(X, W, H, n_user: int = 512):
     dens = np.maximum(0.0, conv[:, :n])
     xords = r_seq(lo, up, n)
     xgrid = r_seq(frm, to, n_user)
-    return xgrid, approx(xords, dens, xgrid)
+    return np.broadcast_to(xgrid, (m, n_user)), approx(xords, dens, xgrid)
 
 
 def density(x, weights=None, bw: float = 1.0, n: int = 512):
@@ -310,14 +321,19 @@ def density(x, weights=None, bw: float = 1.0, n: int = 512):
 # ----------------------------------------------------------------------------
 
 def _mode_exact(X, W, H) -> np.ndarray:
-    """``density(x, weights, bw)$x[which.max(y)]`` per row by R's full FFT algorithm."""
-    out = np.full(X.shape[0], np.nan)
+    """``density(x, weights, bw)$x[which.max(y)]`` per row of ``W`` by R's full FFT algorithm.
+
+    ``X`` and ``H`` have a row per row of ``W``, or one (one sample weighted
+    several ways, see :func:`_density_rows`).
+    """
+    out = np.full(W.shape[0], np.nan)
     ok = np.isfinite(X).all(axis=1) & np.isfinite(W).all(axis=1) & np.isfinite(H) & (H > 0)
     idx = np.nonzero(ok)[0]                     # R stops on non-finite weights: NaN here
+    one = X.shape[0] == 1
     step = 512  # bounded memory
     for s in range(0, idx.size, step):
         ii = idx[s:s + step]
-        gx, gy = _density_rows(X[ii], W[ii], H[ii])
+        gx, gy = _density_rows(X if one else X[ii], W[ii], H if one else H[ii])
         out[ii] = gx[np.arange(gx.shape[0]), np.argmax(gy, axis=1)]
     return out
 
@@ -1140,11 +1156,13 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
     Parameters
     ----------
     X : array_like, shape (m, k)
-        Samples, one per row (finite).
+        Samples, one per row (finite); or shape (1, k) with ``W`` of shape (m, k):
+        one sample weighted m ways (the exact path then computes its grids and
+        kernel once).
     W : array_like, shape (m, k) or (k,)
         Weights (R normalises nothing: pass weights summing to 1).
     H : array_like, shape (m,)
-        Bandwidths (> 0).
+        Bandwidths (> 0); shape (1,) for one sample.
     exact : bool
         Use R's full FFT algorithm for every row (slower; for validation).
 
@@ -1174,8 +1192,13 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
     (``tests/test_mode.py`` keeps a smaller check).
     """
     X = np.atleast_2d(np.asarray(X, dtype=float))
-    m = X.shape[0]
     W = np.asarray(W, dtype=float)
+    if X.shape[0] == 1 and W.ndim == 2 and W.shape[0] > 1:     # one sample, m weightings
+        H = np.broadcast_to(np.asarray(H, dtype=float), (1,))
+        if exact:
+            return _mode_exact(X, np.ascontiguousarray(W), H)
+        X = np.broadcast_to(X, W.shape)
+    m = X.shape[0]
     H = np.broadcast_to(np.asarray(H, dtype=float), (m,)).astype(float)
     if exact or m == 0:
         Wf = np.ascontiguousarray(np.broadcast_to(W, X.shape))
