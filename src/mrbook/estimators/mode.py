@@ -199,6 +199,30 @@ def r_mad_rows(X) -> np.ndarray:
     return np.where(np.isnan(X).any(axis=1), np.nan, out)
 
 
+def _mad_sorted(S, jit) -> np.ndarray:
+    """:func:`r_mad_rows` of rows ``S`` (m, k) sorted ascending, without NaN (compiled kernel).
+
+    The median from the middle values, then the middle absolute deviations from it
+    by merging the sorted deviations either side of it
+    (:func:`~mrbook.rmath._mode_jit.abs_dev_middles`) instead of sorting them: the
+    same values as :func:`r_mad_rows`, ties included.
+    """
+    k = S.shape[1]
+    half = (k + 1) // 2
+    center = _r_mean2(S[:, half - 1], S[:, half] if k % 2 == 0 else None)
+    lower, upper = np.empty(S.shape[0]), np.empty(S.shape[0])
+    jit.abs_dev_middles(S, center, lower, upper)
+    return MAD_CONSTANT * _r_mean2(lower, upper if k % 2 == 0 else None)
+
+
+def _boot_se(est) -> float:
+    """``mad()`` of the bootstrap estimates ``est`` (nboot,): the mode estimators' SE."""
+    jit = jit_kernel()
+    if jit is None or np.isnan(est).any():
+        return float(r_mad_rows(est[None, :])[0])
+    return float(_mad_sorted(np.sort(est)[None, :], jit)[0])
+
+
 def mode_bandwidth(X, phi: float = 1.0) -> np.ndarray:
     r"""The modified Silverman bandwidth of ``mr_mode``'s ``beta()``, per row.
 
@@ -249,14 +273,7 @@ def _boot_bandwidth(XT, X, phi: float, jit=None) -> np.ndarray:
         sd = np.sqrt(np.einsum("ij,ij->j", dev, dev) / (k - 1))
     # mad(): as r_mad_rows (a row with a NaN has sd NaN, whatever its mad)
     if jit is not None and k <= _SORT_MAX:
-        # the rows sorted once: the median, then the middle absolute deviations by
-        # merging the sorted deviations either side of it (abs_dev_middles)
-        S = np.sort(X, axis=1)
-        half = (k + 1) // 2
-        center = _r_mean2(S[:, half - 1], S[:, half] if k % 2 == 0 else None)
-        lower, upper = np.empty(X.shape[0]), np.empty(X.shape[0])
-        jit.abs_dev_middles(S, center, lower, upper)
-        mad = MAD_CONSTANT * _r_mean2(lower, upper if k % 2 == 0 else None)
+        mad = _mad_sorted(np.sort(X, axis=1), jit)          # the rows sorted once
     else:
         dev = X - _r_median_rows(X)[:, None]
         np.abs(dev, out=dev)
@@ -406,7 +423,7 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
         if name not in want:
             continue
         b = float(est[key_of[name]])
-        se = float(r_mad_rows(boot[name][None, :])[0])
+        se = _boot_se(boot[name])
         with np.errstate(divide="ignore", invalid="ignore"):
             pval = float(2.0 * special.stdtr(k - 1, -np.abs(b / se)))
         out.append({"method": name, "nsnp": k, "b": b, "se": se, "ci_low": b - z * se,
