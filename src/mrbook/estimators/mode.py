@@ -192,15 +192,25 @@ def _r_median_rows(X, inplace: bool = False) -> np.ndarray:
 
 
 def r_mad_rows(X) -> np.ndarray:
-    """R's ``mad()`` of each row: ``1.4826 * median(abs(x - median(x)))`` (NaN if any NaN)."""
+    """R's ``mad()`` of each row: ``1.4826 * median(abs(x - median(x)))`` (NaN if any NaN).
+
+    With the compiled kernel, one row or rows of at most :data:`_SORT_MAX` values
+    are sorted once (:func:`_mad_sorted`); otherwise the median and the median of
+    the absolute deviations are found separately. The same values either way.
+    """
     X = np.atleast_2d(np.asarray(X, dtype=float))
-    center = _r_median_rows(X)
-    out = MAD_CONSTANT * _r_median_rows(np.abs(X - center[:, None]))
+    m, k = X.shape
+    jit = jit_kernel() if k and (k <= _SORT_MAX or m == 1) else None
+    if jit is not None:
+        out = _mad_sorted(np.sort(X, axis=1), jit)
+    else:
+        center = _r_median_rows(X)
+        out = MAD_CONSTANT * _r_median_rows(np.abs(X - center[:, None]))
     return np.where(np.isnan(X).any(axis=1), np.nan, out)
 
 
 def _mad_sorted(S, jit) -> np.ndarray:
-    """:func:`r_mad_rows` of rows ``S`` (m, k) sorted ascending, without NaN (compiled kernel).
+    """:func:`r_mad_rows` of rows ``S`` (m, k) sorted ascending, before its NaN check (compiled kernel).
 
     The median from the middle values, then the middle absolute deviations from it
     by merging the sorted deviations either side of it
@@ -213,14 +223,6 @@ def _mad_sorted(S, jit) -> np.ndarray:
     lower, upper = np.empty(S.shape[0]), np.empty(S.shape[0])
     jit.abs_dev_middles(S, center, lower, upper)
     return MAD_CONSTANT * _r_mean2(lower, upper if k % 2 == 0 else None)
-
-
-def _boot_se(est) -> float:
-    """``mad()`` of the bootstrap estimates ``est`` (nboot,): the mode estimators' SE."""
-    jit = jit_kernel()
-    if jit is None or np.isnan(est).any():
-        return float(r_mad_rows(est[None, :])[0])
-    return float(_mad_sorted(np.sort(est)[None, :], jit)[0])
 
 
 def mode_bandwidth(X, phi: float = 1.0) -> np.ndarray:
@@ -423,7 +425,7 @@ def _mode_rows(bx, by, sx, sy, params: Params, rng, methods) -> list[dict]:
         if name not in want:
             continue
         b = float(est[key_of[name]])
-        se = _boot_se(boot[name])
+        se = float(r_mad_rows(boot[name][None, :])[0])
         with np.errstate(divide="ignore", invalid="ignore"):
             pval = float(2.0 * special.stdtr(k - 1, -np.abs(b / se)))
         out.append({"method": name, "nsnp": k, "b": b, "se": se, "ci_low": b - z * se,
