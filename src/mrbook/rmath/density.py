@@ -85,6 +85,15 @@ _DNORM_CUT = math.sqrt(-2.0 * math.log(2.0) * (-1021 + 1 - 53))
 # R primitives
 # ----------------------------------------------------------------------------
 
+def _shaped(a, shape: tuple) -> np.ndarray:
+    """``a`` as a float array of ``shape``: itself when it has that shape, else broadcast.
+
+    (``np.broadcast_to`` costs a few microseconds even when nothing is to be done.)
+    """
+    a = np.asarray(a, dtype=float)
+    return a if a.shape == shape else np.broadcast_to(a, shape)
+
+
 def r_seq(start, stop, n: int) -> np.ndarray:
     """R's ``seq.int(from, to, length.out = n)`` (``do_seq`` in ``src/main/seq.c``).
 
@@ -152,9 +161,9 @@ def bindist(x, w, lo, up, n: int) -> np.ndarray:
     one = x.ndim == 1
     x2 = np.atleast_2d(x)
     m, k = x2.shape
-    w2 = np.broadcast_to(np.asarray(w, dtype=float), x2.shape)
-    lo = np.broadcast_to(np.asarray(lo, dtype=float), (m,))[:, None]
-    up = np.broadcast_to(np.asarray(up, dtype=float), (m,))[:, None]
+    w2 = _shaped(w, x2.shape)
+    lo = _shaped(lo, (m,))[:, None]
+    up = _shaped(up, (m,))[:, None]
     xdelta = (up - lo) / float(n - 1)
     finite = np.isfinite(x2)
     xpos = (np.where(finite, x2, 0.0) - lo) / xdelta
@@ -216,7 +225,8 @@ def approx(xp, yp, xout) -> np.ndarray:
     i = np.empty(xo.shape, dtype=np.int64)
     for r in range(mx):
         i[r] = np.searchsorted(xp[r], xo[r], side="right") - 1
-    i = np.clip(i, 0, n - 2)
+    np.maximum(i, 0, out=i)
+    np.minimum(i, n - 2, out=i)
     j = i + 1
     rows = np.arange(mx)[:, None]
     xi, xj = xp[rows, i], xp[rows, j]
@@ -241,7 +251,7 @@ def _internal_n(n: int) -> int:
 
 
 def _density_rows(X, W, H, n_user: int = 512):
-    """Exact R density per row; returns (x grid, y), each (m, n_user).
+    """Exact R density per row; returns the x grids (a row per row of ``X``) and y (m, n_user).
 
     Row ``r`` is ``density(X[r], weights = W[r], bw = H[r])``; ``X`` (1, k) and ``H``
     (1,) with ``W`` (m, k) are one sample weighted m ways, whose grids, kernel and
@@ -249,17 +259,19 @@ def _density_rows(X, W, H, n_user: int = 512):
     batch independently: the same numbers as one at a time).
     """
     X = np.atleast_2d(np.asarray(X, dtype=float))
-    mx, k = X.shape
+    mx = X.shape[0]
     W = np.atleast_2d(np.asarray(W, dtype=float))
     m = max(mx, W.shape[0])
-    H = np.broadcast_to(np.asarray(H, dtype=float), (mx,))
+    H = _shaped(H, (mx,))
     n = _internal_n(n_user)
     frm = X.min(axis=1) - 3.0 * H
     to = X.max(axis=1) + 3.0 * H
     lo = frm - 4.0 * H
     up = to + 4.0 * H
-    y = bindist(np.broadcast_to(X, (m, k)), np.broadcast_to(W, (m, k)),
-                np.broadcast_to(lo, (m,)), np.broadcast_to(up, (m,)), n)
+    if mx < m:                                  # one sample weighted m ways
+        y = bindist(np.repeat(X, m, axis=0), W, np.repeat(lo, m), np.repeat(up, m), n)
+    else:
+        y = bindist(X, W, lo, up, n)
     kords = r_seq(np.zeros(mx), 2.0 * (up - lo), 2 * n)
     kords[:, n + 1:] = -kords[:, n - 1:0:-1]
     kern = dnorm(kords, H[:, None])
@@ -268,7 +280,7 @@ def _density_rows(X, W, H, n_user: int = 512):
     dens = np.maximum(0.0, conv[:, :n])
     xords = r_seq(lo, up, n)
     xgrid = r_seq(frm, to, n_user)
-    return np.broadcast_to(xgrid, (m, n_user)), approx(xords, dens, xgrid)
+    return xgrid, approx(xords, dens, xgrid)
 
 
 def density(x, weights=None, bw: float = 1.0, n: int = 512):
@@ -334,7 +346,7 @@ def _mode_exact(X, W, H) -> np.ndarray:
     for s in range(0, idx.size, step):
         ii = idx[s:s + step]
         gx, gy = _density_rows(X if one else X[ii], W[ii], H if one else H[ii])
-        out[ii] = gx[np.arange(gx.shape[0]), np.argmax(gy, axis=1)]
+        out[ii] = gx[np.arange(gy.shape[0]) % gx.shape[0], np.argmax(gy, axis=1)]
     return out
 
 
@@ -1194,7 +1206,7 @@ def density_mode(X, W, H, *, exact: bool = False) -> np.ndarray:
     X = np.atleast_2d(np.asarray(X, dtype=float))
     W = np.asarray(W, dtype=float)
     if X.shape[0] == 1 and W.ndim == 2 and W.shape[0] > 1:     # one sample, m weightings
-        H = np.broadcast_to(np.asarray(H, dtype=float), (1,))
+        H = _shaped(H, (1,))
         if exact:
             return _mode_exact(X, np.ascontiguousarray(W), H)
         X = np.broadcast_to(X, W.shape)
