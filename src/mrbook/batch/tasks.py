@@ -238,26 +238,21 @@ ERROR_COLUMNS = ["pair_key", "row", "id_exposure", "id_outcome", "exposure", "ou
                  "exposure_source", "outcome_source", "step", "message"]
 
 
-def analyse_pair(dat: pd.DataFrame, settings: Settings, odds_ratios: bool = True) -> dict:
+def analyse_pair(dat: pd.DataFrame, settings: Settings) -> dict:
     """The MR tables of one pair: what ``mrbook mr`` computes from the harmonised table.
 
-    :func:`mrbook.analysis.run_mr` (with :func:`~mrbook.analysis.add_odds_ratios`,
-    unless ``odds_ratios`` is False: :func:`pairs_task` adds them to a chunk's rows
-    at once, row by row the same numbers), :func:`~mrbook.analysis.heterogeneity`,
-    :func:`~mrbook.analysis.pleiotropy` and, when ``presso_n_distribution`` > 0,
-    MR-PRESSO; the bootstrap starts from the run's seed for every pair, as
-    ``mrbook mr --seed`` on that pair alone.
+    :func:`mrbook.analysis.run_mr`, :func:`~mrbook.analysis.heterogeneity` and
+    :func:`~mrbook.analysis.pleiotropy`, as their rows (:func:`mrbook.analysis.mr_rows`:
+    :func:`pairs_task` makes one table of a chunk's pairs' rows, and adds the odds
+    ratios, :func:`~mrbook.analysis.add_odds_ratios`, to it at once, row by row the same
+    numbers), and, when ``presso_n_distribution`` > 0, MR-PRESSO; the bootstrap starts
+    from the run's seed for every pair, as ``mrbook mr --seed`` on that pair alone.
     """
-    from ..analysis import add_odds_ratios, heterogeneity, pleiotropy, run_mr
+    from ..analysis import mr_rows
     from ..estimators import Params
 
-    results = run_mr(dat, methods=list(settings.methods), params=Params(nboot=settings.nboot),
-                     seed=settings.seed, rng=settings.rng)
-    out = {
-        "results": add_odds_ratios(results) if odds_ratios else results,
-        "heterogeneity": heterogeneity(dat),
-        "pleiotropy": pleiotropy(dat),
-    }
+    out = mr_rows(dat, methods=list(settings.methods), params=Params(nboot=settings.nboot),
+                  seed=settings.seed, rng=settings.rng)
     if settings.presso_n_distribution > 0:
         out["presso"] = presso_rows(dat, settings)
     return out
@@ -384,7 +379,7 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                 # deep-copies attrs into every column they read; the table keeps it
                 log = dict(dat.attrs)
                 dat.attrs.clear()
-                tabs = analyse_pair(dat, settings, odds_ratios=False)
+                tabs = analyse_pair(dat, settings)
                 dat.attrs.update(log)
                 tabs["exclusions"] = ins.exclusion_rows()
                 tabs["harmonised"] = dat
@@ -412,17 +407,21 @@ def _chunk_table(name: str, parts: list) -> pd.DataFrame:
     outcome names, (results) the odds ratios and confidence limits, and ``pair_key``.
 
     The columns the old per-pair code assigned pair by pair are added once, with the
-    same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row. The
+    same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row. The MR
+    tables come as each pair's :class:`~mrbook.analysis.Rows` and make one table
+    (:func:`~mrbook.analysis.stack_tables`: their tables put end to end). The
     exclusions come as each pair's rows (:meth:`~mrbook.instruments.Instruments.exclusion_rows`)
     and make one table, what the pairs' tables put end to end give.
     """
-    from ..analysis import add_odds_ratios
+    from ..analysis import Rows, add_odds_ratios, stack_tables
     from ..instruments import exclusions_table
 
     frames = [t for *_, t in parts]
     keep = [i for i, t in enumerate(frames) if len(t)] or [0]
     if name == "exclusions":
         table = exclusions_table([r for i in keep for r in frames[i]])
+    elif isinstance(frames[0], Rows):
+        table = stack_tables([frames[i] for i in keep])
     else:
         table = pd.concat([frames[i] for i in keep], ignore_index=True)
     lens = [len(frames[i]) for i in keep]
