@@ -23,7 +23,8 @@ from .pairs import PAIR_COLUMNS, column, iter_pairs, single_pair  # noqa: F401  
 from .rmath.rng import make_rng
 
 _VALUE_COLUMNS = ("beta.exposure", "beta.outcome", "se.exposure", "se.outcome")
-_PAIR_KEYS = ("id.exposure", "id.outcome", "exposure", "outcome", "mr_keep")
+_ID_KEYS = ("id.exposure", "id.outcome", "mr_keep")
+_PAIR_KEYS = _ID_KEYS + ("exposure", "outcome")
 
 
 def _vectors(rows: pd.DataFrame, keep=None):
@@ -60,25 +61,37 @@ class _Pair:
         return float(col[first])
 
 
-def _pairs(dat: pd.DataFrame):
+def _pairs(dat: pd.DataFrame, names=None):
     """Yield a :class:`_Pair` per exposure-outcome pair, as :func:`iter_pairs` groups them.
 
     For a table holding one pair (the usual case) no per-pair DataFrame is built: the
     arrays are read from ``dat`` once, ~0.3 ms less per analysis than
-    ``iter_pairs`` + column access; the values are the same.
+    ``iter_pairs`` + column access; the values are the same. ``names``, an
+    (exposure, outcome) pair of trait names, stands for the table's ``exposure``
+    and ``outcome`` columns: what every pair gets when they are set to them.
     """
     cols = dat.columns
-    ids = single_pair(dat) if all(c in cols for c in _PAIR_KEYS) else None
+    keys = _PAIR_KEYS if names is None else _ID_KEYS
+    ids = single_pair(dat) if all(c in cols for c in keys) else None
     if ids is None:
         for pair, rows in iter_pairs(dat):
-            yield _Pair(pair, rows, None, _vectors(rows))
+            yield _Pair(_named(pair, names), rows, None, _vectors(rows))
         return
+    if names is None:
+        names = (column(dat, "exposure")[0], column(dat, "outcome")[0])
     pair = {"id_exposure": str(ids[0]), "id_outcome": str(ids[1]),
-            "exposure": str(column(dat, "exposure")[0]), "outcome": str(column(dat, "outcome")[0])}
+            "exposure": str(names[0]), "outcome": str(names[1])}
     keep = np.asarray(column(dat, "mr_keep"), dtype=bool)
     if keep.all():
         keep = None
     yield _Pair(pair, dat, keep, _vectors(dat, keep))
+
+
+def _named(pair: dict, names) -> dict:
+    """``pair`` with the trait names ``names`` (exposure, outcome), if given."""
+    if names is None:
+        return pair
+    return dict(pair, exposure=str(names[0]), outcome=str(names[1]))
 
 
 def _not_run_reason(spec, k: int) -> str | None:
@@ -255,7 +268,8 @@ def _pleio_pair_rows(one: _Pair, fits: dict) -> list[dict]:
 
 
 def mr_rows(dat: pd.DataFrame, tables=MR_TABLES, methods=None, params: Params | None = None,
-            seed: int = 1234, rng: str = "numpy", het_methods=HET_METHODS) -> dict[str, Rows]:
+            seed: int = 1234, rng: str = "numpy", het_methods=HET_METHODS,
+            names=None) -> dict[str, Rows]:
     """The rows of :func:`run_mr`, :func:`heterogeneity` and :func:`pleiotropy`, in one pass.
 
     Each pair is split from ``dat`` once (:func:`_pairs`), and a fit that
@@ -272,6 +286,10 @@ def mr_rows(dat: pd.DataFrame, tables=MR_TABLES, methods=None, params: Params | 
         :func:`run_mr`'s arguments (for "results").
     het_methods : sequence of str
         :func:`heterogeneity`'s ``methods``.
+    names : (str, str), optional
+        Exposure and outcome trait names for the rows, instead of the table's
+        ``exposure`` and ``outcome`` columns: the rows are those of ``dat`` with
+        these columns set to them (``mrbook batch`` names a pair as its manifest does).
 
     Returns
     -------
@@ -285,7 +303,7 @@ def mr_rows(dat: pd.DataFrame, tables=MR_TABLES, methods=None, params: Params | 
     if "heterogeneity" in tables:
         het_specs = [METHODS[m] for m in het_methods]
     out: dict[str, list] = {name: [] for name in tables}
-    for one in _pairs(dat):
+    for one in _pairs(dat, names):
         fits: dict = {}          # method key -> result of _fit's computation
         if "results" in tables:
             out["results"] += _mr_pair_rows(one, specs, params, stream, fits)

@@ -238,7 +238,7 @@ ERROR_COLUMNS = ["pair_key", "row", "id_exposure", "id_outcome", "exposure", "ou
                  "exposure_source", "outcome_source", "step", "message"]
 
 
-def analyse_pair(dat: pd.DataFrame, settings: Settings) -> dict:
+def analyse_pair(dat: pd.DataFrame, settings: Settings, names=None) -> dict:
     """The MR tables of one pair: what ``mrbook mr`` computes from the harmonised table.
 
     :func:`mrbook.analysis.run_mr`, :func:`~mrbook.analysis.heterogeneity` and
@@ -247,14 +247,16 @@ def analyse_pair(dat: pd.DataFrame, settings: Settings) -> dict:
     ratios, :func:`~mrbook.analysis.add_odds_ratios`, to it at once, row by row the same
     numbers), and, when ``presso_n_distribution`` > 0, MR-PRESSO; the bootstrap starts
     from the run's seed for every pair, as ``mrbook mr --seed`` on that pair alone.
+    ``names`` (exposure, outcome) are the trait names of the pair's rows, instead of
+    the table's ``exposure`` and ``outcome`` columns (as if these held them).
     """
     from ..analysis import mr_rows
     from ..estimators import Params
 
     out = mr_rows(dat, methods=list(settings.methods), params=Params(nboot=settings.nboot),
-                  seed=settings.seed, rng=settings.rng)
+                  seed=settings.seed, rng=settings.rng, names=names)
     if settings.presso_n_distribution > 0:
-        out["presso"] = presso_rows(dat, settings)
+        out["presso"] = presso_rows(dat, settings, names)
     return out
 
 
@@ -264,14 +266,17 @@ PRESSO_COLUMNS = ["id_exposure", "id_outcome", "exposure", "outcome", "analysis"
                   "distortion_pval", "status", "reason"]
 
 
-def presso_rows(dat: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """MR-PRESSO of one pair as tidy rows (:func:`mrbook.sensitivity.presso.mr_presso`)."""
+def presso_rows(dat: pd.DataFrame, settings: Settings, names=None) -> pd.DataFrame:
+    """MR-PRESSO of one pair as tidy rows (:func:`mrbook.sensitivity.presso.mr_presso`);
+    ``names`` as :func:`analyse_pair`'s."""
+    from ..analysis import _named
     from ..pairs import iter_pairs
     from ..rmath.rng import make_rng
     from ..sensitivity.presso import mr_presso
 
     rows = []
     for pair, d in iter_pairs(dat):
+        pair = _named(pair, names)
         try:
             r = mr_presso(d["beta.exposure"].to_numpy(float), d["beta.outcome"].to_numpy(float),
                           d["se.exposure"].to_numpy(float), d["se.outcome"].to_numpy(float),
@@ -371,16 +376,22 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                         f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
                         f"confounder, {s['steiger_removed']} Steiger")
                 step = "mr"
-                # (a new table: pandas >= 3 copies on write, so a shallow copy is one)
-                dat = ins.harmonised.copy(deep=not _COPY_ON_WRITE)
-                dat["exposure"] = base["exposure"]
-                dat["outcome"] = base["outcome"]
+                # the pair's harmonised table, its exposure and outcome columns holding the
+                # pair's names (set in the chunk's table, _chunk_table; added here if missing)
+                dat = ins.harmonised
+                if "exposure" not in dat.columns or "outcome" not in dat.columns:
+                    # (a new table: pandas >= 3 copies on write, so a shallow copy is one)
+                    dat = dat.copy(deep=not _COPY_ON_WRITE)
+                    dat["exposure"] = base["exposure"]
+                    dat["outcome"] = base["outcome"]
                 # harmonise's log (dat.attrs) is set aside while the methods run: pandas
                 # deep-copies attrs into every column they read; the table keeps it
                 log = dict(dat.attrs)
                 dat.attrs.clear()
-                tabs = analyse_pair(dat, settings)
-                dat.attrs.update(log)
+                try:
+                    tabs = analyse_pair(dat, settings, names=names[1:])
+                finally:
+                    dat.attrs.update(log)
                 tabs["exclusions"] = ins.exclusion_rows()
                 tabs["harmonised"] = dat
                 for name, t in tabs.items():
@@ -403,8 +414,9 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
 
 
 def _chunk_table(name: str, parts: list) -> pd.DataFrame:
-    """One table of a chunk: its pairs' rows, then (exclusions) the pair's exposure and
-    outcome names, (results) the odds ratios and confidence limits, and ``pair_key``.
+    """One table of a chunk: its pairs' rows, then (exclusions, harmonised) the pair's
+    exposure and outcome names, (results) the odds ratios and confidence limits, and
+    ``pair_key``.
 
     The columns the old per-pair code assigned pair by pair are added once, with the
     same values; :func:`~mrbook.analysis.add_odds_ratios` works row by row. The MR
@@ -429,7 +441,7 @@ def _chunk_table(name: str, parts: list) -> pd.DataFrame:
     def each(k):
         return np.repeat(np.asarray([parts[i][k] for i in keep], dtype=object), lens)
 
-    if name == "exclusions":
+    if name in ("exclusions", "harmonised"):
         table["exposure"] = each(1)
         table["outcome"] = each(2)
     elif name == "results":
