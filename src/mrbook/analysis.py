@@ -184,14 +184,19 @@ def stack_tables(parts: list[Rows]) -> pd.DataFrame:
     return pd.concat([p.table() for p in parts], ignore_index=True)
 
 
+#: estimators whose result depends on the SNPs' values only (neither the parameters nor the
+#: random stream, not even its seed): :func:`run_mr`'s fit is the one :func:`_fit` would make
+_SNPS_ONLY = frozenset({basic.mr_wald_ratio, basic.mr_ivw, basic.mr_ivw_mre, basic.mr_ivw_fe,
+                        basic.mr_egger_regression})
+
+
 def _mr_pair_rows(one: _Pair, specs, params: Params, stream, fits: dict) -> list[dict]:
     """:func:`run_mr`'s rows of one pair.
 
-    A result that :func:`_fit` would compute again (a method that draws nothing,
-    run with the default parameters) is kept in ``fits``.
+    A result that :func:`_fit` would compute again (an estimator of
+    :data:`_SNPS_ONLY`) is kept in ``fits``.
     """
     share = stream.kind == "numpy"
-    reuse = params == Params()
     pair, k = one.pair, one.k
     bx, by, sx, sy = one.vectors
     joint: dict = {}        # joint function -> {name: result}, computed at the first member
@@ -218,7 +223,7 @@ def _mr_pair_rows(one: _Pair, specs, params: Params, stream, fits: dict) -> list
                 res = spec.func(bx, by, sx, sy, params, stream, n=n)
             else:
                 res = spec.func(bx, by, sx, sy, params, stream)
-                if reuse and not spec.stochastic:
+                if spec.func in _SNPS_ONLY:
                     fits[spec.key] = res
             row.update(b=float(res["b"]), se=float(res["se"]), pval=float(res["pval"]))
             if spec.interval:

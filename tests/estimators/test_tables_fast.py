@@ -125,3 +125,15 @@ def test_stack_tables_is_concat_of_the_parts_tables(case):
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert list(got.dtypes.astype(str)) == list(want.dtypes.astype(str))
     assert type(got.index) is type(want.index)
+
+
+def test_mr_rows_reuses_no_fit_that_depends_on_the_stream():
+    """Robust MR-Egger's fit depends on the stream's seed: heterogeneity's own fit is kept."""
+    dat = _pairs_table()
+    methods = ["mr_egger_robust", "mr_ivw"]
+    het = ["mr_egger_robust", "mr_ivw"]
+    got = analysis.mr_rows(dat, methods=methods, seed=7, het_methods=het)
+    pd.testing.assert_frame_equal(got["results"].table(),
+                                  analysis.run_mr(dat, methods=methods, seed=7), check_exact=True)
+    pd.testing.assert_frame_equal(got["heterogeneity"].table(),
+                                  analysis.heterogeneity(dat, methods=het), check_exact=True)
