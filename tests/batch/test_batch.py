@@ -701,3 +701,30 @@ def test_phenome_chapter_parameters_leave_presso_out():
     assert CHAPTER_SKIPS == ("presso_n_distribution",)
     assert "presso_n_distribution" not in shown
     assert {"nboot", "seed", "methods", "phenome_workers", "phenome_exposures"} <= set(shown)
+
+
+@pytest.mark.parametrize("attrs", ["same", "different"])
+def test_chunk_concat_in_layout_groups_is_pandas_concat(attrs):
+    from mrbook.batch.tasks import _concat
+
+    def frame(n, proxy=False, flag=True, seed=0):
+        g = np.random.default_rng(seed)
+        d = {"SNP": [f"rs{seed}{i}" for i in range(n)], "b": g.normal(size=n),
+             "pos": np.arange(n, dtype=np.int64), "note": [None] * n}
+        if flag:
+            d["flag"] = np.arange(n) % 2 == 0
+        if proxy:
+            d["proxy"] = [f"rs9{i}" for i in range(n)]
+        f = pd.DataFrame(d)
+        f.attrs["log"] = ["x"] if attrs == "same" else [seed]
+        return f
+
+    frames = [frame(3, seed=1), frame(2, proxy=True, seed=2), frame(4, seed=3),
+              frame(1, flag=False, seed=4), frame(2, proxy=True, seed=5), frame(3, seed=6)]
+    got, want = _concat(frames), pd.concat(frames, ignore_index=True)
+    assert_frame_equal(got, want, check_exact=True)
+    assert list(got.dtypes.astype(str)) == list(want.dtypes.astype(str))
+    assert type(got.index) is type(want.index) and got.attrs == want.attrs
+    for c in want.columns:
+        if want[c].dtype == object:
+            assert [type(v) for v in got[c]] == [type(v) for v in want[c]], c

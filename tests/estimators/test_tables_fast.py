@@ -72,3 +72,68 @@ def test_column_with_duplicate_names_takes_pandas_path():
     with pytest.raises((ValueError, AttributeError, TypeError)):
         # pandas' own behaviour for a duplicated name (a DataFrame, no .array)
         column(dat, "a")
+
+
+def _pairs_table():
+    """Three pairs (4, 2 and 1 SNPs; one SNP without mr_keep) for the one-pass analyses."""
+    g = np.random.default_rng(5)
+    ids = ["a"] * 5 + ["b"] * 2 + ["c"]
+    n = len(ids)
+    bx = g.uniform(0.05, 0.1, n)
+    return pd.DataFrame({"SNP": [f"rs{i}" for i in range(n)], "beta.exposure": bx,
+                         "se.exposure": np.full(n, 0.01), "beta.outcome": 0.2 * bx + g.normal(0, 0.01, n),
+                         "se.outcome": np.full(n, 0.01), "id.exposure": ids, "id.outcome": "y",
+                         "exposure": [f"X {i}" for i in ids], "outcome": "Y",
+                         "mr_keep": [True] * 4 + [False] + [True] * 3})
+
+
+@pytest.mark.parametrize("nboot", [1000, 50])
+def test_mr_tables_are_the_three_functions_tables(nboot):
+    dat = _pairs_table()
+    params = analysis.Params(nboot=nboot)
+    methods = ["mr_egger_regression", "mr_weighted_median", "mr_ivw", "mr_simple_mode",
+               "mr_wald_ratio"]
+    got = analysis.mr_tables(dat, methods=methods, params=params, seed=7)
+    want = {"results": analysis.run_mr(dat, methods=methods, params=params, seed=7),
+            "heterogeneity": analysis.heterogeneity(dat), "pleiotropy": analysis.pleiotropy(dat)}
+    assert list(got) == list(want)
+    for name, table in want.items():
+        pd.testing.assert_frame_equal(got[name], table, check_exact=True)
+
+
+def _table_of(columns, *rows):
+    return analysis.Rows([dict(zip(columns, r)) for r in rows], list(columns))
+
+
+@pytest.mark.parametrize("case", ["same", "mixed_reason", "none_and_str", "other_columns",
+                                  "empty_part", "ints_and_floats"])
+def test_stack_tables_is_concat_of_the_parts_tables(case):
+    cols = ["id", "n", "b", "reason"]
+    parts = {
+        "same": [_table_of(cols, ("a", 1, 0.5, None), ("a", 2, np.nan, None)),
+                 _table_of(cols, ("b", 3, 1.5, None))],
+        "mixed_reason": [_table_of(cols, ("a", 1, 0.5, None), ("a", 2, 0.1, "not run")),
+                         _table_of(cols, ("b", 3, 1.5, None))],
+        "none_and_str": [_table_of(cols, ("a", 1, 0.5, None)), _table_of(cols, ("b", 3, 1.5, "x"))],
+        "other_columns": [_table_of(cols, ("a", 1, 0.5, None)),
+                          _table_of(cols + ["extra"], ("b", 3, 1.5, None, 2.0))],
+        "empty_part": [analysis.Rows([], cols), _table_of(cols, ("b", 3, 1.5, None))],
+        "ints_and_floats": [_table_of(cols, ("a", 1, 0.5, None)), _table_of(cols, ("b", 3.0, 1, None))],
+    }[case]
+    got = analysis.stack_tables(parts)
+    want = pd.concat([p.table() for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert list(got.dtypes.astype(str)) == list(want.dtypes.astype(str))
+    assert type(got.index) is type(want.index)
+
+
+def test_mr_rows_reuses_no_fit_that_depends_on_the_stream():
+    """Robust MR-Egger's fit depends on the stream's seed: heterogeneity's own fit is kept."""
+    dat = _pairs_table()
+    methods = ["mr_egger_robust", "mr_ivw"]
+    het = ["mr_egger_robust", "mr_ivw"]
+    got = analysis.mr_rows(dat, methods=methods, seed=7, het_methods=het)
+    pd.testing.assert_frame_equal(got["results"].table(),
+                                  analysis.run_mr(dat, methods=methods, seed=7), check_exact=True)
+    pd.testing.assert_frame_equal(got["heterogeneity"].table(),
+                                  analysis.heterogeneity(dat, methods=het), check_exact=True)

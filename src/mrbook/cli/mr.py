@@ -36,20 +36,22 @@ def analyse_to_json(dat, seed=1234, nboot=1000, methods=None, rng="numpy", press
                     presso_nsim=1000, source=None) -> dict:
     """Everything ``mrbook mr`` writes, as a JSON-ready dict (SPEC section 5)."""
     from .. import __version__
-    from ..analysis import heterogeneity, iter_pairs, leaveoneout, pleiotropy, run_mr, singlesnp
+    from ..analysis import iter_pairs, leaveoneout, mr_tables, singlesnp
     from ..estimators import Params
     from ..sensitivity.steiger import directionality_test
 
     params = Params(nboot=nboot)
-    mr = run_mr(dat, methods=methods, params=params, seed=seed, rng=rng)
+    tables = mr_tables(dat, methods=methods, params=params, seed=seed, rng=rng)
+    mr = tables["results"]
     multi = sum(1 for _ in iter_pairs(dat, keep_only=False)) > 1
     ok = mr[mr["status"] == "ok"]
     out = {
         "mr": _mr_rows(ok, multi),
         "not_run": records(mr[mr["status"] != "ok"], ["method", "reason"], multi),
-        "heterogeneity": records(heterogeneity(dat), ["method", "q", "q_df", "q_pval"], multi),
+        "heterogeneity": records(tables["heterogeneity"], ["method", "q", "q_df", "q_pval"],
+                                 multi),
     }
-    pl = records(pleiotropy(dat), ["egger_intercept", "se", "pval"], multi)
+    pl = records(tables["pleiotropy"], ["egger_intercept", "se", "pval"], multi)
     out["pleiotropy"] = pl if multi else (pl[0] if pl else None)
     out["leaveoneout"] = records(leaveoneout(dat), ["snp", "b", "se", "pval"], multi)
     out["singlesnp"] = records(singlesnp(dat), ["snp", "b", "se", "pval"], multi)
