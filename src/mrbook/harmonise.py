@@ -623,8 +623,10 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
-def _check_required(df: pd.DataFrame, role: str, path) -> dict:
-    """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value.
+def _check_required(df: pd.DataFrame, role: str, path, rows: np.ndarray | None = None) -> dict:
+    """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value
+    (in the rows at positions ``rows`` only, when given; a row named in an error is
+    counted in those rows).
 
     Returns those two columns as text (``as.character``: ``str`` of each value), by name.
     """
@@ -638,7 +640,7 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = _tolist(column_array(df, col))
+        vals = _tolist(_taken(column_array(df, col), rows))
         if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
@@ -721,6 +723,12 @@ def _values_at(col, pos: np.ndarray):
     return col.take(pos).to_numpy()
 
 
+def _taken(col, rows: np.ndarray | None):
+    """The column values ``col`` (:func:`~mrbook.data.frames.column_array`) at the
+    positions ``rows`` (an array of the same kind), or ``col`` itself when ``rows`` is None."""
+    return col if rows is None else col.take(rows)
+
+
 def _tolist(col) -> list:
     """``col.tolist()`` of column values (:func:`~mrbook.data.frames.column_array`);
     pandas' Arrow strings without a missing value (then all ``str``) are read from
@@ -794,13 +802,15 @@ class _Merged:
     """R's ``res.tab`` of harmonise_data as columns: ``merge(outcome, exposure, by="SNP")``,
     cleaned up (``harmonise_cleanup_variables``) and merged with the actions.
 
-    Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]``; the columns
-    harmonise reads are lists and arrays, every other column is taken from its
-    input only for the rows that reach the result (:meth:`values`).
+    Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]`` (positions in
+    the rows harmonised: the rows ``bases["o"]`` and ``bases["e"]`` of the input
+    tables, or all their rows where None); the columns harmonise reads are lists and
+    arrays, every other column is taken from its input only for the rows that reach
+    the result (:meth:`values`).
     """
 
     def __init__(self, snp, src_o, src_e, ide, ido, alleles, nums, action, columns, sources,
-                 fixed):
+                 fixed, bases):
         self.snp, self.src_o, self.src_e = snp, src_o, src_e
         self.ide, self.ido = ide, ido
         self.A1, self.A2, self.B1, self.B2 = alleles
@@ -809,18 +819,25 @@ class _Merged:
         self.columns = columns      # res.tab's columns, in R's order (SNP, harmonise columns incl.)
         self.sources = sources      # column -> (input DataFrame, its column, "o" or "e")
         self.fixed = fixed          # column -> array over the rows (cleaned-up columns)
+        self.bases = bases          # "o"/"e" -> the input rows harmonised (positions) or None
 
     def values(self, name: str, rows: np.ndarray):
         """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of."""
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        return _values_at(column_array(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
+        at = (self.src_o if side == "o" else self.src_e)[rows]
+        base = self.bases[side]
+        return _values_at(column_array(frame, col), at if base is None else base[at])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
-                    exposure_path=None, outcome_path=None):
+                    exposure_path=None, outcome_path=None, exposure_rows=None, outcome_rows=None):
     """Return (harmonised DataFrame, log rows, dropped rows without effect allele, row info).
+
+    ``exposure_rows`` and ``outcome_rows`` (positions, or None for every row) select
+    the rows of each input that are harmonised: the result is that of the tables of
+    those rows (``take``, numbered from 0), each input column being taken once.
 
     ``row info`` lists, per row of the harmonised table, ``snp``, ``ide``, ``ido``,
     ``keep`` and ``reason``, and holds the inputs' ``SNP`` and ids as text (``exp_snp``,
@@ -828,8 +845,10 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     """
     if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
         raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
-    etext = _check_required(exposure, "exposure", exposure_path)
-    otext = _check_required(outcome, "outcome", outcome_path)
+    bases = {side: None if r is None else np.asarray(r, dtype=np.intp)
+             for side, r in (("e", exposure_rows), ("o", outcome_rows))}
+    etext = _check_required(exposure, "exposure", exposure_path, bases["e"])
+    otext = _check_required(outcome, "outcome", outcome_path, bases["o"])
     texts = {"exp_snp": etext["SNP"], "exp_ids": etext["id.exposure"], "out_snp": otext["SNP"],
              "out_ids": otext["id.outcome"]}
     # eaf.<role> is added (all missing) where absent, as R's code reads it
@@ -867,8 +886,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     sources.update({eren[c]: (exposure, c, "e") for c in ecols if c not in absent})
 
     def column(name):
-        frame, col, _ = sources[name]
-        return column_array(frame, col)
+        frame, col, side = sources[name]
+        return _taken(column_array(frame, col), bases[side])
 
     def at(name):
         return xi if sources[name][2] == "o" else yi
@@ -914,10 +933,10 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     fixed = {"se.exposure": nums[1], "se.outcome": nums[4],
              "action": np.asarray(act, dtype=np.int64)}
     for c, text in (("id.exposure", ide), ("id.outcome", ido)):
-        dt = column(c).dtype  # a column of pandas' strings holds the texts: taken as it is
+        dt = column_array(*sources[c][:2]).dtype  # pandas' strings hold the texts: taken as is
         if not (isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE):
             fixed[c] = np.asarray(text, dtype=object)
-    m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed)
+    m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed, bases)
 
     # combinations in order of first appearance
     combs = list(dict.fromkeys(zip(ide, ido)))
@@ -1205,8 +1224,22 @@ def harmonise_log(harmonised: pd.DataFrame) -> pd.DataFrame:
 def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
                               action: int | Sequence[int] = 2, tolerance: float = 0.08, *,
                               include_outcome_only: bool = True, exposure_path=None,
-                              outcome_path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                              outcome_path=None, exposure_rows=None,
+                              outcome_rows=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`harmonise`, plus a table of every SNP that does not reach the analysis.
+
+    Parameters
+    ----------
+    exposure, outcome, action, tolerance, exposure_path, outcome_path
+        As :func:`harmonise`.
+    include_outcome_only : bool
+        List the outcome SNPs found in no exposure (see below).
+    exposure_rows, outcome_rows : sequence of int, optional
+        Harmonise only the rows at these positions of ``exposure`` / ``outcome``: the
+        result is that of ``exposure.take(exposure_rows)`` (rows numbered from 0)
+        given as ``exposure``, without making that table (a caller that harmonises
+        a few rows of a large table many times, as ``mrbook batch``, saves a copy
+        per call). A row named in an error is counted in the rows selected.
 
     Returns
     -------
@@ -1227,7 +1260,8 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         not-kept rows in harmonised order; outcome-only SNPs come last.
     """
     out, log_rows, dropped, info = _harmonise_core(exposure, outcome, action, tolerance,
-                                                   exposure_path, outcome_path)
+                                                   exposure_path, outcome_path, exposure_rows,
+                                                   outcome_rows)
     out.attrs[LOG_ATTR] = log_rows
 
     exp_ids, out_ids, exp_snp, out_snp = (info[k] for k in ("exp_ids", "out_ids", "exp_snp",
