@@ -632,7 +632,8 @@ def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found:
     alleles, with ``proxy`` true and the proxy's ``target_rsid`` ... ``proxy_a2``.
     Without proxies, the table of all the rows of ``rows`` (made once) and ``pos``.
     """
-    from .data.readers import _PANDAS3, COLUMNS, tsmr_frame
+    from .data.frames import str_array
+    from .data.readers import _TEXT, COLUMNS, tsmr_frame
 
     if not found:
         return rows.outcome_dat(out_src.id, out_src.trait), pos
@@ -643,15 +644,13 @@ def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found:
     cols = {}
     for c in COLUMNS:
         head = rows.array(c).take(idx)
-        tail = pd.array(own[c], dtype=head.dtype) if c in own else extra.array(c).take(at)
+        tail = str_array(own[c], head.dtype) if c in own else extra.array(c).take(at)
         cols[c] = _concat([head, tail])
     cols["proxy"] = np.arange(n + len(found)) >= n
-    text = "str" if _PANDAS3 else object  # as pd.concat fills the candidates' rows
-    for name, value in _PROXY_ROW.items():
-        cols[name] = pd.array([np.nan] * n + [value(t, c) for _, t, _, _, c in found],
-                              dtype=text)
+    for name, value in _PROXY_ROW.items():  # text, as pd.concat fills the candidates' rows
+        cols[name] = str_array([np.nan] * n + [value(t, c) for _, t, _, _, c in found], _TEXT)
     return tsmr_frame(cols, "outcome", out_src.id, out_src.trait,
-                      pd.RangeIndex(n + len(found))), None
+                      pd.RangeIndex(n + len(found)), copy=False), None
 
 
 # --------------------------------------------------------------------------- main

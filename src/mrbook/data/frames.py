@@ -3,17 +3,20 @@
 The harmonisation, the analyses and the batch read ~10 columns and make a few
 tables per exposure-outcome pair, on 2- to 100-row frames, where pandas' general
 paths (a new Series per ``df[name]``, type inference per column, a new columns
-Index per table) cost more than the work itself. These two helpers are the one
-place that takes pandas' shortcuts for them.
+Index per table, a string array made through pandas' general conversion) cost
+more than the work itself. These helpers are the one place that takes pandas'
+shortcuts for them.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import pandas as pd
+import pyarrow as pa
 
-__all__ = ["column_array", "frame_from_arrays"]
+__all__ = ["column_array", "frame_from_arrays", "str_array"]
 
 
 def column_array(df: pd.DataFrame, name: str):
@@ -51,3 +54,23 @@ def frame_from_arrays(arrays: list, columns, n: int) -> pd.DataFrame:
     """
     return pd.DataFrame._from_arrays(arrays, columns=_column_index(tuple(columns)).copy(),
                                      index=pd.RangeIndex(n), verify_integrity=False)
+
+
+def str_array(values: list, dtype):
+    """``pd.array(values, dtype=dtype)`` for a list of texts and missing values (None, NaN).
+
+    For pandas' pyarrow-backed string dtypes (``str`` from pandas 3), the Arrow array
+    is made by pyarrow directly and given to ``ArrowStringArray`` with its dtype
+    (~5 us for 50 values instead of ~25 us): the array ``pd.array`` makes, which
+    converts the values to text and then does the same. Other values or dtypes, or
+    a pandas whose ``ArrowStringArray`` takes no dtype (< 3), go through ``pd.array``.
+    """
+    if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+            and all(type(v) is str or v is None or (type(v) is float and math.isnan(v))
+                    for v in values)):
+        try:
+            return pd.arrays.ArrowStringArray(
+                pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)
+        except TypeError:
+            pass
+    return pd.array(values, dtype=dtype)
