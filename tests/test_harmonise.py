@@ -719,7 +719,8 @@ def _taken(df, rows):
 
 def test_rows_of_the_inputs_are_the_tables_of_those_rows():
     """``exposure_rows``/``outcome_rows`` give, bit for bit, the result of the tables of
-    those rows (log, exclusions, dtypes), and errors count rows in the selection."""
+    those rows (log, exclusions, dtypes), and errors count rows in the selection;
+    ``as_columns`` gives the same table, and its rows as ``take`` does."""
     rng = random.Random(11)
     bases = "ACGT"
     rows = [(f"rs{k}", *rng.sample(bases, 2), rng.uniform(-1, 1), rng.choice([0.1, 0.45, 0.7]))
@@ -744,6 +745,14 @@ def test_rows_of_the_inputs_are_the_tables_of_those_rows():
                 pd.testing.assert_frame_equal(got, want, check_exact=True)
                 assert list(got.dtypes) == list(want.dtypes)
             assert h.attrs == want_h.attrs
+            cols, _ = harmonise_with_exclusions(exp, out, action=action, exposure_rows=ea,
+                                                outcome_rows=oa, as_columns=True)
+            assert cols.attrs == want_h.attrs and len(cols) == len(want_h)
+            pd.testing.assert_frame_equal(cols.frame(), h, check_exact=True)
+            for pos in ([], [0], list(range(len(h)))[::-2]):
+                got, want = cols.rows(pos), _taken(cols.frame(), pos)
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+                assert list(got.dtypes) == list(want.dtypes) and not got.attrs
     bad = out.copy()
     bad["beta.outcome"] = bad["beta.outcome"].astype(object)
     bad.loc[4, "beta.outcome"] = "abc"

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.frames import column_array, frame_from_arrays
+from .data.frames import Columns, column_array
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -756,23 +756,24 @@ def _is_typed(values) -> bool:
                                pd.arrays.BooleanArray))
 
 
-def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
+def _columns(cols: dict, n: int, as_object: list) -> Columns:
     """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
-    (object arrays) kept as object.
+    (object arrays) kept as object, as its typed arrays (:class:`~mrbook.data.frames.Columns`).
 
-    The DataFrame is made from the arrays as they are
-    (:func:`~mrbook.data.frames.frame_from_arrays`): each column that pandas would
-    infer a type for is inferred first, one by one, as ``pd.DataFrame`` does
-    (``Series`` and ``DataFrame`` share that step), so the result is the one of
+    Each column that pandas would infer a type for is inferred first, one by one, as
+    ``pd.DataFrame`` does (``Series`` and ``DataFrame`` share that step); the
+    DataFrame is then made from the arrays as they are
+    (:func:`~mrbook.data.frames.frame_from_arrays`): the table of
     ``pd.DataFrame(cols)`` at about a third of its cost.
     """
     arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
               for c, v in cols.items()]
-    try:
-        return frame_from_arrays(arrays, cols, n)
-    except (AttributeError, TypeError):  # a pandas without it
-        return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
-                             for c, v in zip(cols, arrays)})
+    return Columns(arrays, cols, n)
+
+
+def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
+    """The DataFrame of :func:`_columns`."""
+    return _columns(cols, n, as_object).frame()
 
 
 # --------------------------------------------------------------------------------------
@@ -876,8 +877,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
                               ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]
                               + other + ["action", "mr_keep", "mr_keep_reason"]})
-        return empty, [], [], {"snp": [], "ide": [], "ido": [], "keep": np.zeros(0, bool),
-                               "reason": [], **texts}
+        return Columns.of(empty), [], [], {"snp": [], "ide": [], "ido": [],
+                                           "keep": np.zeros(0, bool), "reason": [], **texts}
     for c in ("id.exposure", "id.outcome"):
         if c not in merged_cols:
             raise InputError(f"column '{c}' appears in both inputs; it must be in its own one only",
@@ -966,13 +967,14 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         dropped.extend(drop)
         for k in info:
             info[k].extend(pinfo[k])
-    out = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True, sort=False)
+    out = pieces[0] if len(pieces) == 1 else Columns.of(
+        pd.concat([p.frame() for p in pieces], ignore_index=True, sort=False))
     info["keep"] = np.asarray(info["keep"], dtype=bool)
     info.update(texts)
     return out, log_rows, dropped, info
 
 
-def _proxy_count(piece: pd.DataFrame) -> int:
+def _proxy_count(piece: Columns) -> int:
     """``ifelse(is.null(x$proxy.outcome), 0, sum(x$proxy.outcome, na.rm=TRUE))`` ($ partial-matches)."""
     col = None
     if "proxy.outcome" in piece.columns:
@@ -983,10 +985,11 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
-    values = column_array(piece, col)
+    values = piece.column(col)
     if values.dtype == bool:
         return int(values.sum())
-    v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
+    v = pd.to_numeric(pd.Series(values).map(lambda t: {True: 1, False: 0}.get(t, t)),
+                      errors="coerce")
     return int(np.nansum(v.to_numpy(dtype=float)))
 
 
@@ -1141,10 +1144,10 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             if values is not cols[c]:
                 cols[c] = _objects(values)
         cols["mr_keep_reason"] = _objects(reasons)
-        piece = _frame(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
+        piece = _columns(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
     else:
         cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
-        piece = pd.DataFrame(cols)
+        piece = Columns.of(pd.DataFrame(cols))
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
@@ -1203,6 +1206,7 @@ def harmonise(exposure: pd.DataFrame, outcome: pd.DataFrame, action: int | Seque
     """
     out, log_rows, _, _ = _harmonise_core(exposure, outcome, action, tolerance,
                                           exposure_path, outcome_path)
+    out = out.frame()
     out.attrs[LOG_ATTR] = log_rows
     return out
 
@@ -1224,8 +1228,9 @@ def harmonise_log(harmonised: pd.DataFrame) -> pd.DataFrame:
 def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
                               action: int | Sequence[int] = 2, tolerance: float = 0.08, *,
                               include_outcome_only: bool = True, exposure_path=None,
-                              outcome_path=None, exposure_rows=None,
-                              outcome_rows=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                              outcome_path=None, exposure_rows=None, outcome_rows=None,
+                              as_columns: bool = False,
+                              ) -> tuple[pd.DataFrame | Columns, pd.DataFrame]:
     """:func:`harmonise`, plus a table of every SNP that does not reach the analysis.
 
     Parameters
@@ -1240,6 +1245,10 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         given as ``exposure``, without making that table (a caller that harmonises
         a few rows of a large table many times, as ``mrbook batch``, saves a copy
         per call). A row named in an error is counted in the rows selected.
+    as_columns : bool
+        Give ``harmonised`` as a :class:`~mrbook.data.frames.Columns` (its log in
+        its ``attrs``): the table made on demand, whole or only some of its rows (a
+        caller that keeps some rows makes one table instead of two).
 
     Returns
     -------
@@ -1262,7 +1271,11 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
     out, log_rows, dropped, info = _harmonise_core(exposure, outcome, action, tolerance,
                                                    exposure_path, outcome_path, exposure_rows,
                                                    outcome_rows)
-    out.attrs[LOG_ATTR] = log_rows
+    if as_columns:
+        out.attrs[LOG_ATTR] = log_rows
+    else:
+        out = out.frame()
+        out.attrs[LOG_ATTR] = log_rows
 
     exp_ids, out_ids, exp_snp, out_snp = (info[k] for k in ("exp_ids", "out_ids", "exp_snp",
                                                              "out_snp"))

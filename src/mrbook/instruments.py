@@ -52,6 +52,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from .data.frames import Columns
 from .errors import InputError, ParameterError
 from .output import VERSION, check_output_dir, check_output_file, dumps, write_into_dir
 
@@ -1113,28 +1114,30 @@ proxy_r2, proxy_kb
     if n_exp and n_out:
         harm, hexcl = harmonise_with_exclusions(exp_full, out_full, action=palindrome_action,
                                                 include_outcome_only=False,
-                                                exposure_rows=exp_at, outcome_rows=out_at)
+                                                exposure_rows=exp_at, outcome_rows=out_at,
+                                                as_columns=True)
     else:
-        harm, hexcl = pd.DataFrame(columns=["SNP", "mr_keep"]), pd.DataFrame(
+        harm, hexcl = Columns.of(pd.DataFrame(columns=["SNP", "mr_keep"])), pd.DataFrame(
             columns=["snp", "reason"])
-    # harmonise's log rides in harm.attrs, which pandas deep-copies into every column
-    # and row selection taken from harm: set aside here, put back on the final table
-    harm_attrs = dict(harm.attrs)
-    harm.attrs.clear()
+    # harm: the harmonised table's columns (the table itself is made only for Steiger
+    # and the snps table; the final table is made of its rows once, at the end).
+    # harmonise's log (attrs) goes on the final table only: pandas deep-copies attrs
+    # into every column and row selection.
+    harm_attrs = harm.attrs
     pal_snps: list[str] = []
     n_harm = len(harm)
     if n_harm:
-        keep_mask = np.asarray(column(harm, "mr_keep"), dtype=bool)
-        snp_raw = list(column(harm, "SNP"))
+        keep_mask = np.asarray(harm.column("mr_keep"), dtype=bool)
+        snp_raw = list(harm.column("SNP"))
         harm_snp = [str(x) for x in snp_raw]
     else:
         keep_mask = np.zeros(0, dtype=bool)
         harm_snp = []
     if n_harm and not keep_mask.all():
         cols = harm.columns
-        reasons = list(column(harm, "mr_keep_reason")) if "mr_keep_reason" in cols \
+        reasons = list(harm.column("mr_keep_reason")) if "mr_keep_reason" in cols \
             else [None] * n_harm
-        flags = {c: (list(column(harm, c)) if c in cols else [False] * n_harm)
+        flags = {c: (list(harm.column(c)) if c in cols else [False] * n_harm)
                  for c in ("palindromic", "ambiguous", "remove")}
         for i in np.flatnonzero(~keep_mask).tolist():
             reason = reasons[i] or "not kept by harmonisation"
@@ -1193,7 +1196,7 @@ proxy_r2, proxy_kb
     if steiger and len(final_rows):
         from .sensitivity.steiger import steiger_filtering
 
-        st = steiger_filtering(harm.iloc[final_rows])
+        st = steiger_filtering(harm.frame().iloc[final_rows])
         bad = st["steiger_dir"].fillna(True).to_numpy(dtype=bool) == False  # noqa: E712
         for r in st[bad].itertuples(index=False):
             d = dict(zip(st.columns, r))
@@ -1205,7 +1208,7 @@ proxy_r2, proxy_kb
             gone = set(steiger_removed)
             final_rows = final_rows[[s not in gone for s in final_snp]]
             final_snp = [s for s in final_snp if s not in gone]
-    final = _rows_at(harm, final_rows) if n_harm else harm.copy().reset_index(drop=True)
+    final = harm.rows(final_rows) if n_harm else harm.frame().copy().reset_index(drop=True)
     final.attrs.update(harm_attrs)
 
     # F statistics (of the exposure's SNPs: made once per exposure)
@@ -1221,7 +1224,8 @@ proxy_r2, proxy_kb
         first_excl: dict[str, tuple[str, str]] = {}
         for s, st, r in excl_sorted:
             first_excl.setdefault(s, (st, r))
-        harm_idx = harm.set_index(harm["SNP"].astype(str)) if n_harm else None
+        harm_t = harm.frame()
+        harm_idx = harm_t.set_index(harm_t["SNP"].astype(str)) if n_harm else None
         snps = pd.DataFrame({
             "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
             "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],

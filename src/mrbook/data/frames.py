@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["column_array", "frame_from_arrays", "str_array"]
+__all__ = ["Columns", "column_array", "frame_from_arrays", "str_array"]
 
 
 def column_array(df: pd.DataFrame, name: str):
@@ -74,3 +75,69 @@ def str_array(values: list, dtype):
         except TypeError:
             pass
     return pd.array(values, dtype=dtype)
+
+
+class Columns:
+    """A table as its column arrays, made into a DataFrame on demand: whole
+    (:meth:`frame`, made once) or only some of its rows (:meth:`rows`).
+
+    A caller that keeps a few rows of a table it reads column by column (the
+    harmonised table of a pair, of which the instruments keep some rows) makes one
+    DataFrame instead of two.
+
+    Parameters
+    ----------
+    arrays : list
+        The ``n``-long 1-D arrays, of the types ``pd.DataFrame`` keeps
+        (:func:`frame_from_arrays`).
+    columns : sequence of str
+        Their names (unique).
+    n : int
+        The number of rows.
+    frame : DataFrame, optional
+        The table itself, when it is already made (:meth:`of`).
+
+    Attributes
+    ----------
+    attrs : dict
+        What the table's ``DataFrame.attrs`` would hold; the frames made here get none.
+    """
+
+    def __init__(self, arrays: list, columns, n: int, frame: pd.DataFrame | None = None):
+        self.arrays, self.columns, self.n = list(arrays), list(columns), n
+        self._frame = frame
+        self.attrs: dict = {}
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "Columns":
+        """The columns of a DataFrame (:meth:`frame` returns it; its ``attrs`` are copied)."""
+        out = cls([frame.iloc[:, i].array for i in range(frame.shape[1])], frame.columns,
+                  len(frame), frame)
+        out.attrs = dict(frame.attrs)
+        return out
+
+    def __len__(self) -> int:
+        return self.n
+
+    def column(self, name: str):
+        """The values of column ``name`` (read-only)."""
+        return self.arrays[self.columns.index(name)]
+
+    def _make(self, arrays: list, n: int) -> pd.DataFrame:
+        try:
+            return frame_from_arrays(arrays, self.columns, n)
+        except (AttributeError, TypeError):  # a pandas without it
+            return pd.DataFrame({c: pd.Series(a, dtype=a.dtype, copy=False)
+                                 for c, a in zip(self.columns, arrays)}, index=pd.RangeIndex(n))
+
+    def frame(self) -> pd.DataFrame:
+        """The table (made on the first call; the same DataFrame each time)."""
+        if self._frame is None:
+            self._frame = self._make(self.arrays, self.n)
+        return self._frame
+
+    def rows(self, pos) -> pd.DataFrame:
+        """A new table of the rows at positions ``pos``, numbered from 0: that of
+        ``frame().take(pos)`` with a ``RangeIndex``, made from the arrays' rows."""
+        idx = np.asarray(pos, dtype=np.intp)
+        return self._make([a.take(idx) for a in self.arrays], len(idx))
