@@ -745,10 +745,12 @@ def test_rows_of_the_inputs_are_the_tables_of_those_rows():
                 pd.testing.assert_frame_equal(got, want, check_exact=True)
                 assert list(got.dtypes) == list(want.dtypes)
             assert h.attrs == want_h.attrs
-            cols, _ = harmonise_with_exclusions(exp, out, action=action, exposure_rows=ea,
-                                                outcome_rows=oa, as_columns=True)
+            cols, xcols = harmonise_with_exclusions(exp, out, action=action, exposure_rows=ea,
+                                                    outcome_rows=oa, as_columns=True)
             assert cols.attrs == want_h.attrs and len(cols) == len(want_h)
             pd.testing.assert_frame_equal(cols.frame(), h, check_exact=True)
+            pd.testing.assert_frame_equal(xcols.frame(), x, check_exact=True)
+            assert list(xcols.frame().dtypes) == list(x.dtypes)
             for pos in ([], [0], list(range(len(h)))[::-2]):
                 got, want = cols.rows(pos), _taken(cols.frame(), pos)
                 pd.testing.assert_frame_equal(got, want, check_exact=True)

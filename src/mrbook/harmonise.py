@@ -771,11 +771,6 @@ def _columns(cols: dict, n: int, as_object: list) -> Columns:
     return Columns(arrays, cols, n)
 
 
-def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
-    """The DataFrame of :func:`_columns`."""
-    return _columns(cols, n, as_object).frame()
-
-
 # --------------------------------------------------------------------------------------
 # The public functions
 # --------------------------------------------------------------------------------------
@@ -1230,7 +1225,7 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
                               include_outcome_only: bool = True, exposure_path=None,
                               outcome_path=None, exposure_rows=None, outcome_rows=None,
                               as_columns: bool = False,
-                              ) -> tuple[pd.DataFrame | Columns, pd.DataFrame]:
+                              ) -> tuple[pd.DataFrame | Columns, pd.DataFrame | Columns]:
     """:func:`harmonise`, plus a table of every SNP that does not reach the analysis.
 
     Parameters
@@ -1246,8 +1241,8 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         a few rows of a large table many times, as ``mrbook batch``, saves a copy
         per call). A row named in an error is counted in the rows selected.
     as_columns : bool
-        Give ``harmonised`` as a :class:`~mrbook.data.frames.Columns` (its log in
-        its ``attrs``): the table made on demand, whole or only some of its rows (a
+        Give the two tables as :class:`~mrbook.data.frames.Columns` (the log in
+        ``harmonised.attrs``): each made on demand, whole or only some of its rows (a
         caller that keeps some rows makes one table instead of two).
 
     Returns
@@ -1309,6 +1304,6 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         for s, ido in zip(out_snp, out_ids):
             if s not in all_exp:
                 rows.append((s, None, ido, "harmonise", "absent from exposure data (outcome only)"))
-    excl = _frame({c: _objects(_str_or_nan([r[k] for r in rows]))
-                   for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
-    return out, excl
+    excl = _columns({c: _objects(_str_or_nan([r[k] for r in rows]))
+                     for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
+    return out, (excl if as_columns else excl.frame())

@@ -1027,7 +1027,6 @@ proxy_r2, proxy_kb
     from .data import ld as ld_mod
     from .harmonise import harmonise_with_exclusions
     from .data.readers import to_tsmr
-    from .pairs import column
 
     if read_outcome is None:
         def read_outcome(snps):
@@ -1117,8 +1116,8 @@ proxy_r2, proxy_kb
                                                 exposure_rows=exp_at, outcome_rows=out_at,
                                                 as_columns=True)
     else:
-        harm, hexcl = Columns.of(pd.DataFrame(columns=["SNP", "mr_keep"])), pd.DataFrame(
-            columns=["snp", "reason"])
+        harm, hexcl = (Columns.of(pd.DataFrame(columns=c))
+                       for c in (["SNP", "mr_keep"], ["snp", "reason"]))
     # harm: the harmonised table's columns (the table itself is made only for Steiger
     # and the snps table; the final table is made of its rows once, at the end).
     # harmonise's log (attrs) goes on the final table only: pandas deep-copies attrs
@@ -1151,7 +1150,7 @@ proxy_r2, proxy_kb
     kept_harm_snps = {s for s, k in zip(harm_snp, keep_mask.tolist()) if k}
     handled = selection.excluded_snps() | {e[0] for e in excl}
     if len(hexcl):
-        for s, reason in zip(column(hexcl, "snp"), column(hexcl, "reason")):
+        for s, reason in zip(hexcl.column("snp"), hexcl.column("reason")):
             s = str(s)
             if s not in handled and s not in kept_harm_snps:
                 excl.append((s, "harmonise", str(reason)))
