@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.frames import Columns, column_array
+from .data.frames import Columns, Rows, column_array
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -623,7 +623,7 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
-def _check_required(df: pd.DataFrame, role: str, path, rows: np.ndarray | None = None) -> dict:
+def _check_required(df: pd.DataFrame, role: str, path, rows: Rows | None = None) -> dict:
     """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value
     (in the rows at positions ``rows`` only, when given; a row named in an error is
     counted in those rows).
@@ -705,28 +705,28 @@ def _str_or_nan(values) -> list | np.ndarray:
 _STR_DTYPE = pd.Series(["a"]).dtype
 
 
-def _values_at(col, pos: np.ndarray):
-    """What a DataFrame column made of ``Series(col).iloc[pos].to_numpy()`` holds
+def _values_at(col, at: Rows):
+    """What a DataFrame column made of ``Series(col).iloc[at.pos].to_numpy()`` holds
     (``.values`` for a categorical column), for the column values ``col``
     (:func:`~mrbook.data.frames.column_array`), made without the round trip where that is the same: a string
     column of pandas' default string dtype is taken as it is when some of the rows
     taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
     if isinstance(dt, pd.CategoricalDtype):
-        return col.take(pos)
+        return col.take(at.pos)
     if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
-        taken = col.take(pos)
+        taken = at.take(col)
         if len(taken) and not taken.isna().all():
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
-        return (col if isinstance(col, np.ndarray) else col.to_numpy())[pos]
-    return col.take(pos).to_numpy()
+        return (col if isinstance(col, np.ndarray) else col.to_numpy())[at.pos]
+    return col.take(at.pos).to_numpy()
 
 
-def _taken(col, rows: np.ndarray | None):
+def _taken(col, rows: Rows | None):
     """The column values ``col`` (:func:`~mrbook.data.frames.column_array`) at the
     positions ``rows`` (an array of the same kind), or ``col`` itself when ``rows`` is None."""
-    return col if rows is None else col.take(rows)
+    return col if rows is None else rows.take(col)
 
 
 def _tolist(col) -> list:
@@ -800,9 +800,9 @@ class _Merged:
 
     Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]`` (positions in
     the rows harmonised: the rows ``bases["o"]`` and ``bases["e"]`` of the input
-    tables, or all their rows where None); the columns harmonise reads are lists and
-    arrays, every other column is taken from its input only for the rows that reach
-    the result (:meth:`values`).
+    tables, :class:`~mrbook.data.frames.Rows`, or all their rows where None); the
+    columns harmonise reads are lists and arrays, every other column is taken from
+    its input only for the rows that reach the result (:meth:`values`).
     """
 
     def __init__(self, snp, src_o, src_e, ide, ido, alleles, nums, action, columns, sources,
@@ -815,16 +815,24 @@ class _Merged:
         self.columns = columns      # res.tab's columns, in R's order (SNP, harmonise columns incl.)
         self.sources = sources      # column -> (input DataFrame, its column, "o" or "e")
         self.fixed = fixed          # column -> array over the rows (cleaned-up columns)
-        self.bases = bases          # "o"/"e" -> the input rows harmonised (positions) or None
+        self.bases = bases          # "o"/"e" -> the input rows harmonised (Rows) or None
 
-    def values(self, name: str, rows: np.ndarray):
-        """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of."""
+    def input_rows(self, rows: np.ndarray) -> dict:
+        """The input rows of the rows ``rows`` (positions) of ``res.tab``: side ("o" or
+        "e") -> its rows in that input table (:class:`~mrbook.data.frames.Rows`)."""
+        out = {}
+        for side, src in (("o", self.src_o), ("e", self.src_e)):
+            at, base = src[rows], self.bases[side]
+            out[side] = Rows(at if base is None else base.pos[at])
+        return out
+
+    def values(self, name: str, rows: np.ndarray, at: dict):
+        """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of
+        (``at``: :meth:`input_rows` of ``rows``)."""
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        at = (self.src_o if side == "o" else self.src_e)[rows]
-        base = self.bases[side]
-        return _values_at(column_array(frame, col), at if base is None else base[at])
+        return _values_at(column_array(frame, col), at[side])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
@@ -841,7 +849,7 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     """
     if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
         raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
-    bases = {side: None if r is None else np.asarray(r, dtype=np.intp)
+    bases = {side: None if r is None else Rows(r)
              for side, r in (("e", exposure_rows), ("o", outcome_rows))}
     etext = _check_required(exposure, "exposure", exposure_path, bases["e"])
     otext = _check_required(outcome, "outcome", outcome_path, bases["o"])
@@ -1097,9 +1105,10 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             cols[c] = np.array([], dtype=object)
         remove = pal = amb = np.zeros(0, dtype=bool)
     sub = np.asarray([rows[k] for k in data_rows], dtype=np.int64)
+    at_input = m.input_rows(sub)
     for c in m.columns:
         if c not in _HARM_COLS and c != "SNP":
-            cols[c] = m.values(c, sub)
+            cols[c] = m.values(c, sub, at_input)
     if action == 3:
         mr_keep = ~(pal | remove | amb)
     elif action == 2:

@@ -683,3 +683,20 @@ def test_tsmr_frame_without_copy_is_the_same_table():
     b = readers.tsmr_frame(cols, "outcome", "o1", "t", pd.RangeIndex(2), copy=False)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert list(a.dtypes) == list(b.dtypes) and type(a.index) is type(b.index)
+
+
+def test_rows_take_is_take():
+    """frames.Rows.take gives each array's own take (type, dtype, values, missing values)."""
+    from mrbook.data.frames import Rows
+
+    text = pd.Series(["a"]).dtype
+    arrays = [pd.array(["a", None, "c", "d"], dtype=text), pd.array(["a", None, "c", "d"],
+              dtype="string"), np.array([1.5, np.nan, 3.0, 4.0]), np.array(["x", None, 1, 2.0],
+              dtype=object), pd.array([1, None, 3, 4], dtype="Int64"),
+              pd.Categorical(["u", "v", "u", None]), np.array([True, False, True, True])]
+    for pos in ([], [3, 0, 1], [1, 1, 2]):
+        at = Rows(pos)
+        for a in arrays:
+            got, want = at.take(a), a.take(np.asarray(pos, dtype=np.intp))
+            assert type(got) is type(want) and got.dtype == want.dtype
+            assert pd.Series(got).equals(pd.Series(want))

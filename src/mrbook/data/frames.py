@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["Columns", "column_array", "frame_from_arrays", "str_array"]
+__all__ = ["Columns", "Rows", "column_array", "frame_from_arrays", "str_array"]
 
 
 def column_array(df: pd.DataFrame, name: str):
@@ -139,5 +139,39 @@ class Columns:
     def rows(self, pos) -> pd.DataFrame:
         """A new table of the rows at positions ``pos``, numbered from 0: that of
         ``frame().take(pos)`` with a ``RangeIndex``, made from the arrays' rows."""
-        idx = np.asarray(pos, dtype=np.intp)
-        return self._make([a.take(idx) for a in self.arrays], len(idx))
+        at = Rows(pos)
+        return self._make([at.take(a) for a in self.arrays], len(at))
+
+
+class Rows:
+    """Row positions (non-negative) to take from several columns.
+
+    :meth:`take` is ``values.take(pos)``; pandas' Arrow-backed strings are taken by
+    pyarrow with one Arrow index array for all the columns (~8 us a column instead
+    of ~13 us), and given to ``ArrowStringArray`` with their dtype: the array
+    pandas' own ``take`` makes the same way.
+
+    Parameters
+    ----------
+    pos : sequence of int
+        The positions.
+    """
+
+    def __init__(self, pos):
+        self.pos = np.asarray(pos, dtype=np.intp)
+        self._arrow = None
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def take(self, values):
+        """``values.take(pos)`` of a numpy or pandas array ``values``."""
+        if isinstance(values, pd.arrays.ArrowStringArray):
+            if self._arrow is None:
+                self._arrow = pa.array(self.pos)
+            try:
+                return pd.arrays.ArrowStringArray(values.__arrow_array__().take(self._arrow),
+                                                  dtype=values.dtype)
+            except TypeError:  # a pandas whose ArrowStringArray takes no dtype (< 3)
+                pass
+        return values.take(self.pos)
