@@ -709,3 +709,60 @@ def test_recoding_an_input_allele_changes_nothing(snps, flips, action):
         assert r2["beta.outcome"] == sign * r1["beta.outcome"]
         # the Wald ratio does not depend on the coding at all
         assert r2["beta.outcome"] / r2["beta.exposure"] == r1["beta.outcome"] / r1["beta.exposure"]
+
+
+def _taken(df, rows):
+    out = df.take(rows)
+    out.index = pd.RangeIndex(len(rows))
+    return out
+
+
+def test_rows_of_the_inputs_are_the_tables_of_those_rows():
+    """``exposure_rows``/``outcome_rows`` give, bit for bit, the result of the tables of
+    those rows (log, exclusions, dtypes), and errors count rows in the selection;
+    ``as_columns`` gives the same table, and its rows as ``take`` does."""
+    rng = random.Random(11)
+    bases = "ACGT"
+    rows = [(f"rs{k}", *rng.sample(bases, 2), rng.uniform(-1, 1), rng.choice([0.1, 0.45, 0.7]))
+            for k in range(40)]
+    exp = _exp(rows)
+    out = _out([(s, *(rng.sample(bases, 2) if rng.random() < 0.3 else (a, b)), -bb, f)
+                for s, a, b, bb, f in rows[5:]] + [("rs99", "A", "G", 0.1, 0.2)])
+    for df in (exp, out):  # texts as pandas' strings (pandas >= 3) and as objects
+        df["chr"] = pd.array(["1"] * len(df), dtype="str")
+    out["eaf.outcome"] = out["eaf.outcome"].astype(object)
+    out.loc[3, "eaf.outcome"] = "NR"
+    e_at = np.array(sorted(rng.sample(range(len(exp)), 30)))
+    o_at = np.array([29, 0, 4, 3, 17, 35, 2, 8, 11, 12, 13, 20, 21, 22, 30, 31])
+    for action in (1, 2, 3):
+        for ea, oa in ((e_at, o_at), (None, o_at), (e_at, None)):
+            want_h, want_x = harmonise_with_exclusions(
+                exp if ea is None else _taken(exp, ea), out if oa is None else _taken(out, oa),
+                action=action)
+            h, x = harmonise_with_exclusions(exp, out, action=action, exposure_rows=ea,
+                                             outcome_rows=oa)
+            for got, want in ((h, want_h), (x, want_x)):
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+                assert list(got.dtypes) == list(want.dtypes)
+            assert h.attrs == want_h.attrs
+            cols, xcols = harmonise_with_exclusions(exp, out, action=action, exposure_rows=ea,
+                                                    outcome_rows=oa, as_columns=True)
+            assert cols.attrs == want_h.attrs and len(cols) == len(want_h)
+            pd.testing.assert_frame_equal(cols.frame(), h, check_exact=True)
+            pd.testing.assert_frame_equal(xcols.frame(), x, check_exact=True)
+            assert list(xcols.frame().dtypes) == list(x.dtypes)
+            for pos in ([], [0], list(range(len(h)))[::-2]):
+                got, want = cols.rows(pos), _taken(cols.frame(), pos)
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+                assert list(got.dtypes) == list(want.dtypes) and not got.attrs
+    bad = out.copy()
+    bad["beta.outcome"] = bad["beta.outcome"].astype(object)
+    bad.loc[4, "beta.outcome"] = "abc"
+    with pytest.raises(InputError) as e:
+        harmonise_with_exclusions(exp, bad, outcome_rows=o_at)
+    assert (e.value.row, e.value.column) == (3, "beta.outcome")
+    bad = exp.copy()
+    bad.loc[e_at[5], "SNP"] = None
+    with pytest.raises(InputError) as e:
+        harmonise_with_exclusions(bad, out, exposure_rows=e_at)
+    assert (e.value.row, e.value.column) == (6, "SNP")

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data.frames import column_array, frame_from_arrays
+from .data.frames import Columns, Rows, column_array
 from .errors import InputError, ParameterError
 
 __all__ = [
@@ -623,8 +623,10 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
-def _check_required(df: pd.DataFrame, role: str, path) -> dict:
-    """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value.
+def _check_required(df: pd.DataFrame, role: str, path, rows: Rows | None = None) -> dict:
+    """Check the required columns and that ``SNP`` and ``id.<role>`` have no missing value
+    (in the rows at positions ``rows`` only, when given; a row named in an error is
+    counted in those rows).
 
     Returns those two columns as text (``as.character``: ``str`` of each value), by name.
     """
@@ -638,7 +640,7 @@ def _check_required(df: pd.DataFrame, role: str, path) -> dict:
                              f"(needs {', '.join(required)})", path, None, col)
     text = {}
     for col in ("SNP", "id." + role):
-        vals = _tolist(column_array(df, col))
+        vals = _tolist(_taken(column_array(df, col), rows))
         if not (set(map(type, vals)) <= {str} and all(map(str.strip, vals))):  # else at once
             for k, v in enumerate(vals):
                 if _is_missing(v) or (str(v).strip() == ""):
@@ -703,22 +705,28 @@ def _str_or_nan(values) -> list | np.ndarray:
 _STR_DTYPE = pd.Series(["a"]).dtype
 
 
-def _values_at(col, pos: np.ndarray):
-    """What a DataFrame column made of ``Series(col).iloc[pos].to_numpy()`` holds
+def _values_at(col, at: Rows):
+    """What a DataFrame column made of ``Series(col).iloc[at.pos].to_numpy()`` holds
     (``.values`` for a categorical column), for the column values ``col``
     (:func:`~mrbook.data.frames.column_array`), made without the round trip where that is the same: a string
     column of pandas' default string dtype is taken as it is when some of the rows
     taken hold a string (as its object array would be inferred)."""
     dt = col.dtype
     if isinstance(dt, pd.CategoricalDtype):
-        return col.take(pos)
+        return col.take(at.pos)
     if isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE:
-        taken = col.take(pos)
+        taken = at.take(col)
         if len(taken) and not taken.isna().all():
             return taken
     if isinstance(dt, (np.dtype, pd.StringDtype)):
-        return (col if isinstance(col, np.ndarray) else col.to_numpy())[pos]
-    return col.take(pos).to_numpy()
+        return (col if isinstance(col, np.ndarray) else col.to_numpy())[at.pos]
+    return col.take(at.pos).to_numpy()
+
+
+def _taken(col, rows: Rows | None):
+    """The column values ``col`` (:func:`~mrbook.data.frames.column_array`) at the
+    positions ``rows`` (an array of the same kind), or ``col`` itself when ``rows`` is None."""
+    return col if rows is None else rows.take(col)
 
 
 def _tolist(col) -> list:
@@ -748,23 +756,19 @@ def _is_typed(values) -> bool:
                                pd.arrays.BooleanArray))
 
 
-def _frame(cols: dict, n: int, as_object: list) -> pd.DataFrame:
+def _columns(cols: dict, n: int, as_object: list) -> Columns:
     """``pd.DataFrame(cols)`` for a dict of ``n``-long arrays, the columns ``as_object``
-    (object arrays) kept as object.
+    (object arrays) kept as object, as its typed arrays (:class:`~mrbook.data.frames.Columns`).
 
-    The DataFrame is made from the arrays as they are
-    (:func:`~mrbook.data.frames.frame_from_arrays`): each column that pandas would
-    infer a type for is inferred first, one by one, as ``pd.DataFrame`` does
-    (``Series`` and ``DataFrame`` share that step), so the result is the one of
+    Each column that pandas would infer a type for is inferred first, one by one, as
+    ``pd.DataFrame`` does (``Series`` and ``DataFrame`` share that step); the
+    DataFrame is then made from the arrays as they are
+    (:func:`~mrbook.data.frames.frame_from_arrays`): the table of
     ``pd.DataFrame(cols)`` at about a third of its cost.
     """
     arrays = [v if c in as_object or _is_typed(v) else pd.Series(v, copy=False)._values
               for c, v in cols.items()]
-    try:
-        return frame_from_arrays(arrays, cols, n)
-    except (AttributeError, TypeError):  # a pandas without it
-        return pd.DataFrame({c: pd.Series(v, dtype=object) if c in as_object else v
-                             for c, v in zip(cols, arrays)})
+    return Columns(arrays, cols, n)
 
 
 # --------------------------------------------------------------------------------------
@@ -794,13 +798,15 @@ class _Merged:
     """R's ``res.tab`` of harmonise_data as columns: ``merge(outcome, exposure, by="SNP")``,
     cleaned up (``harmonise_cleanup_variables``) and merged with the actions.
 
-    Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]``; the columns
-    harmonise reads are lists and arrays, every other column is taken from its
-    input only for the rows that reach the result (:meth:`values`).
+    Row ``r`` is outcome row ``src_o[r]`` with exposure row ``src_e[r]`` (positions in
+    the rows harmonised: the rows ``bases["o"]`` and ``bases["e"]`` of the input
+    tables, :class:`~mrbook.data.frames.Rows`, or all their rows where None); the
+    columns harmonise reads are lists and arrays, every other column is taken from
+    its input only for the rows that reach the result (:meth:`values`).
     """
 
     def __init__(self, snp, src_o, src_e, ide, ido, alleles, nums, action, columns, sources,
-                 fixed):
+                 fixed, bases):
         self.snp, self.src_o, self.src_e = snp, src_o, src_e
         self.ide, self.ido = ide, ido
         self.A1, self.A2, self.B1, self.B2 = alleles
@@ -809,18 +815,33 @@ class _Merged:
         self.columns = columns      # res.tab's columns, in R's order (SNP, harmonise columns incl.)
         self.sources = sources      # column -> (input DataFrame, its column, "o" or "e")
         self.fixed = fixed          # column -> array over the rows (cleaned-up columns)
+        self.bases = bases          # "o"/"e" -> the input rows harmonised (Rows) or None
 
-    def values(self, name: str, rows: np.ndarray):
-        """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of."""
+    def input_rows(self, rows: np.ndarray) -> dict:
+        """The input rows of the rows ``rows`` (positions) of ``res.tab``: side ("o" or
+        "e") -> its rows in that input table (:class:`~mrbook.data.frames.Rows`)."""
+        out = {}
+        for side, src in (("o", self.src_o), ("e", self.src_e)):
+            at, base = src[rows], self.bases[side]
+            out[side] = Rows(at if base is None else base.pos[at])
+        return out
+
+    def values(self, name: str, rows: np.ndarray, at: dict):
+        """What ``res.tab[rows, name]`` holds, as the array a DataFrame column is made of
+        (``at``: :meth:`input_rows` of ``rows``)."""
         if name in self.fixed:
             return self.fixed[name][rows]
         frame, col, side = self.sources[name]
-        return _values_at(column_array(frame, col), (self.src_o if side == "o" else self.src_e)[rows])
+        return _values_at(column_array(frame, col), at[side])
 
 
 def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, tolerance: float,
-                    exposure_path=None, outcome_path=None):
+                    exposure_path=None, outcome_path=None, exposure_rows=None, outcome_rows=None):
     """Return (harmonised DataFrame, log rows, dropped rows without effect allele, row info).
+
+    ``exposure_rows`` and ``outcome_rows`` (positions, or None for every row) select
+    the rows of each input that are harmonised: the result is that of the tables of
+    those rows (``take``, numbered from 0), each input column being taken once.
 
     ``row info`` lists, per row of the harmonised table, ``snp``, ``ide``, ``ido``,
     ``keep`` and ``reason``, and holds the inputs' ``SNP`` and ids as text (``exp_snp``,
@@ -828,8 +849,10 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     """
     if not isinstance(tolerance, (int, float)) or not (0 <= tolerance < 0.5):
         raise ParameterError(f"tolerance must be a number in [0, 0.5), got {tolerance!r}")
-    etext = _check_required(exposure, "exposure", exposure_path)
-    otext = _check_required(outcome, "outcome", outcome_path)
+    bases = {side: None if r is None else Rows(r)
+             for side, r in (("e", exposure_rows), ("o", outcome_rows))}
+    etext = _check_required(exposure, "exposure", exposure_path, bases["e"])
+    otext = _check_required(outcome, "outcome", outcome_path, bases["o"])
     texts = {"exp_snp": etext["SNP"], "exp_ids": etext["id.exposure"], "out_snp": otext["SNP"],
              "out_ids": otext["id.outcome"]}
     # eaf.<role> is added (all missing) where absent, as R's code reads it
@@ -857,8 +880,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
                               ["SNP"] + _HARM_COLS + ["remove", "palindromic", "ambiguous"]
                               + other + ["action", "mr_keep", "mr_keep_reason"]})
-        return empty, [], [], {"snp": [], "ide": [], "ido": [], "keep": np.zeros(0, bool),
-                               "reason": [], **texts}
+        return Columns.of(empty), [], [], {"snp": [], "ide": [], "ido": [],
+                                           "keep": np.zeros(0, bool), "reason": [], **texts}
     for c in ("id.exposure", "id.outcome"):
         if c not in merged_cols:
             raise InputError(f"column '{c}' appears in both inputs; it must be in its own one only",
@@ -867,8 +890,8 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     sources.update({eren[c]: (exposure, c, "e") for c in ecols if c not in absent})
 
     def column(name):
-        frame, col, _ = sources[name]
-        return column_array(frame, col)
+        frame, col, side = sources[name]
+        return _taken(column_array(frame, col), bases[side])
 
     def at(name):
         return xi if sources[name][2] == "o" else yi
@@ -914,10 +937,10 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
     fixed = {"se.exposure": nums[1], "se.outcome": nums[4],
              "action": np.asarray(act, dtype=np.int64)}
     for c, text in (("id.exposure", ide), ("id.outcome", ido)):
-        dt = column(c).dtype  # a column of pandas' strings holds the texts: taken as it is
+        dt = column_array(*sources[c][:2]).dtype  # pandas' strings hold the texts: taken as is
         if not (isinstance(dt, pd.StringDtype) and dt == _STR_DTYPE):
             fixed[c] = np.asarray(text, dtype=object)
-    m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed)
+    m = _Merged(snp, xi, yi, ide, ido, alleles, nums, act, columns, sources, fixed, bases)
 
     # combinations in order of first appearance
     combs = list(dict.fromkeys(zip(ide, ido)))
@@ -947,13 +970,14 @@ def _harmonise_core(exposure: pd.DataFrame, outcome: pd.DataFrame, action, toler
         dropped.extend(drop)
         for k in info:
             info[k].extend(pinfo[k])
-    out = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True, sort=False)
+    out = pieces[0] if len(pieces) == 1 else Columns.of(
+        pd.concat([p.frame() for p in pieces], ignore_index=True, sort=False))
     info["keep"] = np.asarray(info["keep"], dtype=bool)
     info.update(texts)
     return out, log_rows, dropped, info
 
 
-def _proxy_count(piece: pd.DataFrame) -> int:
+def _proxy_count(piece: Columns) -> int:
     """``ifelse(is.null(x$proxy.outcome), 0, sum(x$proxy.outcome, na.rm=TRUE))`` ($ partial-matches)."""
     col = None
     if "proxy.outcome" in piece.columns:
@@ -964,10 +988,11 @@ def _proxy_count(piece: pd.DataFrame) -> int:
             col = cands[0]
     if col is None:
         return 0
-    values = column_array(piece, col)
+    values = piece.column(col)
     if values.dtype == bool:
         return int(values.sum())
-    v = pd.to_numeric(piece[col].map(lambda t: {True: 1, False: 0}.get(t, t)), errors="coerce")
+    v = pd.to_numeric(pd.Series(values).map(lambda t: {True: 1, False: 0}.get(t, t)),
+                      errors="coerce")
     return int(np.nansum(v.to_numpy(dtype=float)))
 
 
@@ -1080,9 +1105,10 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             cols[c] = np.array([], dtype=object)
         remove = pal = amb = np.zeros(0, dtype=bool)
     sub = np.asarray([rows[k] for k in data_rows], dtype=np.int64)
+    at_input = m.input_rows(sub)
     for c in m.columns:
         if c not in _HARM_COLS and c != "SNP":
-            cols[c] = m.values(c, sub)
+            cols[c] = m.values(c, sub, at_input)
     if action == 3:
         mr_keep = ~(pal | remove | amb)
     elif action == 2:
@@ -1122,10 +1148,10 @@ def _harmonise_pair(m: _Merged, rows: list, tol: float, action: int):
             if values is not cols[c]:
                 cols[c] = _objects(values)
         cols["mr_keep_reason"] = _objects(reasons)
-        piece = _frame(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
+        piece = _columns(cols, n, _PIECE_OBJECT + ["mr_keep_reason"])
     else:
         cols["mr_keep_reason"] = pd.Series(reasons, dtype=object)
-        piece = pd.DataFrame(cols)
+        piece = Columns.of(pd.DataFrame(cols))
 
     # jlog: rbind.fill(log22, log21, log12, log11), then the counts of the pair
     logs = []
@@ -1184,6 +1210,7 @@ def harmonise(exposure: pd.DataFrame, outcome: pd.DataFrame, action: int | Seque
     """
     out, log_rows, _, _ = _harmonise_core(exposure, outcome, action, tolerance,
                                           exposure_path, outcome_path)
+    out = out.frame()
     out.attrs[LOG_ATTR] = log_rows
     return out
 
@@ -1205,8 +1232,27 @@ def harmonise_log(harmonised: pd.DataFrame) -> pd.DataFrame:
 def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
                               action: int | Sequence[int] = 2, tolerance: float = 0.08, *,
                               include_outcome_only: bool = True, exposure_path=None,
-                              outcome_path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                              outcome_path=None, exposure_rows=None, outcome_rows=None,
+                              as_columns: bool = False,
+                              ) -> tuple[pd.DataFrame | Columns, pd.DataFrame | Columns]:
     """:func:`harmonise`, plus a table of every SNP that does not reach the analysis.
+
+    Parameters
+    ----------
+    exposure, outcome, action, tolerance, exposure_path, outcome_path
+        As :func:`harmonise`.
+    include_outcome_only : bool
+        List the outcome SNPs found in no exposure (see below).
+    exposure_rows, outcome_rows : sequence of int, optional
+        Harmonise only the rows at these positions of ``exposure`` / ``outcome``: the
+        result is that of ``exposure.take(exposure_rows)`` (rows numbered from 0)
+        given as ``exposure``, without making that table (a caller that harmonises
+        a few rows of a large table many times, as ``mrbook batch``, saves a copy
+        per call). A row named in an error is counted in the rows selected.
+    as_columns : bool
+        Give the two tables as :class:`~mrbook.data.frames.Columns` (the log in
+        ``harmonised.attrs``): each made on demand, whole or only some of its rows (a
+        caller that keeps some rows makes one table instead of two).
 
     Returns
     -------
@@ -1227,8 +1273,13 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         not-kept rows in harmonised order; outcome-only SNPs come last.
     """
     out, log_rows, dropped, info = _harmonise_core(exposure, outcome, action, tolerance,
-                                                   exposure_path, outcome_path)
-    out.attrs[LOG_ATTR] = log_rows
+                                                   exposure_path, outcome_path, exposure_rows,
+                                                   outcome_rows)
+    if as_columns:
+        out.attrs[LOG_ATTR] = log_rows
+    else:
+        out = out.frame()
+        out.attrs[LOG_ATTR] = log_rows
 
     exp_ids, out_ids, exp_snp, out_snp = (info[k] for k in ("exp_ids", "out_ids", "exp_snp",
                                                              "out_snp"))
@@ -1262,6 +1313,6 @@ def harmonise_with_exclusions(exposure: pd.DataFrame, outcome: pd.DataFrame,
         for s, ido in zip(out_snp, out_ids):
             if s not in all_exp:
                 rows.append((s, None, ido, "harmonise", "absent from exposure data (outcome only)"))
-    excl = _frame({c: _objects(_str_or_nan([r[k] for r in rows]))
-                   for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
-    return out, excl
+    excl = _columns({c: _objects(_str_or_nan([r[k] for r in rows]))
+                     for k, c in enumerate(EXCLUSION_COLUMNS)}, len(rows), EXCLUSION_COLUMNS)
+    return out, (excl if as_columns else excl.frame())

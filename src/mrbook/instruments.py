@@ -52,6 +52,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from .data.frames import Columns
 from .errors import InputError, ParameterError
 from .output import VERSION, check_output_dir, check_output_file, dumps, write_into_dir
 
@@ -65,6 +66,26 @@ DEMO_ALIASES = {"hypothyroidism": "hypothyroidism", "hypo": "hypothyroidism",
                 "hashimoto thyroiditis": "hashimoto", "hashimoto_thyroiditis": "hashimoto",
                 "osteoporosis": "osteoporosis", "op": "osteoporosis"}
 _OPENGWAS_ID = re.compile(r"^[A-Za-z0-9]+-[A-Za-z0-9]+-[A-Za-z0-9_.\-]+$")
+
+
+class _MadeOnUse:
+    """A table attribute that may be set to a function making it: the function is called
+    on the first read, and its table kept (in the instance's ``_<name>``)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        value = getattr(obj, self.slot)
+        if callable(value):
+            value = value()
+            setattr(obj, self.slot, value)
+        return value
+
+    def __set__(self, obj, value) -> None:
+        setattr(obj, self.slot, value)
 
 
 class Instruments:
@@ -97,8 +118,9 @@ class Instruments:
         TwoSampleMR's outcome columns, as ``extract_outcome_data`` returns them,
         before harmonisation: with ``exposure_dat``, the input of ``mrbook harmonise``.
 
-    ``snps`` and ``exposure_dat`` may be given as functions that make the table:
-    it is then made on first use (``mrbook batch`` never reads them), and kept.
+    ``snps``, ``exposure_dat`` and ``outcome_dat`` may be given as functions that
+    make the table: it is then made on first use (``mrbook batch`` never reads
+    them), and kept.
     ``exclusions`` may be given as its rows (a list of tuples in the order of
     :data:`EXCLUSION_COLUMNS`, or a :class:`PairExclusions`): the table is made on
     first use, and :meth:`exclusion_rows` gives the rows (``mrbook batch`` makes
@@ -113,7 +135,7 @@ class Instruments:
         self._snps = snps
         self.summary = {} if summary is None else summary
         self._exposure_dat = pd.DataFrame() if exposure_dat is None else exposure_dat
-        self.outcome_dat = pd.DataFrame() if outcome_dat is None else outcome_dat
+        self._outcome_dat = pd.DataFrame() if outcome_dat is None else outcome_dat
 
     @property
     def exclusions(self) -> pd.DataFrame:
@@ -132,25 +154,9 @@ class Instruments:
             return self._exclusions
         return list(self._exclusions.itertuples(index=False, name=None))
 
-    @property
-    def snps(self) -> pd.DataFrame:
-        if callable(self._snps):
-            self._snps = self._snps()
-        return self._snps
-
-    @snps.setter
-    def snps(self, value) -> None:
-        self._snps = value
-
-    @property
-    def exposure_dat(self) -> pd.DataFrame:
-        if callable(self._exposure_dat):
-            self._exposure_dat = self._exposure_dat()
-        return self._exposure_dat
-
-    @exposure_dat.setter
-    def exposure_dat(self, value) -> None:
-        self._exposure_dat = value
+    snps = _MadeOnUse()
+    exposure_dat = _MadeOnUse()
+    outcome_dat = _MadeOnUse()
 
     def __getstate__(self) -> dict:  # pickled with every table made
         return {"harmonised": self.harmonised, "exclusions": self.exclusions, "snps": self.snps,
@@ -617,17 +623,21 @@ def _concat(parts: list):
 
 
 def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found: list,
-                 out_src: Source) -> pd.DataFrame:
-    """The outcome's rows of a pair in TwoSampleMR's columns (``outcome_dat``).
+                 out_src: Source) -> tuple[pd.DataFrame, list | None]:
+    """The outcome's rows of a pair in TwoSampleMR's columns (``outcome_dat``), as
+    ``(table, positions)``: the rows at ``positions`` of ``table`` (all its rows
+    where ``positions`` is None).
 
     The rows at ``pos`` in ``rows``, then one row per LD proxy in ``found``
     (:func:`_proxy_rows` on ``extra``): the proxy's row under the target's rsID and
     alleles, with ``proxy`` true and the proxy's ``target_rsid`` ... ``proxy_a2``.
+    Without proxies, the table of all the rows of ``rows`` (made once) and ``pos``.
     """
-    from .data.readers import _PANDAS3, COLUMNS, tsmr_frame
+    from .data.frames import str_array
+    from .data.readers import _TEXT, COLUMNS, tsmr_frame
 
     if not found:
-        return _rows_at(rows.outcome_dat(out_src.id, out_src.trait), pos)
+        return rows.outcome_dat(out_src.id, out_src.trait), pos
     n, idx = len(pos), np.asarray(pos, dtype=np.intp)
     at = np.asarray([f[0] for f in found], dtype=np.intp)
     own = {"rsid": [f[1] for f in found], "effect_allele": [f[2] for f in found],
@@ -635,15 +645,13 @@ def _outcome_dat(rows: OutcomeRows, pos: list, extra: OutcomeRows | None, found:
     cols = {}
     for c in COLUMNS:
         head = rows.array(c).take(idx)
-        tail = pd.array(own[c], dtype=head.dtype) if c in own else extra.array(c).take(at)
+        tail = str_array(own[c], head.dtype) if c in own else extra.array(c).take(at)
         cols[c] = _concat([head, tail])
     cols["proxy"] = np.arange(n + len(found)) >= n
-    text = "str" if _PANDAS3 else object  # as pd.concat fills the candidates' rows
-    for name, value in _PROXY_ROW.items():
-        cols[name] = pd.array([np.nan] * n + [value(t, c) for _, t, _, _, c in found],
-                              dtype=text)
+    for name, value in _PROXY_ROW.items():  # text, as pd.concat fills the candidates' rows
+        cols[name] = str_array([np.nan] * n + [value(t, c) for _, t, _, _, c in found], _TEXT)
     return tsmr_frame(cols, "outcome", out_src.id, out_src.trait,
-                      pd.RangeIndex(n + len(found)))
+                      pd.RangeIndex(n + len(found)), copy=False), None
 
 
 # --------------------------------------------------------------------------- main
@@ -1019,7 +1027,6 @@ proxy_r2, proxy_kb
     from .data import ld as ld_mod
     from .harmonise import harmonise_with_exclusions
     from .data.readers import to_tsmr
-    from .pairs import column
 
     if read_outcome is None:
         def read_outcome(snps):
@@ -1088,46 +1095,48 @@ proxy_r2, proxy_kb
         excl.append((s, "missing_in_outcome", why_missing))
     missing_set = set(missing)
 
-    # 4. harmonisation
+    # 4. harmonisation, of the rows exp_at of exp_full and out_at of out_full (None: all)
     exp_full = selection.exposure_table()
-    if missing_set:
-        present_at = [i for i, s in enumerate(cand_rsids) if s not in missing_set]
-        exp_t = _rows_at(exp_full, present_at)
-    else:
-        exp_t = exp_full
+    exp_at = [i for i, s in enumerate(cand_rsids) if s not in missing_set] if missing_set \
+        else None
     # (the outcome's rows in TwoSampleMR's columns: a proxy's r² stays behind)
     if rows is not None:
-        out_t = _outcome_dat(rows, rows.positions(present), extra, found, out_src)
+        out_full, out_at = _outcome_dat(rows, rows.positions(present), extra, found, out_src)
     else:
         present_rsids = {s for s in cand_rsids if s not in missing_set}
         in_present = np.fromiter((str(x) in present_rsids for x in outc["rsid"].tolist()),
                                  dtype=bool, count=len(outc))
         out_keep = outc[in_present] if not in_present.all() else outc
-        out_t = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait)
-    if len(exp_t) and len(out_t):
-        harm, hexcl = harmonise_with_exclusions(exp_t, out_t, action=palindrome_action,
-                                                include_outcome_only=False)
+        out_full, out_at = to_tsmr(out_keep, "outcome", id=out_src.id, trait=out_src.trait), None
+    n_exp, n_out = (len(t) if at is None else len(at)
+                    for t, at in ((exp_full, exp_at), (out_full, out_at)))
+    if n_exp and n_out:
+        harm, hexcl = harmonise_with_exclusions(exp_full, out_full, action=palindrome_action,
+                                                include_outcome_only=False,
+                                                exposure_rows=exp_at, outcome_rows=out_at,
+                                                as_columns=True)
     else:
-        harm, hexcl = pd.DataFrame(columns=["SNP", "mr_keep"]), pd.DataFrame(
-            columns=["snp", "reason"])
-    # harmonise's log rides in harm.attrs, which pandas deep-copies into every column
-    # and row selection taken from harm: set aside here, put back on the final table
-    harm_attrs = dict(harm.attrs)
-    harm.attrs.clear()
+        harm, hexcl = (Columns.of(pd.DataFrame(columns=c))
+                       for c in (["SNP", "mr_keep"], ["snp", "reason"]))
+    # harm: the harmonised table's columns (the table itself is made only for Steiger
+    # and the snps table; the final table is made of its rows once, at the end).
+    # harmonise's log (attrs) goes on the final table only: pandas deep-copies attrs
+    # into every column and row selection.
+    harm_attrs = harm.attrs
     pal_snps: list[str] = []
     n_harm = len(harm)
     if n_harm:
-        keep_mask = np.asarray(column(harm, "mr_keep"), dtype=bool)
-        snp_raw = list(column(harm, "SNP"))
+        keep_mask = np.asarray(harm.column("mr_keep"), dtype=bool)
+        snp_raw = list(harm.column("SNP"))
         harm_snp = [str(x) for x in snp_raw]
     else:
         keep_mask = np.zeros(0, dtype=bool)
         harm_snp = []
     if n_harm and not keep_mask.all():
         cols = harm.columns
-        reasons = list(column(harm, "mr_keep_reason")) if "mr_keep_reason" in cols \
+        reasons = list(harm.column("mr_keep_reason")) if "mr_keep_reason" in cols \
             else [None] * n_harm
-        flags = {c: (list(column(harm, c)) if c in cols else [False] * n_harm)
+        flags = {c: (list(harm.column(c)) if c in cols else [False] * n_harm)
                  for c in ("palindromic", "ambiguous", "remove")}
         for i in np.flatnonzero(~keep_mask).tolist():
             reason = reasons[i] or "not kept by harmonisation"
@@ -1141,7 +1150,7 @@ proxy_r2, proxy_kb
     kept_harm_snps = {s for s, k in zip(harm_snp, keep_mask.tolist()) if k}
     handled = selection.excluded_snps() | {e[0] for e in excl}
     if len(hexcl):
-        for s, reason in zip(column(hexcl, "snp"), column(hexcl, "reason")):
+        for s, reason in zip(hexcl.column("snp"), hexcl.column("reason")):
             s = str(s)
             if s not in handled and s not in kept_harm_snps:
                 excl.append((s, "harmonise", str(reason)))
@@ -1186,7 +1195,7 @@ proxy_r2, proxy_kb
     if steiger and len(final_rows):
         from .sensitivity.steiger import steiger_filtering
 
-        st = steiger_filtering(harm.iloc[final_rows])
+        st = steiger_filtering(harm.frame().iloc[final_rows])
         bad = st["steiger_dir"].fillna(True).to_numpy(dtype=bool) == False  # noqa: E712
         for r in st[bad].itertuples(index=False):
             d = dict(zip(st.columns, r))
@@ -1198,7 +1207,7 @@ proxy_r2, proxy_kb
             gone = set(steiger_removed)
             final_rows = final_rows[[s not in gone for s in final_snp]]
             final_snp = [s for s in final_snp if s not in gone]
-    final = _rows_at(harm, final_rows) if n_harm else harm.copy().reset_index(drop=True)
+    final = harm.rows(final_rows) if n_harm else harm.frame().copy().reset_index(drop=True)
     final.attrs.update(harm_attrs)
 
     # F statistics (of the exposure's SNPs: made once per exposure)
@@ -1214,7 +1223,8 @@ proxy_r2, proxy_kb
         first_excl: dict[str, tuple[str, str]] = {}
         for s, st, r in excl_sorted:
             first_excl.setdefault(s, (st, r))
-        harm_idx = harm.set_index(harm["SNP"].astype(str)) if n_harm else None
+        harm_t = harm.frame()
+        harm_idx = harm_t.set_index(harm_t["SNP"].astype(str)) if n_harm else None
         snps = pd.DataFrame({
             "snp": exp["rsid"].astype(str), "chr": exp["chr"], "pos": exp["pos"],
             "effect_allele": exp["effect_allele"], "other_allele": exp["other_allele"],
@@ -1285,7 +1295,8 @@ proxy_r2, proxy_kb
     summary["flow"] = _flow(summary)
     return Instruments(harmonised=final, exclusions=exclusions, snps=snps_table,
                        summary=summary, exposure_dat=lambda: exp_full.copy(),
-                       outcome_dat=out_t)
+                       outcome_dat=out_full if out_at is None else
+                       (lambda: _rows_at(out_full, out_at)))
 
 
 def _norm_cols():

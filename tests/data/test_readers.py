@@ -657,3 +657,46 @@ def test_gwas_ssf_round_trip_and_filter(case):
     np.testing.assert_array_equal(df["beta"], keep["beta"])
     np.testing.assert_array_equal(df["p"], keep["p_value"])
     np.testing.assert_array_equal(df["eaf"], keep["effect_allele_frequency"].astype(float))
+
+
+@pytest.mark.parametrize("dtype", [pd.Series(["a"]).dtype, "string", object])
+def test_str_array_is_pd_array(dtype):
+    """frames.str_array gives pd.array's array: type, dtype, values and missing values."""
+    from mrbook.data.frames import str_array
+
+    dtype = pd.api.types.pandas_dtype(dtype)
+    for values in ([], ["a"], [None], [np.nan, "x"], ["é", None, "b"], [math.nan] * 3, ["a", 1]):
+        got, want = str_array(values, dtype), pd.array(values, dtype=dtype)
+        assert type(got) is type(want) and got.dtype == want.dtype
+        pd.testing.assert_extension_array_equal(got, want)
+        assert got.isna().tolist() == want.isna().tolist()
+
+
+def test_tsmr_frame_without_copy_is_the_same_table():
+    """tsmr_frame(copy=False) makes the table tsmr_frame makes, from arrays of each kind."""
+    text = readers._TEXT
+    cols = {c: pd.array([np.nan, 1.0]) for c in COLUMNS}  # numpy-backed pandas arrays
+    cols.update(rsid=pd.array(["rs1", "rs2"], dtype=text), chr=pd.array(["1", None], dtype=text),
+                pos=pd.array([5, None], dtype="Int64"), beta=np.array([0.1, -0.2]),
+                proxy=np.array([False, True]))
+    a = readers.tsmr_frame(cols, "outcome", "o1", "t", pd.RangeIndex(2))
+    b = readers.tsmr_frame(cols, "outcome", "o1", "t", pd.RangeIndex(2), copy=False)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert list(a.dtypes) == list(b.dtypes) and type(a.index) is type(b.index)
+
+
+def test_rows_take_is_take():
+    """frames.Rows.take gives each array's own take (type, dtype, values, missing values)."""
+    from mrbook.data.frames import Rows
+
+    text = pd.Series(["a"]).dtype
+    arrays = [pd.array(["a", None, "c", "d"], dtype=text), pd.array(["a", None, "c", "d"],
+              dtype="string"), np.array([1.5, np.nan, 3.0, 4.0]), np.array(["x", None, 1, 2.0],
+              dtype=object), pd.array([1, None, 3, 4], dtype="Int64"),
+              pd.Categorical(["u", "v", "u", None]), np.array([True, False, True, True])]
+    for pos in ([], [3, 0, 1], [1, 1, 2]):
+        at = Rows(pos)
+        for a in arrays:
+            got, want = at.take(a), a.take(np.asarray(pos, dtype=np.intp))
+            assert type(got) is type(want) and got.dtype == want.dtype
+            assert pd.Series(got).equals(pd.Series(want))
