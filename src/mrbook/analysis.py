@@ -513,11 +513,10 @@ def _frame(cols: dict, columns: list[str]) -> pd.DataFrame:
 
 def _all_typed(arrays: list) -> bool:
     """Whether these :func:`_typed` columns are all arrays of one length (not lists left to
-    pandas' inference), and this pandas has ``DataFrame._from_arrays``."""
+    pandas' inference)."""
     n = len(arrays[0]) if arrays else 0
-    return bool(arrays and hasattr(pd.DataFrame, "_from_arrays")
-                and all(isinstance(a, (np.ndarray, pd.api.extensions.ExtensionArray))
-                        and a.ndim == 1 and len(a) == n for a in arrays))
+    return bool(arrays and all(isinstance(a, (np.ndarray, pd.api.extensions.ExtensionArray))
+                               and a.ndim == 1 and len(a) == n for a in arrays))
 
 
 def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:

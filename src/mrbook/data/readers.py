@@ -424,11 +424,8 @@ def tsmr_frame(cols: Mapping[str, object], role: str, id, trait, index: pd.Index
         if src in cols:
             out[f"{dst}.{r}"] = cols[src]
     if not copy:
-        try:
-            return frame_from_arrays(list(out.values()), out, len(index))
-        except AttributeError:  # a pandas without it
-            pass
-    return pd.DataFrame(out, copy=copy)
+        return frame_from_arrays(list(out.values()), out, len(index))
+    return pd.DataFrame(out, copy=True)
 
 
 #: OpenGWAS proxy columns of a normalised table -> TwoSampleMR's names (``<name>.<role>``)
