@@ -81,7 +81,7 @@ def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
     work = P.plan(pairs, settings, n)
     ex = {k: T.exposure_task(j, settings) for k, j in work.exposures.items()}
     tb = {p: T.table_task(p) for p in work.tables}
-    oc = {k: T.outcome_task(j, settings, *(ex[e] for e in j.exposures))
+    oc = {k: T.outcome_task(j, settings, *(T.brief(ex[e]) for e in j.exposures))
           for k, j in work.outcomes.items()}
     import mrbook.batch.tasks as tasks_mod
 
