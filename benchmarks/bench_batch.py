@@ -4,7 +4,8 @@
 Run with
 
     .venv/bin/python benchmarks/bench_batch.py [--exposures 200 --outcomes 10 --loci 50]
-                                               [--nboot 1000] [--workers 2] [--quick]
+                                               [--nboot 1000] [--workers 2] [--repeat 3]
+                                               [--quick]
 
 What is measured. A simulated phenome (``mrbook demo-phenome``: ``--exposures`` x
 ``--outcomes`` pairs, default 200 x 10 = 2,000; ``--loci`` independent instruments
@@ -13,9 +14,17 @@ confounder step) is generated once and cached under ``benchmarks/data/``
 (git-ignored). The batch runs with the paper's five methods at ``--nboot``
 bootstrap draws (default 1000) and MR-PRESSO off:
 
-(a) serially: ``run_batch(..., workers=0)``, every task in this process, no Dask;
+(a) serially: ``run_batch(..., workers=0)``, every task in one process, no Dask;
 (b) on a LocalCluster of ``--workers`` processes (one thread each), its start-up
     included.
+
+Each run is a fresh Python process, as a user's ``mrbook batch`` is: its wall and
+CPU seconds include importing mrbook (and, in (b), starting the cluster).
+
+(a) and (b) alternate ``--repeat`` times (default 3: a, b, a, b, a, b), because a
+shared or virtual machine's speed drifts by tens of percent within minutes: each
+speed-up is (a)'s wall time over the (b) run right after it, and the one reported
+is the median of those ratios, with every run's figures beside it.
 
 Each run writes into a fresh folder. Reported: wall seconds, pairs per second of
 the whole batch (all stages: exposures, outcomes, pairs, writing), the speed-up of
@@ -32,8 +41,9 @@ every reader goes through): reads per exposure file and per outcome file.
 
 The goals of issue 10: a speed-up of at least 1.7 on 2 workers, and at least 100
 pairs per second per worker (for 50-SNP pairs, five methods, nboot 1000). The
-machine is shared: run it when it is quiet, and compare (a) and (b) of one run.
-``--quick`` runs 40 x 5 pairs. Results go to ``benchmarks/results/batch.json``.
+machine is shared: run it when it is quiet. ``--quick`` runs 40 x 5 pairs once.
+Results go to ``benchmarks/results/batch.json`` (the median run's figures at the top
+level, every run under ``repetitions``).
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -81,7 +92,7 @@ def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
     work = P.plan(pairs, settings, n)
     ex = {k: T.exposure_task(j, settings) for k, j in work.exposures.items()}
     tb = {p: T.table_task(p) for p in work.tables}
-    oc = {k: T.outcome_task(j, settings, *(ex[e] for e in j.exposures))
+    oc = {k: T.outcome_task(j, settings, *(T.brief(ex[e]) for e in j.exposures))
           for k, j in work.outcomes.items()}
     import mrbook.batch.tasks as tasks_mod
 
@@ -107,35 +118,13 @@ def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
             "mean_nsnp": float(res.pairs["final"].mean())}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--exposures", type=int, default=200)
-    ap.add_argument("--outcomes", type=int, default=10)
-    ap.add_argument("--loci", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--nboot", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="40 x 5 pairs")
-    ap.add_argument("--out", default=str(HERE / "results" / "batch.json"))
-    args = ap.parse_args()
-    if args.quick:
-        args.exposures, args.outcomes = 40, 5
-
+def _serial_run(manifest: Path, folder: Path, run: dict) -> dict:
+    """(a): ``run_batch(..., workers=0)`` in a fresh process, imports included, counting
+    the file reads."""
+    t0, c0 = time.perf_counter(), _cpu()
     from mrbook.batch import run_batch
     from mrbook.data import readers
 
-    manifest = _phenome(args)
-    n_pairs = args.exposures * args.outcomes
-    run = {"methods": PAPER, "nboot": args.nboot, "presso_n_distribution": 0}
-    work = HERE / "data" / "batch-runs"
-    shutil.rmtree(work, ignore_errors=True)
-    results = {"pairs": n_pairs, "exposures": args.exposures, "outcomes": args.outcomes,
-               "loci": args.loci, "nboot": args.nboot, "methods": PAPER,
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "load_before": os.getloadavg()},
-               "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-    # (a) serial, counting the file reads
     reads = []
     real = readers.read_sumstats
 
@@ -145,70 +134,137 @@ def main() -> int:
 
     readers.read_sumstats = counting
     try:
-        t0, c0 = time.perf_counter(), _cpu()
-        a = run_batch(manifest, work / "serial", run=run, workers=0, progress=False)
-        wall_a, cpu_a = time.perf_counter() - t0, _cpu() - c0
+        a = run_batch(manifest, folder, run=run, workers=0, progress=False)
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
     finally:
         readers.read_sumstats = real
-    exp_reads = sum(1 for r in reads if r.startswith("x"))
-    out_reads = sum(1 for r in reads if r.startswith("y"))
-    results["serial"] = {"wall_s": wall_a, "pairs_per_s": n_pairs / wall_a, "cpu_s": cpu_a,
-                         "done": a.summary["pairs_done_total"],
-                         "final_tables_s": a.summary["seconds"]["write"],
-                         "task_seconds": a.summary["task_seconds"]}
-    results["file_reads"] = {"exposure_files_read": exp_reads, "outcome_files_read": out_reads,
-                             "per_exposure": exp_reads / args.exposures,
-                             "per_outcome": out_reads / args.outcomes}
-    print(f"serial: {wall_a:.1f} s, {n_pairs / wall_a:.1f} pairs/s, CPU {cpu_a:.1f} s "
-          f"(load {os.getloadavg()[0]:.1f}) "
-          f"({a.summary['pairs_done_total']} done); reads per exposure "
-          f"{exp_reads / args.exposures:g}, per outcome {out_reads / args.outcomes:g}", flush=True)
+    return {"wall_s": wall, "cpu_s": cpu, "done": a.summary["pairs_done_total"],
+            "final_tables_s": a.summary["seconds"]["write"],
+            "task_seconds": a.summary["task_seconds"],
+            "exposure_files_read": sum(1 for r in reads if r.startswith("x")),
+            "outcome_files_read": sum(1 for r in reads if r.startswith("y")),
+            "load_after": os.getloadavg()[0]}
 
-    # (b) LocalCluster, started here (as run_batch starts it) to read its workers' CPU
+
+def _dask_run(manifest: Path, folder: Path, run: dict, workers: int) -> dict:
+    """(b): in a fresh process, imports included; the LocalCluster is started here (as
+    run_batch starts it) to read its workers' CPU."""
+    t0, own0 = time.perf_counter(), _cpu()
+    from mrbook.batch import run_batch
     from mrbook.batch.run import _start_cluster
 
-    t0 = time.perf_counter()
-    cluster, client = _start_cluster(args.workers, False)
+    cluster, client = _start_cluster(workers, False)
     try:
-        c0, own0 = client.run(_cpu), _cpu()
-        b = run_batch(manifest, work / "dask", run=run, client=client, progress=False)
-        wall_b = time.perf_counter() - t0
+        c0 = client.run(_cpu)
+        b = run_batch(manifest, folder, run=run, client=client, progress=False)
+        wall = time.perf_counter() - t0
         c1, own1 = client.run(_cpu), _cpu()
     finally:
         client.close()
         cluster.close()
-    cpu_b = sorted(c1[w] - c0[w] for w in c1)
-    results["dask"] = {"workers": args.workers, "wall_s": wall_b, "pairs_per_s": n_pairs / wall_b,
-                       "worker_cpu_s": cpu_b, "done": b.summary["pairs_done_total"],
-                       "client_cpu_s": own1 - own0,
-                       "final_tables_s": b.summary["seconds"]["write"],
-                       "chunks_written_by": b.summary.get("chunks_written_by"),
-                       "task_seconds": b.summary["task_seconds"]}
-    results["speedup"] = wall_a / wall_b
-    # what the wall times would give on idle cores: the serial CPU over the busiest worker's
-    results["cpu_bound_speedup"] = cpu_a / max(cpu_b)
-    same = all((work / "serial" / f).read_bytes() == (work / "dask" / f).read_bytes()
-               for f in ("results.parquet", "heterogeneity.parquet", "pleiotropy.parquet"))
-    results["identical_results"] = same
-    print(f"LocalCluster ({args.workers} workers): {wall_b:.1f} s, {n_pairs / wall_b:.1f} pairs/s "
-          f"(load {os.getloadavg()[0]:.1f}); speed-up {wall_a / wall_b:.2f}x (goal >= 1.7); "
-          f"workers' CPU {' + '.join(f'{c:.1f}' for c in cpu_b)} s, CPU-bound speed-up "
-          f"{results['cpu_bound_speedup']:.2f}x; identical results: {same}", flush=True)
-    print(f"client process (scheduler, chunks, final tables): CPU {own1 - own0:.1f} s; final "
-          f"tables {b.summary['seconds']['write']:.2f} s (serial run: "
-          f"{a.summary['seconds']['write']:.2f} s); chunk folders written by "
-          f"{b.summary.get('chunks_written_by')}", flush=True)
+    return {"workers": workers, "wall_s": wall, "done": b.summary["pairs_done_total"],
+            "worker_cpu_s": sorted(c1[w] - c0[w] for w in c1), "client_cpu_s": own1 - own0,
+            "final_tables_s": b.summary["seconds"]["write"],
+            "chunks_written_by": b.summary.get("chunks_written_by"),
+            "task_seconds": b.summary["task_seconds"], "load_after": os.getloadavg()[0]}
 
-    # the pair stage, per worker
-    per = a.summary["task_seconds"]["pairs"] / a.summary["pairs_done_total"]
-    results["pair_stage"] = {"wall_s_per_pair_serial": per, "pairs_per_s_per_worker": 1 / per}
+
+def _fresh(kind: str, manifest: Path, folder: Path, args) -> dict:
+    """Run (a) or (b) in a fresh Python process, as a user's ``mrbook batch`` runs."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--manifest",
+           str(manifest), "--folder", str(folder), "--nboot", str(args.nboot), "--workers",
+           str(args.workers)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the {kind} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--exposures", type=int, default=200)
+    ap.add_argument("--outcomes", type=int, default=10)
+    ap.add_argument("--loci", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--nboot", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="serial and LocalCluster runs, alternated (default 3 of each)")
+    ap.add_argument("--quick", action="store_true", help="40 x 5 pairs, one repetition")
+    ap.add_argument("--out", default=str(HERE / "results" / "batch.json"))
+    ap.add_argument("--child", choices=["serial", "dask"], help=argparse.SUPPRESS)
+    ap.add_argument("--manifest", help=argparse.SUPPRESS)
+    ap.add_argument("--folder", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:  # one run, in this fresh process: its figures as JSON on stdout
+        run = {"methods": PAPER, "nboot": args.nboot, "presso_n_distribution": 0}
+        rec = (_serial_run(Path(args.manifest), Path(args.folder), run) if args.child == "serial"
+               else _dask_run(Path(args.manifest), Path(args.folder), run, args.workers))
+        print(json.dumps(rec))
+        return 0
+    if args.quick:
+        args.exposures, args.outcomes, args.repeat = 40, 5, 1
+
+    manifest = _phenome(args)
+    n_pairs = args.exposures * args.outcomes
+    run = {"methods": PAPER, "nboot": args.nboot, "presso_n_distribution": 0}
+    work = HERE / "data" / "batch-runs"
+    results = {"pairs": n_pairs, "exposures": args.exposures, "outcomes": args.outcomes,
+               "loci": args.loci, "nboot": args.nboot, "methods": PAPER,
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "load_before": os.getloadavg()},
+               "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "repetitions": []}
+    for rep in range(max(1, args.repeat)):
+        shutil.rmtree(work, ignore_errors=True)
+        a = _fresh("serial", manifest, work / "serial", args)
+        b = _fresh("dask", manifest, work / "dask", args)
+        same = all((work / "serial" / f).read_bytes() == (work / "dask" / f).read_bytes()
+                   for f in ("results.parquet", "heterogeneity.parquet", "pleiotropy.parquet"))
+        rec = {"serial": a, "dask": b, "speedup": a["wall_s"] / b["wall_s"],
+               # what the wall times would give on idle cores: the serial CPU over the busiest
+               # worker's
+               "cpu_bound_speedup": a["cpu_s"] / max(b["worker_cpu_s"]),
+               "identical_results": same}
+        results["repetitions"].append(rec)
+        print(f"run {rep + 1}: serial {a['wall_s']:.1f} s ({n_pairs / a['wall_s']:.1f} pairs/s, "
+              f"load {a['load_after']:.1f}), {args.workers} workers {b['wall_s']:.1f} s "
+              f"({n_pairs / b['wall_s']:.1f} pairs/s, load {b['load_after']:.1f}): speed-up "
+              f"{rec['speedup']:.2f}x, CPU-bound {rec['cpu_bound_speedup']:.2f}x; workers' CPU "
+              f"{' + '.join(f'{c:.1f}' for c in b['worker_cpu_s'])} s, client CPU "
+              f"{b['client_cpu_s']:.1f} s, final tables {b['final_tables_s']:.2f} s (serial "
+              f"{a['final_tables_s']:.2f} s); identical results: {same}", flush=True)
+    reps = results["repetitions"]
+    mid = sorted(reps, key=lambda r: r["speedup"])[(len(reps) - 1) // 2]  # the median run
+    a, b = mid["serial"], mid["dask"]
+    results["serial"] = dict(a, pairs_per_s=n_pairs / a["wall_s"])
+    results["dask"] = dict(b, pairs_per_s=n_pairs / b["wall_s"])
+    results["speedup"] = mid["speedup"]
+    results["speedups"] = [r["speedup"] for r in reps]
+    results["cpu_bound_speedup"] = mid["cpu_bound_speedup"]
+    results["identical_results"] = all(r["identical_results"] for r in reps)
+    results["file_reads"] = {"exposure_files_read": a["exposure_files_read"],
+                             "outcome_files_read": a["outcome_files_read"],
+                             "per_exposure": a["exposure_files_read"] / args.exposures,
+                             "per_outcome": a["outcome_files_read"] / args.outcomes}
+    print(f"median of {len(reps)}: speed-up {mid['speedup']:.2f}x (goal >= 1.7; runs "
+          f"{', '.join(f'{r:.2f}' for r in results['speedups'])}); {a['done']} and {b['done']} "
+          f"pairs done; reads per exposure {a['exposure_files_read'] / args.exposures:g}, per "
+          f"outcome {a['outcome_files_read'] / args.outcomes:g}", flush=True)
+
+    # the pair stage, per worker: the serial runs' task seconds (median), and its CPU split
+    pers = sorted(r["serial"]["task_seconds"]["pairs"] / r["serial"]["done"] for r in reps)
+    per = pers[(len(pers) - 1) // 2]
+    results["pair_stage"] = {"wall_s_per_pair_serial": per, "pairs_per_s_per_worker": 1 / per,
+                             "pairs_per_s_per_worker_runs": [1 / x for x in pers]}
     split = _split_pairs(manifest, run, 50)
     results["pair_stage"].update(split)
     results["machine"]["load_after"] = os.getloadavg()
-    print(f"pair stage: {1 / per:.1f} pairs/s per worker (goal >= 100); of the CPU per pair "
-          f"({split['cpu_s_per_pair'] * 1e3:.0f} ms, {split['mean_nsnp']:.0f} SNPs): instruments "
-          f"{split['instruments_s_per_pair'] * 1e3:.0f} ms, MR methods "
-          f"{split['mr_s_per_pair'] * 1e3:.0f} ms", flush=True)
+    print(f"pair stage: {1 / per:.1f} pairs/s per worker (goal >= 100; runs "
+          f"{', '.join(f'{1 / x:.1f}' for x in pers)}); of the CPU per pair "
+          f"({split['cpu_s_per_pair'] * 1e3:.1f} ms, {split['mean_nsnp']:.0f} SNPs): instruments "
+          f"{split['instruments_s_per_pair'] * 1e3:.1f} ms, MR methods "
+          f"{split['mr_s_per_pair'] * 1e3:.1f} ms", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {args.out}")

@@ -152,6 +152,27 @@ def test_each_file_is_read_once(phenome, params_file, tmp_path, monkeypatch):
     assert (reads["per_exposure"], reads["per_outcome"]) == (1.0, 1.0)
 
 
+def test_an_exposures_brief_names_its_candidates_and_their_proxies(phenome, params_file):
+    """The outcome tasks read the briefs, not the exposures' tables: a brief's rsIDs are the
+    exposure's kept candidates and every LD proxy found for them, and its counts are the
+    result's."""
+    from mrbook.batch import plan as P, tasks as T
+
+    settings = P.make_settings(P.load_parameters(params_file), phenome["manifest"])
+    work = P.plan(P.read_manifest(phenome["manifest"]), settings, 50)
+    for key, job in work.exposures.items():
+        res = T.exposure_task(job, settings)
+        b = T.brief(res)
+        assert res.failure is None and res.proxies is not None and len(res.proxies)
+        want = set(map(str, res.selection.kept)) | set(res.proxies["proxy"].astype(str))
+        assert b.needed == tuple(sorted(want))
+        assert (b.key, b.failure, b.reads, b.seconds) == (key, None, 1, res.seconds)
+    bad = T.exposure_task(P.ExposureJob("k", str(phenome["manifest"].parent / "missing.tsv"),
+                                        None, None), settings)
+    assert bad.failure is not None and bad.failure.step == "source"
+    assert T.brief(bad).failure == bad.failure and T.brief(bad).needed == ()
+
+
 @pytest.mark.parametrize("row", [1, 5])
 def test_each_pair_equals_the_single_pair_commands(serial_run, phenome, row, tmp_path):
     """`mrbook instruments` + `mrbook mr` on one pair give the batch's rows of that pair."""

@@ -116,16 +116,17 @@ def _serial(p: plan_mod.Plan, settings, on_stage, on_chunk) -> dict:
     seconds = {"exposures": 0.0, "tables": 0.0, "outcomes": 0.0, "pairs": 0.0}
     t0 = time.perf_counter()
     exposures = {k: tasks.exposure_task(job, settings) for k, job in p.exposures.items()}
+    briefs = {k: tasks.brief(r) for k, r in exposures.items()}
     seconds["exposures"] = time.perf_counter() - t0
-    on_stage("exposures", exposures.values())
+    on_stage("exposures", briefs.values())
     t0 = time.perf_counter()
     tables = {path: tasks.table_task(path) for path in p.tables}
     seconds["tables"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outcomes = {k: tasks.outcome_task(job, settings, *(exposures[e] for e in job.exposures))
+    outcomes = {k: tasks.outcome_task(job, settings, *(briefs[e] for e in job.exposures))
                 for k, job in p.outcomes.items()}
     seconds["outcomes"] = time.perf_counter() - t0
-    on_stage("outcomes", outcomes.values())
+    on_stage("outcomes", [tasks.brief(r) for r in outcomes.values()])
     t0 = time.perf_counter()
     for chunk in p.chunks:
         res = tasks.pairs_task(chunk, settings, {e: exposures[e] for _, e, _ in chunk.pairs},
@@ -146,11 +147,17 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
     ex_f = {k: client.submit(tasks.exposure_task, job, settings, key=f"exposure-{k}-{token}",
                              pure=False)
             for k, job in p.exposures.items()}
+    # the briefs (a few kB, made where the result is) go to the outcome tasks and to this
+    # client; the exposures' tables move only to the chunks that use them
+    ex_b = {k: client.submit(tasks.brief, f, key=f"exposure-brief-{k}-{token}", pure=False)
+            for k, f in ex_f.items()}
     tb_f = {path: client.submit(tasks.table_task, path, key=f"table-{i}-{token}", pure=False)
             for i, path in enumerate(p.tables)}
-    oc_f = {k: client.submit(tasks.outcome_task, job, settings, *(ex_f[e] for e in job.exposures),
+    oc_f = {k: client.submit(tasks.outcome_task, job, settings, *(ex_b[e] for e in job.exposures),
                              key=f"outcome-{k}-{token}", pure=False)
             for k, job in p.outcomes.items()}
+    oc_b = {k: client.submit(tasks.brief, f, key=f"outcome-brief-{k}-{token}", pure=False)
+            for k, f in oc_f.items()}
     ch_f = {}
     for chunk in p.chunks:
         ekeys = sorted({e for _, e, _ in chunk.pairs})
@@ -163,14 +170,14 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
         f = client.submit(store.run_chunk, target, mv_tasks.mv_pairs_task, chunk, settings,
                           key=f"mvpairs-{chunk.index:05d}-{token}", pure=False)
         ch_f[f.key] = (chunk, f)
-    stage_of = {f.key: "exposures" for f in ex_f.values()}
-    stage_of.update({f.key: "outcomes" for f in oc_f.values()})
-    pending = {"exposures": len(ex_f), "outcomes": len(oc_f)}
+    stage_of = {f.key: "exposures" for f in ex_b.values()}
+    stage_of.update({f.key: "outcomes" for f in oc_b.values()})
+    pending = {"exposures": len(ex_b), "outcomes": len(oc_b)}
     got = {"exposures": [], "outcomes": []}
     t_start = time.perf_counter()
     wall = {}
     try:
-        done = as_completed([*ex_f.values(), *oc_f.values(), *(f for _, f in ch_f.values())])
+        done = as_completed([*ex_b.values(), *oc_b.values(), *(f for _, f in ch_f.values())])
         for fut in done:
             if fut.status in ("pending", "lost"):
                 # its result was on a worker that died after it finished: Dask computes
@@ -194,7 +201,8 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
             f.release()
         wall["pairs"] = time.perf_counter() - t_start
     finally:
-        for f in [*ex_f.values(), *oc_f.values(), *tb_f.values(), *(f for _, f in ch_f.values())]:
+        for f in [*ex_f.values(), *ex_b.values(), *oc_f.values(), *oc_b.values(),
+                  *tb_f.values(), *(f for _, f in ch_f.values())]:
             f.release()
     return {"wall_seconds_since_submit": wall}
 

@@ -148,24 +148,56 @@ class OutcomeResult:
             .reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Brief:
+    """The few fields of an exposure or outcome task's result that others read.
+
+    The client reports progress and counts from briefs, and an outcome task finds
+    the SNPs to read from its exposures' briefs: a few kilobytes each, instead of
+    the exposures' tables (~80 kB for a 50-SNP exposure, and every outcome of a
+    phenome needs every exposure).
+    """
+
+    key: str
+    failure: Failure | None = None
+    reads: int = 0
+    seconds: float = 0.0
+    #: an exposure's: the rsIDs an outcome is read for (its candidates and their LD proxies)
+    needed: tuple = ()
+    #: an outcome's: how many SNPs it was read for
+    snps: int = 0
+
+
+def brief(result) -> Brief:
+    """The :class:`Brief` of an :class:`ExposureResult` or :class:`OutcomeResult`."""
+    if isinstance(result, OutcomeResult):
+        return Brief(key=result.key, failure=result.failure, reads=result.reads,
+                     seconds=result.seconds, snps=result.snps)
+    needed: set[str] = set()
+    if result.selection is not None:
+        needed.update(str(s) for s in result.selection.kept)
+        if result.proxies is not None and len(result.proxies):
+            needed.update(result.proxies["proxy"].astype(str))
+    return Brief(key=result.key, failure=result.failure, reads=result.reads,
+                 seconds=result.seconds, needed=tuple(sorted(needed)))
+
+
 def needed_snps(exposures) -> list[str]:
-    """The union of the candidates of these exposure results and of their LD proxies."""
+    """The union of the candidates of these exposures (their :class:`Brief`) and of their
+    LD proxies."""
     snps: set[str] = set()
-    for r in exposures:
-        if r.selection is None:
-            continue
-        snps.update(str(s) for s in r.selection.kept)
-        if r.proxies is not None and len(r.proxies):
-            snps.update(r.proxies["proxy"].astype(str))
+    for b in exposures:
+        snps.update(b.needed)
     return sorted(snps)
 
 
-def outcome_task(job: OutcomeJob, settings: Settings, *exposures: ExposureResult) -> OutcomeResult:
+def outcome_task(job: OutcomeJob, settings: Settings, *exposures: Brief) -> OutcomeResult:
     """Read an outcome once for the union of the SNPs its exposures need (proxies included).
 
     A file is read with the same function a single pair uses
     (:func:`mrbook.read_sumstats` keeping only those rsIDs); an OpenGWAS outcome
     is asked once for all of them (the server adds its own LD proxies).
+    ``exposures`` are the :class:`Brief` of the outcome's exposures.
     """
     from ..instruments import _read_outcome, resolve_source
 
