@@ -36,6 +36,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -346,17 +347,24 @@ def _read_arrow(path: Path):
         return f.read(use_pandas_metadata=True, use_threads=False)
 
 
-def _chunk_pairs(out: Path) -> list[tuple[str, object]]:
-    """``(chunk folder name, its pairs table in Arrow)`` of every complete chunk, in chunk order."""
-    found = []
-    for d in _chunk_dirs(out):
-        try:
-            t = _read_arrow(d / "pairs.parquet")
-        except (OSError, ValueError):
-            continue  # not a complete chunk
-        if {"pair_key", "status"} <= set(t.column_names):
-            found.append((d.name, t))
-    return found
+def _read_pairs(path: Path):
+    """A chunk's pairs table (Arrow); None when it cannot be read (not a complete chunk)."""
+    try:
+        t = _read_arrow(path)
+    except (OSError, ValueError):
+        return None
+    return t if {"pair_key", "status"} <= set(t.column_names) else None
+
+
+def _chunk_pairs(out: Path, pool=None) -> list[tuple[str, object]]:
+    """``(chunk folder name, its pairs table in Arrow)`` of every complete chunk, in chunk order.
+
+    ``pool`` (a :class:`concurrent.futures.Executor`) reads the files side by side.
+    """
+    dirs = _chunk_dirs(out)
+    tables = (pool.map if pool is not None else map)(_read_pairs,
+                                                     [d / "pairs.parquet" for d in dirs])
+    return [(d.name, t) for d, t in zip(dirs, tables) if t is not None]
 
 
 def _key_status(pairs) -> zip:
@@ -488,8 +496,8 @@ class _Part:
     layout: tuple | None
 
 
-def _layout(table) -> tuple | None:
-    """A part's :attr:`_Part.layout`.
+def _layout(table, known: dict) -> tuple | None:
+    """A part's :attr:`_Part.layout` (``known``: the layouts of schemas seen already).
 
     The pandas dtype a column gets from Arrow does not depend on its rows for
     strings, floats and all-null columns, nor for integer and boolean columns
@@ -504,20 +512,27 @@ def _layout(table) -> tuple | None:
         if not (pt.is_string(t) or pt.is_large_string(t) or pt.is_floating(t) or pt.is_null(t)
                 or ((pt.is_integer(t) or pt.is_boolean(t)) and col.null_count == 0)):
             return None
-    if len(set(table.column_names)) != table.num_columns:
-        return None
-    meta = dict(table.schema.metadata or {})
-    pandas_meta = json.loads(meta.pop(b"pandas", b"{}"))
-    pandas_meta["columns"] = sorted(pandas_meta.get("columns", []), key=lambda c: str(c.get("name")))
-    fields = sorted(((f.name, f.type, f.nullable, f.metadata) for f in table.schema),
-                    key=lambda f: f[0])
-    return (tuple(fields), json.dumps(pandas_meta, sort_keys=True), tuple(sorted(meta.items())))
+    schema = table.schema
+    key = schema.serialize().to_pybytes()  # fields, types, field and schema metadata
+    if key not in known:
+        meta = dict(schema.metadata or {})
+        pandas_meta = json.loads(meta.pop(b"pandas", b"{}"))
+        pandas_meta["columns"] = sorted(pandas_meta.get("columns", []),
+                                        key=lambda c: str(c.get("name")))
+        fields = sorted(((f.name, f.type, f.nullable, f.metadata) for f in schema),
+                        key=lambda f: f[0])
+        unique = len(set(schema.names)) == len(schema.names)
+        known[key] = (tuple(fields), json.dumps(pandas_meta, sort_keys=True),
+                      tuple(sorted(meta.items()))) if unique else None
+    return known[key]
 
 
-def _parts(out: Path, name: str, own: dict[str, str], tables: dict | None = None) -> list[_Part]:
+def _parts(out: Path, name: str, own: dict[str, str], tables: dict | None = None,
+           pool=None) -> list[_Part]:
     """The files of table ``name`` of the chunks that own pairs in ``own``, in chunk order.
 
-    ``tables`` holds chunks' tables read already (by chunk name).
+    ``tables`` holds chunks' tables read already (by chunk name); ``pool`` (a
+    :class:`concurrent.futures.Executor`) reads the others side by side.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -525,22 +540,24 @@ def _parts(out: Path, name: str, own: dict[str, str], tables: dict | None = None
     by_chunk: dict[str, set[str]] = {}
     for k, c in own.items():
         by_chunk.setdefault(c, set()).add(k)
-    parts = []
+    tables = dict(tables or {})
+    files = {chunk: out / "chunks" / chunk / f"{name}.parquet" for chunk in by_chunk
+             if chunk not in tables}
+    files = {chunk: f for chunk, f in files.items() if f.is_file()}
+    tables.update(zip(files, (pool.map if pool is not None else map)(_read_arrow,
+                                                                     files.values())))
+    parts, known = [], {}
     for chunk, keys in sorted(by_chunk.items()):
-        if tables is not None and chunk in tables:
-            t = tables[chunk]
-        else:
-            f = out / "chunks" / chunk / f"{name}.parquet"
-            if not f.is_file():
-                continue
-            t = _read_arrow(f)
+        if chunk not in tables:
+            continue
+        t = tables[chunk]
         col = t.column("pair_key")
         if pa.types.is_null(col.type):  # no pair in it
             keep = np.zeros(len(col), dtype=bool)
         else:
             keep = pc.is_in(col, value_set=pa.array(sorted(keys), type=col.type)) \
                 .to_numpy(zero_copy_only=False)
-        parts.append(_Part(t, keep, _layout(t)))
+        parts.append(_Part(t, keep, _layout(t, known)))
     return parts
 
 
@@ -606,8 +623,9 @@ def _owned_frame(parts: list[_Part]) -> pd.DataFrame | None:
 
 def _sort(t: pd.DataFrame, rows: dict[str, int]) -> pd.DataFrame:
     """Pairs in manifest order, each pair's rows in the order they were made."""
-    codes, keys = pd.factorize(t["pair_key"])  # a pair's row once, not once per table row
-    order = np.array([rows.get(k, np.nan) for k in keys])[codes] if len(t) else \
+    # a pair's row looked up once, not once per table row (a key not planned sorts last)
+    codes, keys = pd.factorize(t["pair_key"], use_na_sentinel=False)
+    order = np.array([rows.get(k, np.nan) for k in keys.tolist()])[codes] if len(t) else \
         np.zeros(0, dtype=np.int64)
     return t.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o") \
         .reset_index(drop=True)
@@ -673,17 +691,44 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
         summary["tables_rebuilt"] = False
         write_json(summary, out / "summary.json")
         return summary
-    chunk_pairs = _chunk_pairs(out)  # read once: owners, then the pairs table
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        written, n_done, n_errors = _final_tables(out, rows, pool)
+    planned = len(rows)
+    summary["tables_rebuilt"] = True
+    summary.update({
+        "pairs_planned": planned,
+        "pairs_done_total": n_done,
+        "pairs_failed": n_errors,
+        "pairs_not_run": planned - n_done - n_errors,
+        "rows": written,
+    })
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int], int, int]:
+    """Write the final tables and ``errors.csv`` (:func:`finalise`).
+
+    The chunk files are read and the final files written by the threads of
+    ``pool`` (Arrow reads and Parquet writes run without the GIL), a table's
+    files while the table before it is written.
+
+    Returns
+    -------
+    tuple
+        The rows of each final table written, the pairs done, the pairs failed.
+    """
+    chunk_pairs = _chunk_pairs(out, pool)  # read once: owners, then the pairs table
     own = _owners(chunk_pairs, rows)
     state = _owned_frame(_parts(out, "pairs", own, dict(chunk_pairs)))
     if state is None:
         state = pd.DataFrame(columns=["pair_key", "status"])
     state = _sort(state, rows)
     done = set(state.loc[state["status"] == "done", "pair_key"])
-    written = {}
+    written, writes = {}, []
     for name in TABLES:
         t = _owned_frame(_parts(out, name, {k: c for k, c in own.items()
-                                            if k in done or name == "exclusions"}))
+                                            if k in done or name == "exclusions"}, pool=pool))
         if t is None:
             if name in OPTIONAL_TABLES:
                 continue
@@ -699,24 +744,18 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
             t = t.drop(columns=["pair_key"]).assign(pval_fdr=bh_fdr(t))
         else:
             t = t.drop(columns=["pair_key"])
-        write_parquet(t, out / f"{name}.parquet")
+        writes.append(pool.submit(write_parquet, t, out / f"{name}.parquet"))
         written[name] = len(t)
-    write_parquet(state.drop(columns=["pair_key"]), out / "pairs.parquet")
-    errs = _owned_frame(_parts(out, "errors", {k: c for k, c in own.items() if k not in done}))
+    writes.append(pool.submit(write_parquet, state.drop(columns=["pair_key"]),
+                              out / "pairs.parquet"))
+    errs = _owned_frame(_parts(out, "errors", {k: c for k, c in own.items() if k not in done},
+                               pool=pool))
     errs = _sort(errs, rows) if errs is not None else pd.DataFrame(columns=ERROR_FILE_COLUMNS + ["pair_key"])
     errs = errs[ERROR_FILE_COLUMNS]
     _atomic_bytes(out / "errors.csv", lambda tmp: errs.to_csv(tmp, index=False))
-    planned = len(rows)
-    summary["tables_rebuilt"] = True
-    summary.update({
-        "pairs_planned": planned,
-        "pairs_done_total": len(done),
-        "pairs_failed": int(len(errs)),
-        "pairs_not_run": planned - len(done) - int(len(errs)),
-        "rows": written,
-    })
-    write_json(summary, out / "summary.json")
-    return summary
+    for w in writes:
+        w.result()  # a failed write raises here
+    return written, len(done), int(len(errs))
 
 
 def load_results(out: str | Path) -> dict:
