@@ -109,7 +109,7 @@ def _same_file(got, want, tmp_path):
 def test_owned_rows_in_arrow_are_the_pandas_tables(seed, attrs, tmp_path):
     own, rows = _folder(tmp_path, seed, attrs)
     want = _pandas_way(tmp_path, "t", own, rows)
-    got = store._owned_frame(store._parts(tmp_path, "t", own))
+    got = store._owned_frame(store._read_parts(tmp_path, "t", own)())
     if want is None:
         assert got is None
         return
@@ -125,7 +125,7 @@ def test_without_pandas_arrow_converter_read_parquet_converts(seed, tmp_path, mo
     own, rows = _folder(tmp_path, seed, "some")
     want = _pandas_way(tmp_path, "t", own, rows)
     monkeypatch.setattr(store, "_arrow_to_pandas", None)  # pandas < 2.3
-    got = store._owned_frame(store._parts(tmp_path, "t", own))
+    got = store._owned_frame(store._read_parts(tmp_path, "t", own)())
     if want is None:
         assert got is None
         return

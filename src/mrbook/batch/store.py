@@ -527,27 +527,25 @@ def _layout(table, known: dict) -> tuple | None:
     return known[key]
 
 
-def _parts(out: Path, name: str, own: dict[str, str], tables: dict | None = None,
-           pool=None) -> list[_Part]:
-    """The files of table ``name`` of the chunks that own pairs in ``own``, in chunk order.
+def _by_chunk(own: dict[str, str]) -> dict[str, set[str]]:
+    """The pairs each chunk owns (``own``: pair -> chunk)."""
+    by_chunk: dict[str, set[str]] = {}
+    for k, c in own.items():
+        by_chunk.setdefault(c, set()).add(k)
+    return by_chunk
 
-    ``tables`` holds chunks' tables read already (by chunk name); ``pool`` (a
-    :class:`concurrent.futures.Executor`) reads the others side by side.
+
+def _parts(own: dict[str, str], tables: dict) -> list[_Part]:
+    """The files of a final table of the chunks that own pairs in ``own``, in chunk order.
+
+    ``tables``: chunk name -> the chunk's file of that table, read (a chunk without
+    the file is left out).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    by_chunk: dict[str, set[str]] = {}
-    for k, c in own.items():
-        by_chunk.setdefault(c, set()).add(k)
-    tables = dict(tables or {})
-    files = {chunk: out / "chunks" / chunk / f"{name}.parquet" for chunk in by_chunk
-             if chunk not in tables}
-    files = {chunk: f for chunk, f in files.items() if f.is_file()}
-    tables.update(zip(files, (pool.map if pool is not None else map)(_read_arrow,
-                                                                     files.values())))
     parts, known = [], {}
-    for chunk, keys in sorted(by_chunk.items()):
+    for chunk, keys in sorted(_by_chunk(own).items()):
         if chunk not in tables:
             continue
         t = tables[chunk]
@@ -559,6 +557,19 @@ def _parts(out: Path, name: str, own: dict[str, str], tables: dict | None = None
                 .to_numpy(zero_copy_only=False)
         parts.append(_Part(t, keep, _layout(t, known)))
     return parts
+
+
+def _read_parts(out: Path, name: str, own: dict[str, str], pool=None):
+    """Read the chunk files of table ``name``; a function that returns their parts (:func:`_parts`).
+
+    With a ``pool`` (a :class:`concurrent.futures.Executor`) its threads read the
+    files from the call on, and the function waits for them: the caller can work
+    meanwhile. Without one, the function reads them.
+    """
+    files = {c: out / "chunks" / c / f"{name}.parquet" for c in _by_chunk(own)}
+    files = {c: f for c, f in files.items() if f.is_file()}
+    read = (pool.map if pool is not None else map)(_read_arrow, files.values())
+    return lambda: _parts(own, dict(zip(files, read)))
 
 
 try:  # what pandas.read_parquet converts an Arrow table with (pandas >= 2.3)
@@ -709,9 +720,9 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
 def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int], int, int]:
     """Write the final tables and ``errors.csv`` (:func:`finalise`).
 
-    The chunk files are read and the final files written by the threads of
-    ``pool`` (Arrow reads and Parquet writes run without the GIL), a table's
-    files while the table before it is written.
+    The threads of ``pool`` read the chunk files (Arrow reads run without the
+    GIL): the files of the next table while this one is converted and written
+    (by this thread: pandas is left to one thread).
 
     Returns
     -------
@@ -720,15 +731,20 @@ def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int]
     """
     chunk_pairs = _chunk_pairs(out, pool)  # read once: owners, then the pairs table
     own = _owners(chunk_pairs, rows)
-    state = _owned_frame(_parts(out, "pairs", own, dict(chunk_pairs)))
+    state = _owned_frame(_parts(own, dict(chunk_pairs)))
     if state is None:
         state = pd.DataFrame(columns=["pair_key", "status"])
     state = _sort(state, rows)
     done = set(state.loc[state["status"] == "done", "pair_key"])
-    written, writes = {}, []
-    for name in TABLES:
-        t = _owned_frame(_parts(out, name, {k: c for k, c in own.items()
-                                            if k in done or name == "exclusions"}, pool=pool))
+    owned = {name: {k: c for k, c in own.items() if k in done or name == "exclusions"}
+             for name in TABLES}
+    owned["errors"] = {k: c for k, c in own.items() if k not in done}
+    pending = _read_parts(out, TABLES[0], owned[TABLES[0]], pool)
+    written = {}
+    for name, after in zip(TABLES, [*TABLES[1:], "errors"]):
+        parts = pending()
+        pending = _read_parts(out, after, owned[after], pool)  # read while this one is written
+        t = _owned_frame(parts)
         if t is None:
             if name in OPTIONAL_TABLES:
                 continue
@@ -744,17 +760,13 @@ def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int]
             t = t.drop(columns=["pair_key"]).assign(pval_fdr=bh_fdr(t))
         else:
             t = t.drop(columns=["pair_key"])
-        writes.append(pool.submit(write_parquet, t, out / f"{name}.parquet"))
+        write_parquet(t, out / f"{name}.parquet")
         written[name] = len(t)
-    writes.append(pool.submit(write_parquet, state.drop(columns=["pair_key"]),
-                              out / "pairs.parquet"))
-    errs = _owned_frame(_parts(out, "errors", {k: c for k, c in own.items() if k not in done},
-                               pool=pool))
+    write_parquet(state.drop(columns=["pair_key"]), out / "pairs.parquet")
+    errs = _owned_frame(pending())
     errs = _sort(errs, rows) if errs is not None else pd.DataFrame(columns=ERROR_FILE_COLUMNS + ["pair_key"])
     errs = errs[ERROR_FILE_COLUMNS]
     _atomic_bytes(out / "errors.csv", lambda tmp: errs.to_csv(tmp, index=False))
-    for w in writes:
-        w.result()  # a failed write raises here
     return written, len(done), int(len(errs))
 
 
