@@ -535,17 +535,17 @@ def _by_chunk(own: dict[str, str]) -> dict[str, set[str]]:
     return by_chunk
 
 
-def _parts(own: dict[str, str], tables: dict) -> list[_Part]:
-    """The files of a final table of the chunks that own pairs in ``own``, in chunk order.
+def _parts(by_chunk: dict[str, set[str]], tables: dict) -> list[_Part]:
+    """The files of a final table of the chunks that own pairs, in chunk order.
 
-    ``tables``: chunk name -> the chunk's file of that table, read (a chunk without
-    the file is left out).
+    ``by_chunk``: the pairs each chunk owns (:func:`_by_chunk`); ``tables``: chunk
+    name -> the chunk's file of that table, read (a chunk without the file is left out).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts, known = [], {}
-    for chunk, keys in sorted(_by_chunk(own).items()):
+    for chunk, keys in sorted(by_chunk.items()):
         if chunk not in tables:
             continue
         t = tables[chunk]
@@ -566,10 +566,11 @@ def _read_parts(out: Path, name: str, own: dict[str, str], pool=None):
     files from the call on, and the function waits for them: the caller can work
     meanwhile. Without one, the function reads them.
     """
-    files = {c: out / "chunks" / c / f"{name}.parquet" for c in _by_chunk(own)}
+    by_chunk = _by_chunk(own)
+    files = {c: out / "chunks" / c / f"{name}.parquet" for c in by_chunk}
     files = {c: f for c, f in files.items() if f.is_file()}
     read = (pool.map if pool is not None else map)(_read_arrow, files.values())
-    return lambda: _parts(own, dict(zip(files, read)))
+    return lambda: _parts(by_chunk, dict(zip(files, read)))
 
 
 try:  # what pandas.read_parquet converts an Arrow table with (pandas >= 2.3)
@@ -731,7 +732,7 @@ def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int]
     """
     chunk_pairs = _chunk_pairs(out, pool)  # read once: owners, then the pairs table
     own = _owners(chunk_pairs, rows)
-    state = _owned_frame(_parts(own, dict(chunk_pairs)))
+    state = _owned_frame(_parts(_by_chunk(own), dict(chunk_pairs)))
     if state is None:
         state = pd.DataFrame(columns=["pair_key", "status"])
     state = _sort(state, rows)
