@@ -36,6 +36,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -338,35 +339,64 @@ def run_chunk(target: ChunkTarget | None, task, chunk, *args):
     return chunk_written(final, result.pairs, result.seconds, result.index)
 
 
-def _pairs_state(out: Path) -> pd.DataFrame:
-    frames = []
-    for d in _chunk_dirs(out):
-        try:
-            t = pd.read_parquet(d / "pairs.parquet", columns=["pair_key", "status"])
-        except (OSError, ValueError):
-            continue  # not a complete chunk
-        frames.append(t.assign(chunk=d.name))
-    if not frames:
-        return pd.DataFrame(columns=["pair_key", "status", "chunk"])
-    return pd.concat(frames, ignore_index=True)
+def _read_arrow(path: Path):
+    """A Parquet file as the Arrow table :func:`pandas.read_parquet` reads (its pandas metadata kept)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as f:
+        return f.read(use_pandas_metadata=True, use_threads=False)
+
+
+def _read_pairs(path: Path):
+    """A chunk's pairs table (Arrow); None when it cannot be read (not a complete chunk)."""
+    try:
+        t = _read_arrow(path)
+    except (OSError, ValueError):
+        return None
+    return t if {"pair_key", "status"} <= set(t.column_names) else None
+
+
+def _chunk_pairs(out: Path, pool=None) -> list[tuple[str, object]]:
+    """``(chunk folder name, its pairs table in Arrow)`` of every complete chunk, in chunk order.
+
+    ``pool`` (a :class:`concurrent.futures.Executor`) reads the files side by side.
+    """
+    dirs = _chunk_dirs(out)
+    tables = (pool.map if pool is not None else map)(_read_pairs,
+                                                     [d / "pairs.parquet" for d in dirs])
+    return [(d.name, t) for d, t in zip(dirs, tables) if t is not None]
+
+
+def _key_status(pairs) -> zip:
+    """``(pair_key, status)`` of every row of a chunk's pairs table (Arrow)."""
+    return zip(pairs.column("pair_key").to_pylist(), pairs.column("status").to_pylist())
 
 
 def done_keys(out: Path) -> set[str]:
     """Keys of the pairs some earlier chunk finished (a resumed batch skips them)."""
-    st = _pairs_state(out)
-    return set(st.loc[st["status"] == "done", "pair_key"])
+    return {k for _, t in _chunk_pairs(out) for k, s in _key_status(t) if s == "done"}
+
+
+def _owners(chunk_pairs, keys) -> dict[str, str]:
+    """:func:`owners` from the chunks' pairs tables (:func:`_chunk_pairs`)."""
+    keys = set(keys)
+    own: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    for chunk, t in chunk_pairs:
+        for k, status in _key_status(t):
+            if k not in keys:
+                continue
+            if status == "done":
+                own.setdefault(k, chunk)
+            else:
+                failed[k] = chunk  # chunk folders sort by run: the latest failure wins
+    own.update({k: c for k, c in failed.items() if k not in own})
+    return own
 
 
 def owners(out: Path, keys) -> dict[str, str]:
     """The chunk each pair's rows come from: where it was done, else where it last failed."""
-    st = _pairs_state(out)
-    st = st[st["pair_key"].isin(set(keys))]
-    done = st[st["status"] == "done"].drop_duplicates("pair_key", keep="first")
-    own = dict(zip(done["pair_key"], done["chunk"]))
-    failed = st[(st["status"] != "done") & ~st["pair_key"].isin(set(own))]
-    failed = failed.drop_duplicates("pair_key", keep="last")  # chunk folders sort by run
-    own.update(zip(failed["pair_key"], failed["chunk"]))
-    return own
+    return _owners(_chunk_pairs(out), keys)
 
 
 # --------------------------------------------------------------------------- the final tables
@@ -445,27 +475,170 @@ def bh_fdr(results: pd.DataFrame) -> pd.Series:
     return q
 
 
-def _read_owned(out: Path, name: str, own: dict[str, str]) -> pd.DataFrame | None:
+@dataclass(frozen=True)
+class _Part:
+    """One chunk's file of a final table.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        The whole file, as :func:`pandas.read_parquet` reads it.
+    keep : numpy.ndarray
+        Which of its rows belong to pairs this chunk owns (bool).
+    layout : tuple or None
+        Its columns (names, types) and metadata, independent of their order, when
+        every column converts to the same pandas dtype whatever rows it keeps; None
+        otherwise (an integer or boolean column with nulls, a dictionary ...).
+    """
+
+    table: object
+    keep: np.ndarray
+    layout: tuple | None
+
+
+def _layout(table, known: dict) -> tuple | None:
+    """A part's :attr:`_Part.layout` (``known``: the layouts of schemas seen already).
+
+    The pandas dtype a column gets from Arrow does not depend on its rows for
+    strings, floats and all-null columns, nor for integer and boolean columns
+    without nulls (with nulls they become float64 or object): the rows of such
+    tables can be filtered and concatenated in Arrow and converted once, with the
+    dtypes :func:`pandas.concat` of the converted tables would give.
+    """
+    import pyarrow.types as pt
+
+    for col in table.columns:
+        t = col.type
+        if not (pt.is_string(t) or pt.is_large_string(t) or pt.is_floating(t) or pt.is_null(t)
+                or ((pt.is_integer(t) or pt.is_boolean(t)) and col.null_count == 0)):
+            return None
+    schema = table.schema
+    key = schema.serialize().to_pybytes()  # fields, types, field and schema metadata
+    if key not in known:
+        meta = dict(schema.metadata or {})
+        pandas_meta = json.loads(meta.pop(b"pandas", b"{}"))
+        pandas_meta["columns"] = sorted(pandas_meta.get("columns", []),
+                                        key=lambda c: str(c.get("name")))
+        fields = sorted(((f.name, f.type, f.nullable, f.metadata) for f in schema),
+                        key=lambda f: f[0])
+        unique = len(set(schema.names)) == len(schema.names)
+        known[key] = (tuple(fields), json.dumps(pandas_meta, sort_keys=True),
+                      tuple(sorted(meta.items()))) if unique else None
+    return known[key]
+
+
+def _by_chunk(own: dict[str, str]) -> dict[str, set[str]]:
+    """The pairs each chunk owns (``own``: pair -> chunk)."""
     by_chunk: dict[str, set[str]] = {}
     for k, c in own.items():
         by_chunk.setdefault(c, set()).add(k)
-    frames = []
+    return by_chunk
+
+
+def _parts(by_chunk: dict[str, set[str]], tables: dict) -> list[_Part]:
+    """The files of a final table of the chunks that own pairs, in chunk order.
+
+    ``by_chunk``: the pairs each chunk owns (:func:`_by_chunk`); ``tables``: chunk
+    name -> the chunk's file of that table, read (a chunk without the file is left out).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts, known = [], {}
     for chunk, keys in sorted(by_chunk.items()):
-        f = out / "chunks" / chunk / f"{name}.parquet"
-        if not f.is_file():
+        if chunk not in tables:
             continue
-        t = pd.read_parquet(f)
-        frames.append(t[t["pair_key"].isin(keys)])
-    frames = [f for f in frames if len(f.columns)]
-    if not frames:
+        t = tables[chunk]
+        col = t.column("pair_key")
+        if pa.types.is_null(col.type):  # no pair in it
+            keep = np.zeros(len(col), dtype=bool)
+        else:
+            keep = pc.is_in(col, value_set=pa.array(sorted(keys), type=col.type)) \
+                .to_numpy(zero_copy_only=False)
+        parts.append(_Part(t, keep, _layout(t, known)))
+    return parts
+
+
+def _read_parts(out: Path, name: str, own: dict[str, str], pool=None):
+    """Read the chunk files of table ``name``; a function that returns their parts (:func:`_parts`).
+
+    With a ``pool`` (a :class:`concurrent.futures.Executor`) its threads read the
+    files from the call on, and the function waits for them: the caller can work
+    meanwhile. Without one, the function reads them.
+    """
+    by_chunk = _by_chunk(own)
+    files = {c: out / "chunks" / c / f"{name}.parquet" for c in by_chunk}
+    files = {c: f for c, f in files.items() if f.is_file()}
+    read = (pool.map if pool is not None else map)(_read_arrow, files.values())
+    return lambda: _parts(by_chunk, dict(zip(files, read)))
+
+
+try:  # what pandas.read_parquet converts an Arrow table with (pandas >= 2.3)
+    from pandas.io._util import arrow_table_to_pandas as _arrow_to_pandas
+except ImportError:  # pragma: no cover - older pandas: through read_parquet itself
+    _arrow_to_pandas = None
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """An Arrow table as :func:`pandas.read_parquet` would return it from a file of it."""
+    if _arrow_to_pandas is None:
+        import io
+
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        return pd.read_parquet(io.BytesIO(buf.getvalue()))
+    df = _arrow_to_pandas(table)
+    attrs = (table.schema.metadata or {}).get(b"PANDAS_ATTRS")
+    if attrs is not None:
+        df.attrs = json.loads(attrs)
+    return df
+
+
+def _run_frame(run: list[_Part]) -> pd.DataFrame:
+    """The kept rows of consecutive parts of one layout, as one DataFrame."""
+    import pyarrow as pa
+
+    first = run[0]
+    if first.layout is None:  # converted whole, then filtered, as pandas reads it
+        df = _to_pandas(first.table)
+        return df[first.keep]
+    names = first.table.column_names
+    tables = []
+    for p in run:
+        t = p.table if p.table.column_names == names else p.table.select(names)
+        tables.append(t if p.keep.all() else t.filter(p.keep))
+    return _to_pandas(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+
+
+def _owned_frame(parts: list[_Part]) -> pd.DataFrame | None:
+    """The owned rows of a table's chunk files, in chunk order; None when there is no file.
+
+    The same frame as :func:`pandas.concat` (``ignore_index``) of every file read by
+    :func:`pandas.read_parquet` and filtered to its owned rows, the files left without
+    rows left out (all of them: the first one kept): consecutive files of one
+    :attr:`_Part.layout` are filtered and concatenated in Arrow and converted once,
+    the others one by one.
+    """
+    if not parts:
         return None
-    non_empty = [f for f in frames if len(f)]
-    return pd.concat(non_empty or frames[:1], ignore_index=True)
+    kept = [p for p in parts if p.keep.any()] or parts[:1]
+    runs: list[list[_Part]] = []
+    for p in kept:
+        if runs and p.layout is not None and p.layout == runs[-1][0].layout:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return pd.concat([_run_frame(run) for run in runs], ignore_index=True)
 
 
 def _sort(t: pd.DataFrame, rows: dict[str, int]) -> pd.DataFrame:
     """Pairs in manifest order, each pair's rows in the order they were made."""
-    order = t["pair_key"].map(rows)
+    # a pair's row looked up once, not once per table row (a key not planned sorts last)
+    codes, keys = pd.factorize(t["pair_key"], use_na_sentinel=False)
+    order = np.array([rows.get(k, np.nan) for k in keys.tolist()])[codes] if len(t) else \
+        np.zeros(0, dtype=np.int64)
     return t.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o") \
         .reset_index(drop=True)
 
@@ -530,16 +703,49 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
         summary["tables_rebuilt"] = False
         write_json(summary, out / "summary.json")
         return summary
-    own = owners(out, rows)
-    state = _read_owned(out, "pairs", own)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        written, n_done, n_errors = _final_tables(out, rows, pool)
+    planned = len(rows)
+    summary["tables_rebuilt"] = True
+    summary.update({
+        "pairs_planned": planned,
+        "pairs_done_total": n_done,
+        "pairs_failed": n_errors,
+        "pairs_not_run": planned - n_done - n_errors,
+        "rows": written,
+    })
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _final_tables(out: Path, rows: dict[str, int], pool) -> tuple[dict[str, int], int, int]:
+    """Write the final tables and ``errors.csv`` (:func:`finalise`).
+
+    The threads of ``pool`` read the chunk files (Arrow reads run without the
+    GIL): the files of the next table while this one is converted and written
+    (by this thread: pandas is left to one thread).
+
+    Returns
+    -------
+    tuple
+        The rows of each final table written, the pairs done, the pairs failed.
+    """
+    chunk_pairs = _chunk_pairs(out, pool)  # read once: owners, then the pairs table
+    own = _owners(chunk_pairs, rows)
+    state = _owned_frame(_parts(_by_chunk(own), dict(chunk_pairs)))
     if state is None:
         state = pd.DataFrame(columns=["pair_key", "status"])
     state = _sort(state, rows)
     done = set(state.loc[state["status"] == "done", "pair_key"])
+    owned = {name: {k: c for k, c in own.items() if k in done or name == "exclusions"}
+             for name in TABLES}
+    owned["errors"] = {k: c for k, c in own.items() if k not in done}
+    pending = _read_parts(out, TABLES[0], owned[TABLES[0]], pool)
     written = {}
-    for name in TABLES:
-        t = _read_owned(out, name, {k: c for k, c in own.items()
-                                    if k in done or name == "exclusions"})
+    for name, after in zip(TABLES, [*TABLES[1:], "errors"]):
+        parts = pending()
+        pending = _read_parts(out, after, owned[after], pool)  # read while this one is written
+        t = _owned_frame(parts)
         if t is None:
             if name in OPTIONAL_TABLES:
                 continue
@@ -558,21 +764,11 @@ def finalise(out: Path, pairs, summary: dict) -> dict:
         write_parquet(t, out / f"{name}.parquet")
         written[name] = len(t)
     write_parquet(state.drop(columns=["pair_key"]), out / "pairs.parquet")
-    errs = _read_owned(out, "errors", {k: c for k, c in own.items() if k not in done})
+    errs = _owned_frame(pending())
     errs = _sort(errs, rows) if errs is not None else pd.DataFrame(columns=ERROR_FILE_COLUMNS + ["pair_key"])
     errs = errs[ERROR_FILE_COLUMNS]
     _atomic_bytes(out / "errors.csv", lambda tmp: errs.to_csv(tmp, index=False))
-    planned = len(rows)
-    summary["tables_rebuilt"] = True
-    summary.update({
-        "pairs_planned": planned,
-        "pairs_done_total": len(done),
-        "pairs_failed": int(len(errs)),
-        "pairs_not_run": planned - len(done) - int(len(errs)),
-        "rows": written,
-    })
-    write_json(summary, out / "summary.json")
-    return summary
+    return written, len(done), int(len(errs))
 
 
 def load_results(out: str | Path) -> dict:
