@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, MRBookError, ParameterError
+from ..rmath.jit import jit_kernel
 
 #: first three bytes of a SNP-major PLINK 1 .bed file
 BED_MAGIC = b"\x6c\x1b\x01"
@@ -110,6 +111,40 @@ class Panel:
         Computed once per panel: every genotype look-up uses it (~1 ms each otherwise).
         """
         return ((self.fam["pat"] == "0") & (self.fam["mat"] == "0")).to_numpy()
+
+    @functools.cached_property
+    def founder_bits(self) -> np.ndarray:
+        """The founders as a bit set over a ``.bed`` row read as little-endian uint64 words.
+
+        Bit ``2 (s mod 32)`` of word ``s // 32`` is set for founder ``s`` (the low bit of
+        its 2-bit genotype code); what the compiled genotype tables
+        (:mod:`mrbook.rmath._ld_jit`) mask with. Computed once per panel.
+        """
+        bits = np.zeros((self.bed.shape[1] + 7) // 8, dtype=np.uint64)
+        s = np.flatnonzero(self.founders)
+        np.bitwise_or.at(bits, s // 32, np.left_shift(np.uint64(1), (2 * (s % 32)).astype(np.uint64)))
+        return bits
+
+    @functools.cached_property
+    def positions(self) -> np.ndarray:
+        """The ``.bim`` base-pair positions as int64 (computed once per panel)."""
+        return self.bim["pos"].to_numpy().astype(np.int64)
+
+    @functools.cached_property
+    def by_chromosome(self) -> dict:
+        """Chromosome -> (its rows ordered by position, their positions); computed once.
+
+        Rows at the same position keep the ``.bim`` order. :func:`find_proxies` looks a
+        window up in it with two binary searches instead of scanning the panel.
+        """
+        codes, names = pd.factorize(self.bim["chr"].to_numpy(), sort=False)
+        order = np.lexsort((self.positions, codes))
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        out = {}
+        for k, c in enumerate(names):
+            rows = order[bounds[k]:bounds[k + 1]]
+            out[c] = (rows, self.positions[rows])
+        return out
 
     def index_of(self, rsids) -> np.ndarray:
         """Row of each ID in the ``.bim`` (first occurrence), -1 when absent."""
@@ -477,6 +512,65 @@ def _minor_oriented(geno: np.ndarray) -> np.ndarray:
     return g
 
 
+def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
+    """3x3 genotype tables (founders, missing calls left out) of variant ``index`` against ``others``.
+
+    Parameters
+    ----------
+    panel : Panel
+    index : int
+        Row of the index variant in the ``.bim``.
+    others : sequence of int
+        Rows of the other variants.
+    orient_minor : bool
+        Count copies of each variant's minor allele (among its founders' calls)
+        instead of A2, as plink 1.9 orients SNPs (``_minor_oriented``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(others), 9)`` int64: ``[r, 3 a + b]`` founders with ``a`` copies at
+        ``index`` and ``b`` at ``others[r]``.
+
+    Notes
+    -----
+    The compiled kernel (:func:`mrbook.rmath._ld_jit.table_counts`) counts straight
+    from the packed ``.bed`` bytes; without numba (or with ``MRBOOK_JIT=0``) the
+    genotypes are unpacked (:meth:`Panel.genotypes`) and counted with numpy. Both
+    give the same tables.
+    """
+    others = np.atleast_1d(np.asarray(others, dtype=np.int64))
+    nv = panel.n_variants
+    if not (-nv <= index < nv) or ((others < -nv) | (others >= nv)).any():
+        raise IndexError(f"variant rows must be in [-{nv}, {nv})")
+    kern = jit_kernel("ld")
+    if kern is None:
+        g = panel.genotypes(np.concatenate([[index], others]))
+        if orient_minor:
+            g = _minor_oriented(g)
+        return _table_counts(g[0], g[1:])
+    out = np.empty((len(others), 9), dtype=np.int64)
+    kern.table_counts(np.asarray(panel.bed), panel.founder_bits, int(index), others,
+                      bool(orient_minor), out)
+    return out
+
+
+def clump_r2(counts) -> np.ndarray:
+    """:func:`plink_clump_r2` of each row of ``counts`` ((m, 9) genotype tables), as float64.
+
+    The compiled kernel (:func:`mrbook.rmath._ld_jit.clump_r2`) repeats
+    :func:`plink_clump_r2`'s arithmetic operation for operation, so the values are
+    bit-identical; without numba the Python function is called per row.
+    """
+    counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).reshape(-1, 9))
+    kern = jit_kernel("ld")
+    if kern is None:
+        return np.array([plink_clump_r2(row) for row in counts], dtype=float)
+    out = np.empty(len(counts))
+    kern.clump_r2(counts, out)
+    return out
+
+
 def r2_with(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
     """Signed plink ``--clump`` r² between panel variant ``index`` and each of ``others``.
 
@@ -486,11 +580,7 @@ def r2_with(panel: Panel, index: int, others, orient_minor: bool = False) -> np.
     others = np.atleast_1d(np.asarray(others, dtype=np.int64))
     if not len(others):
         return np.zeros(0)
-    g = panel.genotypes(np.concatenate([[index], others]))
-    if orient_minor:
-        g = _minor_oriented(g)
-    counts = _table_counts(g[0], g[1:])
-    return np.array([plink_clump_r2(row) for row in counts])
+    return clump_r2(pair_tables(panel, index, others, orient_minor))
 
 
 def r2_between(panel: Panel, rsid_a: str, rsid_b: str) -> float:
@@ -602,11 +692,8 @@ def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: floa
                     & (rows != i) & ~clumped[rows]]
         if not len(near):
             continue
-        g = _minor_oriented(panel.genotypes(np.concatenate([[d.at[i, "vidx"]],
-                                                            d["vidx"].to_numpy()[near]])))
-        counts = _table_counts(g[0], g[1:])
-        for k, row in zip(near, counts):
-            val = plink_clump_r2(row)
+        vals = r2_with(panel, int(d.at[i, "vidx"]), d["vidx"].to_numpy()[near], orient_minor=True)
+        for k, val in zip(near, vals.tolist()):
             if abs(val) > r2:  # NaN compares false, as in plink
                 clumped[k] = True
                 assigned.setdefault(d.at[k, "rsid"], (rs, abs(val)))
@@ -779,24 +866,19 @@ def find_proxies(panel: Panel, targets, available=None, r2_min: float = 0.8,
     """
     rows = []
     chrom = panel.bim["chr"].to_numpy()
-    pos = panel.bim["pos"].to_numpy().astype(np.int64)
+    pos = panel.positions
     ids = panel.bim["rsid"].to_numpy()
     avail = np.ones(len(ids), dtype=bool) if available is None else \
         np.isin(ids, np.array(sorted({str(a) for a in available}), dtype=object))
     radius = _bp_radius(kb)
     a1 = panel.bim["a1"].to_numpy()
     a2 = panel.bim["a2"].to_numpy()
-    by_chrom: dict = {}  # chromosome -> (its rows ordered by position, their positions)
+    by_chrom = panel.by_chromosome  # chromosome -> (its rows ordered by position, their positions)
     for t in targets:
         ti = int(panel.index_of([t])[0])
         if ti < 0:
             continue
-        c = chrom[ti]
-        if c not in by_chrom:
-            on_c = np.flatnonzero(chrom == c)
-            on_c = on_c[np.argsort(pos[on_c], kind="stable")]
-            by_chrom[c] = (on_c, pos[on_c])
-        on_c, pos_c = by_chrom[c]
+        on_c, pos_c = by_chrom[chrom[ti]]
         # the rows with |pos - pos[ti]| <= radius, in panel order (what a scan of the
         # whole panel finds, without scanning it for every target)
         lo = np.searchsorted(pos_c, pos[ti] - radius, side="left")
