@@ -540,9 +540,6 @@ def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) ->
     give the same tables.
     """
     others = np.atleast_1d(np.asarray(others, dtype=np.int64))
-    nv = panel.n_variants
-    if not (-nv <= index < nv) or ((others < -nv) | (others >= nv)).any():
-        raise IndexError(f"variant rows must be in [-{nv}, {nv})")
     kern = jit_kernel("ld")
     if kern is None:
         g = panel.genotypes(np.concatenate([[index], others]))

@@ -66,6 +66,14 @@ def _popcount(typingctx, x):
 
 
 @njit(cache=True)
+def _row(i, nv):
+    """Row ``i`` of ``nv`` variants as numpy indexes (negative from the end); IndexError outside."""
+    if i < -nv or i >= nv:
+        raise IndexError("variant row out of range")
+    return i + nv if i < 0 else i
+
+
+@njit(cache=True)
 def _load_words(bed, row, words):
     """Row ``row`` of the ``.bed`` bytes as little-endian uint64 words (zero-padded)."""
     nb = bed.shape[1]
@@ -112,24 +120,29 @@ def table_counts(bed, founders, index, others, orient, out):
     founders : uint64 array (words per variant,)
         Bit ``2 (s mod 32)`` of word ``s // 32`` set for every founder ``s``.
     index : int
-        Row of the index variant.
+        Row of the index variant (negative: from the end, as numpy indexes).
     others : int64 array (m,)
-        Rows of the other variants.
+        Rows of the other variants (the same).
     orient : bool
         Orient every variant so that A1 is its minor allele (``_minor_oriented``).
     out : int64 array (m, 9)
         ``out[r, 3 a + b]``: founders with ``a`` copies of A2 at ``index`` and ``b``
         at ``others[r]``, both calls non-missing.
+
+    Raises
+    ------
+    IndexError
+        A row outside ``[-n_variants, n_variants)``.
     """
     nw = founders.shape[0]
     words = np.empty(nw, dtype=np.uint64)
     ci = np.empty((3, nw), dtype=np.uint64)
     cj = np.empty((3, nw), dtype=np.uint64)
-    _load_words(bed, index, words)
+    _load_words(bed, _row(index, bed.shape[0]), words)
     valid, a2 = _classes(words, founders, ci)
     flip_i = orient and 2 * valid - a2 > a2
     for r in range(others.shape[0]):
-        _load_words(bed, others[r], words)
+        _load_words(bed, _row(others[r], bed.shape[0]), words)
         valid, a2 = _classes(words, founders, cj)
         flip_j = orient and 2 * valid - a2 > a2
         for a in range(3):
