@@ -4,7 +4,7 @@
 to numba when it is installed (mrbook.rmath._ld_jit): the 3x3 tables counted from the
 packed ``.bed`` bytes must be those of ``_table_counts(Panel.genotypes(...))`` (missing
 calls and non-founders present, minor-allele orientation), and every r² must be
-:func:`mrbook.data.ld.plink_clump_r2`'s to the last bit (NaN where it gives NaN, the
+:func:`mrbook.data.plink_clump_r2`'s to the last bit (NaN where it gives NaN, the
 same signed zeros).
 """
 
@@ -18,6 +18,7 @@ import pytest
 
 from mrbook.data import ld
 from mrbook.rmath import jit as rj
+from mrbook.rmath.plink import plink_clump_r2
 
 jit = rj.jit_kernel("ld")
 needs_numba = pytest.mark.skipif(jit is None, reason="numba is not installed (or MRBOOK_JIT=0)")
@@ -129,7 +130,7 @@ def _tables(seed):
 def test_compiled_r2_is_plink_clump_r2_bit_for_bit(seed):
     tables = _tables(seed)
     got = ld.clump_r2(tables)
-    want = np.array([ld.plink_clump_r2(row) for row in tables.tolist()])
+    want = np.array([plink_clump_r2(row) for row in tables.tolist()])
     assert np.array_equal(_bits(got), _bits(want))
     # the cases were there: NaN (monomorphic), 0 (|D| < 2^-44), both signs, |r²| = 1
     assert np.isnan(want).any() and (want == 0).any() and (want < 0).any() and (want > 0).any()
@@ -140,7 +141,7 @@ def test_clump_r2_without_numba_is_the_python_function(monkeypatch):
     tables = _tables(3)[::7]
     _numpy_only(monkeypatch)
     got = ld.clump_r2(tables)
-    assert np.array_equal(_bits(got), _bits([ld.plink_clump_r2(row) for row in tables]))
+    assert np.array_equal(_bits(got), _bits([plink_clump_r2(row) for row in tables]))
 
 
 def test_r2_with_on_a_panel_with_parents_and_missing_calls(tmp_path, monkeypatch):

@@ -19,8 +19,8 @@ follows plink 1.9's ``clump_reports()`` step by step:
   the two SNPs with the two-locus EM of ``em_phase_hethet`` (the maximum-likelihood
   haplotype frequencies of the 3x3 genotype table, solved as a cubic) and reports
   ``D² / (p1 (1-p1) q1 (1-q1))`` from those haplotype frequencies, founders only,
-  missing genotypes dropped pair by pair. :func:`plink_clump_r2` reproduces that
-  computation (including plink's numerical tolerances);
+  missing genotypes dropped pair by pair. :func:`mrbook.rmath.plink.plink_clump_r2`
+  reproduces that computation (including plink's numerical tolerances);
 * input SNPs that are not in the panel are dropped (plink warns "top variant IDs
   missing from main dataset"), and so are SNPs with P > ``p1`` that no index SNP
   clumps (ieugwasr keeps only the index SNPs of ``.clumped``).
@@ -52,15 +52,10 @@ import pandas as pd
 
 from ..errors import InputError, MRBookError, ParameterError
 from ..rmath.jit import jit_kernel
+from ..rmath.plink import SMALL_EPSILON, clump_r2_rows
 
 #: first three bytes of a SNP-major PLINK 1 .bed file
 BED_MAGIC = b"\x6c\x1b\x01"
-
-# plink 1.9's floating point tolerances (plink_common.h): 2^-30, 2^-35, 2^-44
-_EPSILON = 0.000000000931322574615478515625
-_SMALLISH_EPSILON = 0.00000000002910383045673370361328125
-_SMALL_EPSILON = 0.00000000000005684341886080801486968994140625
-_PI = 3.1415926535897932
 
 #: .bed 2-bit code -> number of A2 alleles (00 hom A1, 01 missing, 10 het, 11 hom A2)
 _CODE_TO_GENO = np.array([0, -1, 1, 2], dtype=np.int8)
@@ -307,187 +302,6 @@ def write_panel(prefix: str | Path, genotypes: np.ndarray, bim: pd.DataFrame,
 
 # --------------------------------------------------------------------------- plink's r²
 
-def _log(x: float) -> float:
-    if x > 0:
-        return math.log(x)
-    return -math.inf if x == 0 else math.nan
-
-
-def _acos(x: float) -> float:
-    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
-
-
-def _cubic_real_roots(a: float, b: float, c: float) -> list[float]:
-    """Real roots of x³ + a x² + b x + c, ascending (plink 1.9's ``cubic_real_roots``)."""
-    a2 = a * a
-    qq = (a2 - 3 * b) * (1.0 / 9.0)
-    rr = (2 * a2 * a - 9 * a * b + 27 * c) * (1.0 / 54.0)
-    r2 = rr * rr
-    q3 = qq * qq * qq
-    adiv3 = a * (1.0 / 3.0)
-    if r2 < q3:
-        sq = math.sqrt(qq)
-        dxx = _acos(rr / (qq * sq)) * (1.0 / 3.0)
-        sq *= -2
-        s = [sq * math.cos(dxx) - adiv3,
-             sq * math.cos(dxx + (2.0 * _PI / 3.0)) - adiv3,
-             sq * math.cos(dxx - (2.0 * _PI / 3.0)) - adiv3]
-        # the same swaps as plink (NaN-safe: comparisons with NaN are false)
-        if s[0] > s[1]:
-            dxx = s[0]
-            s[0] = s[1]
-            if dxx > s[2]:
-                s[1] = s[2]
-                s[2] = dxx
-            else:
-                s[1] = dxx
-            if s[0] > s[1]:
-                dxx = s[0]
-                s[0] = s[1]
-                s[1] = dxx
-        elif s[1] > s[2]:
-            dxx = s[1]
-            s[1] = s[2]
-            s[2] = dxx
-        if s[1] - s[0] < _EPSILON:
-            s[1] = s[2]
-            return s[:1] if s[1] - s[0] < _EPSILON else s[:2]
-        return s[:2] if s[2] - s[1] < _EPSILON else s[:3]
-    dxx = -math.pow(abs(rr) + math.sqrt(r2 - q3), 1.0 / 3.0)
-    if dxx == 0.0:
-        return [-adiv3]
-    if rr < 0.0:
-        dxx = -dxx
-    sq = qq / dxx
-    s0 = dxx + sq - adiv3
-    if abs(dxx - sq) >= (_EPSILON * 8):
-        return [s0]
-    if dxx >= 0.0:
-        return [-dxx - adiv3, s0]
-    return [s0, -dxx - adiv3]
-
-
-def _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half, incr) -> float:
-    f11 += incr
-    f22 += incr
-    f12 += half - incr
-    f21 += half - incr
-    ln = center * _log(f11 * f22 + f12 * f21)
-    if k11 != 0.0:
-        ln += k11 * _log(f11)
-    if k12 != 0.0:
-        ln += k12 * _log(f12)
-    if k21 != 0.0:
-        ln += k21 * _log(f21)
-    if k22 != 0.0:
-        ln += k22 * _log(f22)
-    return ln
-
-
-def _em_phase_hethet(k11: float, k12: float, k21: float, k22: float, center_ct: int):
-    """plink 1.9's two-locus EM: (freq1x, freq2x, freqx1, freqx2, freq11) or None."""
-    center = float(center_ct)
-    twice_tot = k11 + k12 + k21 + k22 + 2 * center
-    if twice_tot == 0.0:
-        return None
-    recip = 1.0 / twice_tot
-    f11 = k11 * recip
-    f12 = k12 * recip
-    f21 = k21 * recip
-    f22 = k22 * recip
-    prod_1122 = f11 * f22
-    prod_1221 = f12 * f21
-    half = center * recip
-    freq1x = f11 + f12 + half
-    freq2x = 1.0 - freq1x
-    freqx1 = f11 + f21 + half
-    freqx2 = 1.0 - freqx1
-    if center_ct:
-        start = 0
-        if (prod_1122 != 0.0) or (prod_1221 != 0.0):
-            sols = _cubic_real_roots(
-                0.5 * (f11 + f22 - f12 - f21 - 3 * half),
-                0.5 * (prod_1122 + prod_1221 + half * (f12 + f21 - f11 - f22 + half)),
-                -0.5 * half * prod_1122)
-            end = len(sols)
-            while end and sols[end - 1] > half + _SMALLISH_EPSILON:
-                end -= 1
-            while start < end and sols[start] < -_SMALLISH_EPSILON:
-                start += 1
-            if start == end:
-                start, end = 0, 2
-                sols = [0.0, half]
-            else:
-                if sols[start] < 0:
-                    sols[start] = 0.0
-                if sols[end - 1] > half:
-                    sols[end - 1] = half
-        else:
-            if (f22 + _SMALLISH_EPSILON < half + f21) and (f21 + _SMALLISH_EPSILON < half + f22):
-                sols = [0.0, (half + f21 - f22) * 0.5, half]
-            else:
-                sols = [0.0, half]
-            end = len(sols)
-        best_sol = sols[start]
-        if end > start + 1:
-            best_lnlike = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
-                                       best_sol)
-            for idx in range(start + 1, end):
-                cur = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
-                                   sols[idx])
-                if cur > best_lnlike:
-                    # plink keeps comparing against the first solution's likelihood
-                    best_sol = sols[idx]
-        f11 += best_sol
-    elif prod_1122 == 0.0 and prod_1221 == 0.0:
-        return None
-    return freq1x, freq2x, freqx1, freqx2, f11
-
-
-def plink_clump_r2(counts) -> float:
-    """Signed r² of two SNPs from their 3x3 genotype table, exactly as ``plink --clump``.
-
-    Parameters
-    ----------
-    counts : sequence of 9 ints
-        ``counts[3*i + j]``: samples with ``i`` copies of A2 at the index SNP and ``j``
-        at the other SNP (missing calls left out).
-
-    Returns
-    -------
-    float
-        ``D |D| / (p1 (1 - p1) q1 (1 - q1))`` from the EM haplotype frequencies: the
-        sign is that of D for the A1-A1 haplotype; ``nan`` when a SNP is monomorphic.
-
-    Notes
-    -----
-    Haplotype counts known without phasing are
-    ``k11 = 2 n00 + n01 + n10`` (and symmetric), the double heterozygotes are
-    split by the maximum-likelihood root of plink's cubic (``em_phase_hethet``);
-    ``|D| < 2^-44`` gives 0.
-
-    Examples
-    --------
-    >>> round(plink_clump_r2([30, 0, 0, 0, 40, 0, 0, 0, 30]), 6)
-    1.0
-    """
-    c = [int(x) for x in counts]
-    k11 = float(2 * c[0] + c[1] + c[3])
-    k12 = float(2 * c[2] + c[1] + c[5])
-    k21 = float(2 * c[6] + c[3] + c[7])
-    k22 = float(2 * c[8] + c[5] + c[7])
-    res = _em_phase_hethet(k11, k12, k21, k22, c[4])
-    if res is None:
-        return math.nan
-    freq1x, freq2x, freqx1, freqx2, freq11 = res
-    expected = freqx1 * freq1x
-    dxx = freq11 - expected
-    r2 = abs(dxx)
-    if r2 >= _SMALL_EPSILON:
-        return r2 * dxx / (expected * freq2x * freqx2)
-    return 0.0
-
-
 def _table_counts(gi: np.ndarray, gw: np.ndarray) -> np.ndarray:
     """3x3 genotype tables of one SNP ``gi`` (n,) against each row of ``gw`` (m, n)."""
     out = np.zeros((gw.shape[0], 9), dtype=np.int64)
@@ -553,18 +367,19 @@ def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) ->
 
 
 def clump_r2(counts) -> np.ndarray:
-    """:func:`plink_clump_r2` of each row of ``counts`` ((m, 9) genotype tables), as float64.
+    """:func:`~mrbook.rmath.plink.plink_clump_r2` of each row of ``counts`` ((m, 9) tables), as float64.
 
-    The compiled kernel (:func:`mrbook.rmath._ld_jit.clump_r2`) repeats
-    :func:`plink_clump_r2`'s arithmetic operation for operation, so the values are
-    bit-identical; without numba the Python function is called per row.
+    The compiled kernel (:func:`mrbook.rmath._ld_jit.clump_r2`) is
+    :func:`mrbook.rmath.plink.clump_r2_rows` compiled by numba, so the values are
+    bit-identical; without numba that loop runs in Python.
     """
     counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).reshape(-1, 9))
+    out = np.empty(len(counts))
     kern = jit_kernel("ld")
     if kern is None:
-        return np.array([plink_clump_r2(row) for row in counts], dtype=float)
-    out = np.empty(len(counts))
-    kern.clump_r2(counts, out)
+        clump_r2_rows(counts.tolist(), out)
+    else:
+        kern.clump_r2(counts, out)
     return out
 
 
@@ -658,7 +473,7 @@ def _normalise_input(snps) -> pd.DataFrame:
 def _bp_radius(kb: float) -> int:
     if not (kb >= 0):
         raise ParameterError(f"clumping window kb must be >= 0, got {kb}")
-    return max(int(kb * 1000 * (1 + _SMALL_EPSILON)) - 1, 0)
+    return max(int(kb * 1000 * (1 + SMALL_EPSILON)) - 1, 0)
 
 
 def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float):
@@ -783,7 +598,7 @@ def clump(snps, panel, r2: float = 0.01, kb: float = 10000, p1: float = 5e-8,
 
     Notes
     -----
-    r² is plink's EM haplotype r² (see :func:`plink_clump_r2`), computed on the
+    r² is plink's EM haplotype r² (see :func:`mrbook.rmath.plink.plink_clump_r2`), computed on the
     panel's founders; the window keeps ``|bp - bp_index| <= 1000 * kb - 1``.
 
     Examples

@@ -1,8 +1,9 @@
 """Ground floor: the compiled kernels (numba), each imported on its first use.
 
-``import mrbook`` does not import numba (~0.2 s); the bootstrap estimators ask
-:func:`jit_kernel` for a kernel module when they first need it, and take their
-numpy path, with the same numbers, when it gives None.
+``import mrbook`` does not import numba (~0.2 s); the bootstrap estimators and
+the LD look-ups (:mod:`mrbook.data.ld`) ask :func:`jit_kernel` for a kernel
+module when they first need it, and take their numpy path, with the same
+numbers, when it gives None.
 """
 
 from __future__ import annotations
