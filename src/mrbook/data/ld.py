@@ -480,35 +480,33 @@ def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: floa
     """plink 1.9's greedy clumping. Returns (kept rsids, {clumped rsid: (index, r²)})."""
     idx = panel.index_of(df["rsid"])
     present = idx >= 0
-    d = df[present].copy()
-    d["vidx"] = idx[present]
-    d = d.sort_values("vidx", kind="stable").reset_index(drop=True)
-    chrom = panel.bim["chr"].to_numpy()[d["vidx"].to_numpy()]
-    pos = panel.bim["pos"].to_numpy()[d["vidx"].to_numpy()]
-    d["chr"] = chrom
-    d["pos"] = pos
+    by_row = np.argsort(idx[present], kind="stable")      # the input's SNPs in .bim order
+    vidx = idx[present][by_row]
+    rsid = df["rsid"].to_numpy()[present][by_row].tolist()
+    p = df["p"].to_numpy(dtype=float)[present][by_row]
+    chrom = panel.bim["chr"].to_numpy()[vidx]
+    pos = panel.positions[vidx]
     radius = _bp_radius(kb)
-    order = d.index[d["p"] <= p1]
-    order = sorted(order, key=lambda i: (d.at[i, "p"], d.at[i, "vidx"]))
-    clumped = np.zeros(len(d), dtype=bool)
+    # index candidates: P <= p1 in increasing P, ties in .bim order
+    order = sorted(np.flatnonzero(p <= p1).tolist(), key=lambda i: (p[i], vidx[i]))
+    clumped = np.zeros(len(vidx), dtype=bool)
     assigned: dict[str, tuple[str, float]] = {}
     kept: list[str] = []
     by_chrom = {c: np.where(chrom == c)[0] for c in pd.unique(chrom)}
     for i in order:
         if clumped[i]:
             continue
-        rs = d.at[i, "rsid"]
+        rs = rsid[i]
         kept.append(rs)
         rows = by_chrom[chrom[i]]
-        near = rows[(np.abs(pos[rows].astype(np.int64) - int(pos[i])) <= radius)
-                    & (rows != i) & ~clumped[rows]]
+        near = rows[(np.abs(pos[rows] - pos[i]) <= radius) & (rows != i) & ~clumped[rows]]
         if not len(near):
             continue
-        vals = r2_with(panel, int(d.at[i, "vidx"]), d["vidx"].to_numpy()[near], orient_minor=True)
-        for k, val in zip(near, vals.tolist()):
+        vals = r2_with(panel, int(vidx[i]), vidx[near], orient_minor=True)
+        for k, val in zip(near.tolist(), vals.tolist()):
             if abs(val) > r2:  # NaN compares false, as in plink
                 clumped[k] = True
-                assigned.setdefault(d.at[k, "rsid"], (rs, abs(val)))
+                assigned.setdefault(rsid[k], (rs, abs(val)))
     return kept, assigned
 
 
