@@ -10,6 +10,7 @@ same signed zeros).
 
 from __future__ import annotations
 
+import sys
 from itertools import product
 
 import numpy as np
@@ -178,3 +179,31 @@ def test_proxies_and_python_clumping_equal_without_numba(tmp_path, monkeypatch):
     again = ld.clump(snps, panel, r2=0.1, kb=5, p1=0.1, engine="python")
     assert clumped.kept == again.kept
     pd.testing.assert_frame_equal(clumped.exclusions, again.exclusions, check_exact=True)
+
+
+@needs_numba
+def test_numba_starts_only_when_it_pays(tmp_path, monkeypatch):
+    # a process without numba computes its first JIT_AFTER_PAIRS pairs in Python (one
+    # `mrbook instruments` run does not pay numba's start-up), then the kernel
+    panel = _panel_with_parents(tmp_path / "p")
+    others = np.arange(panel.n_variants)
+    want = ld.r2_with(panel, 3, others)
+    monkeypatch.delitem(sys.modules, "numba")
+    monkeypatch.setattr(ld, "_pairs_counted", 0)
+    monkeypatch.setattr(ld, "JIT_AFTER_PAIRS", 2 * panel.n_variants)
+    used = []
+    monkeypatch.setitem(rj._JIT, "ld", _Spy(jit, used))
+    for k in range(4):
+        assert np.array_equal(_bits(ld.r2_with(panel, 3, others)), _bits(want))
+        assert used == ["table_counts", "clump_r2"] * max(k - 1, 0)
+
+
+class _Spy:
+    """A kernel module that records which kernels ran."""
+
+    def __init__(self, kern, used):
+        self._kern, self._used = kern, used
+
+    def __getattr__(self, name):
+        self._used.append(name)
+        return getattr(self._kern, name)

@@ -42,6 +42,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +327,29 @@ def _minor_oriented(geno: np.ndarray) -> np.ndarray:
     return g
 
 
+#: pairs a process computes with the Python path before it starts numba for them: numba's
+#: start-up (import and LLVM's set-up, ~0.3 s) costs about as much as 20,000 pairs there, so
+#: one ``mrbook instruments`` run (a few thousand pairs) does not pay it; a process that has
+#: numba already (the bootstrap kernels, or ``mrbook batch``'s exposure tasks) uses the kernel
+#: from its first pair
+JIT_AFTER_PAIRS = 20_000
+_pairs_counted = 0
+
+
+def _ld_kernel(pairs: int):
+    """The compiled LD kernel (:mod:`mrbook.rmath._ld_jit`) when it pays, else None.
+
+    It pays once numba is imported in this process or after :data:`JIT_AFTER_PAIRS`
+    pairs (``pairs`` more are counted now); both paths give the same numbers, so
+    which one runs changes no result.
+    """
+    global _pairs_counted
+    _pairs_counted += pairs
+    if "numba" not in sys.modules and _pairs_counted <= JIT_AFTER_PAIRS:
+        return None
+    return jit_kernel("ld")
+
+
 def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
     """3x3 genotype tables (founders, missing calls left out) of variant ``index`` against ``others``.
 
@@ -349,12 +373,12 @@ def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) ->
     Notes
     -----
     The compiled kernel (:func:`mrbook.rmath._ld_jit.table_counts`) counts straight
-    from the packed ``.bed`` bytes; without numba (or with ``MRBOOK_JIT=0``) the
-    genotypes are unpacked (:meth:`Panel.genotypes`) and counted with numpy. Both
-    give the same tables.
+    from the packed ``.bed`` bytes; without numba (or with ``MRBOOK_JIT=0``, or before
+    numba pays, see :data:`JIT_AFTER_PAIRS`) the genotypes are unpacked
+    (:meth:`Panel.genotypes`) and counted with numpy. Both give the same tables.
     """
     others = np.atleast_1d(np.asarray(others, dtype=np.int64))
-    kern = jit_kernel("ld")
+    kern = _ld_kernel(len(others))
     if kern is None:
         g = panel.genotypes(np.concatenate([[index], others]))
         if orient_minor:
@@ -371,11 +395,12 @@ def clump_r2(counts) -> np.ndarray:
 
     The compiled kernel (:func:`mrbook.rmath._ld_jit.clump_r2`) is
     :func:`mrbook.rmath.plink.clump_r2_rows` compiled by numba, so the values are
-    bit-identical; without numba that loop runs in Python.
+    bit-identical; without numba (or before it pays, :data:`JIT_AFTER_PAIRS`) that
+    loop runs in Python.
     """
     counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).reshape(-1, 9))
     out = np.empty(len(counts))
-    kern = jit_kernel("ld")
+    kern = _ld_kernel(0)  # the tables were counted (pair_tables)
     if kern is None:
         clump_r2_rows(counts.tolist(), out)
     else:
