@@ -16,6 +16,7 @@ import pytest
 from mrbook.data import demo
 from mrbook.data import ld
 from mrbook.errors import InputError, ParameterError
+from mrbook.rmath.plink import plink_clump_r2
 from mrbook.data.readers import read_sumstats
 
 HAVE_PLINK = ld.find_plink() is not None
@@ -67,7 +68,7 @@ def test_r2_perfect_independent_monomorphic_and_sign():
 
 
 def plink_r2(counts):
-    return ld.plink_clump_r2(counts)
+    return plink_clump_r2(counts)
 
 
 def test_r2_matches_haplotype_r2_when_phase_is_known():

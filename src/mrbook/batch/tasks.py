@@ -91,8 +91,10 @@ def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
     """
     from ..data import ld
     from ..instruments import resolve_source, select_exposure
+    from ..rmath.jit import jit_kernel
 
     t0 = time.perf_counter()
+    jit_kernel("ld")  # compiled LD from the first exposure: the pairs need numba anyway
     res = ExposureResult(key=job.key, panel=job.panel, demo_folder=job.demo_folder)
     step = "source"
     try:

@@ -611,7 +611,8 @@ def _check_destinations(tmp: Path, outdir: Path) -> None:
 def _check_design(seed, loci, snp_locus, kind, z, alt_count) -> None:
     """Only the planted loci reach P < 5e-8, and every other significant SNP of a locus
     is in LD (plink clump r² > 0.01) with its lead, so clumping keeps exactly the leads."""
-    from .ld import _table_counts, plink_clump_r2
+    from ..rmath.plink import plink_clump_r2
+    from .ld import _table_counts
 
     zcut = -special.ndtri(2.5e-8)  # |z| of P = 5e-8
     for t in (*THYROID, OUTCOME):

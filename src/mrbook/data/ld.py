@@ -19,8 +19,8 @@ follows plink 1.9's ``clump_reports()`` step by step:
   the two SNPs with the two-locus EM of ``em_phase_hethet`` (the maximum-likelihood
   haplotype frequencies of the 3x3 genotype table, solved as a cubic) and reports
   ``D² / (p1 (1-p1) q1 (1-q1))`` from those haplotype frequencies, founders only,
-  missing genotypes dropped pair by pair. :func:`plink_clump_r2` reproduces that
-  computation (including plink's numerical tolerances);
+  missing genotypes dropped pair by pair. :func:`mrbook.rmath.plink.plink_clump_r2`
+  reproduces that computation (including plink's numerical tolerances);
 * input SNPs that are not in the panel are dropped (plink warns "top variant IDs
   missing from main dataset"), and so are SNPs with P > ``p1`` that no index SNP
   clumps (ieugwasr keeps only the index SNPs of ``.clumped``).
@@ -42,6 +42,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +52,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, MRBookError, ParameterError
+from ..rmath.jit import jit_kernel
+from ..rmath.plink import SMALL_EPSILON, clump_r2_rows
 
 #: first three bytes of a SNP-major PLINK 1 .bed file
 BED_MAGIC = b"\x6c\x1b\x01"
-
-# plink 1.9's floating point tolerances (plink_common.h): 2^-30, 2^-35, 2^-44
-_EPSILON = 0.000000000931322574615478515625
-_SMALLISH_EPSILON = 0.00000000002910383045673370361328125
-_SMALL_EPSILON = 0.00000000000005684341886080801486968994140625
-_PI = 3.1415926535897932
 
 #: .bed 2-bit code -> number of A2 alleles (00 hom A1, 01 missing, 10 het, 11 hom A2)
 _CODE_TO_GENO = np.array([0, -1, 1, 2], dtype=np.int8)
@@ -110,6 +107,40 @@ class Panel:
         Computed once per panel: every genotype look-up uses it (~1 ms each otherwise).
         """
         return ((self.fam["pat"] == "0") & (self.fam["mat"] == "0")).to_numpy()
+
+    @functools.cached_property
+    def founder_bits(self) -> np.ndarray:
+        """The founders as a bit set over a ``.bed`` row read as little-endian uint64 words.
+
+        Bit ``2 (s mod 32)`` of word ``s // 32`` is set for founder ``s`` (the low bit of
+        its 2-bit genotype code); what the compiled genotype tables
+        (:mod:`mrbook.rmath._ld_jit`) mask with. Computed once per panel.
+        """
+        bits = np.zeros((self.bed.shape[1] + 7) // 8, dtype=np.uint64)
+        s = np.flatnonzero(self.founders)
+        np.bitwise_or.at(bits, s // 32, np.left_shift(np.uint64(1), (2 * (s % 32)).astype(np.uint64)))
+        return bits
+
+    @functools.cached_property
+    def positions(self) -> np.ndarray:
+        """The ``.bim`` base-pair positions as int64 (computed once per panel)."""
+        return self.bim["pos"].to_numpy().astype(np.int64)
+
+    @functools.cached_property
+    def by_chromosome(self) -> dict:
+        """Chromosome -> (its rows ordered by position, their positions); computed once.
+
+        Rows at the same position keep the ``.bim`` order. :func:`find_proxies` looks a
+        window up in it with two binary searches instead of scanning the panel.
+        """
+        codes, names = pd.factorize(self.bim["chr"].to_numpy(), sort=False)
+        order = np.lexsort((self.positions, codes))
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        out = {}
+        for k, c in enumerate(names):
+            rows = order[bounds[k]:bounds[k + 1]]
+            out[c] = (rows, self.positions[rows])
+        return out
 
     def index_of(self, rsids) -> np.ndarray:
         """Row of each ID in the ``.bim`` (first occurrence), -1 when absent."""
@@ -272,187 +303,6 @@ def write_panel(prefix: str | Path, genotypes: np.ndarray, bim: pd.DataFrame,
 
 # --------------------------------------------------------------------------- plink's r²
 
-def _log(x: float) -> float:
-    if x > 0:
-        return math.log(x)
-    return -math.inf if x == 0 else math.nan
-
-
-def _acos(x: float) -> float:
-    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
-
-
-def _cubic_real_roots(a: float, b: float, c: float) -> list[float]:
-    """Real roots of x³ + a x² + b x + c, ascending (plink 1.9's ``cubic_real_roots``)."""
-    a2 = a * a
-    qq = (a2 - 3 * b) * (1.0 / 9.0)
-    rr = (2 * a2 * a - 9 * a * b + 27 * c) * (1.0 / 54.0)
-    r2 = rr * rr
-    q3 = qq * qq * qq
-    adiv3 = a * (1.0 / 3.0)
-    if r2 < q3:
-        sq = math.sqrt(qq)
-        dxx = _acos(rr / (qq * sq)) * (1.0 / 3.0)
-        sq *= -2
-        s = [sq * math.cos(dxx) - adiv3,
-             sq * math.cos(dxx + (2.0 * _PI / 3.0)) - adiv3,
-             sq * math.cos(dxx - (2.0 * _PI / 3.0)) - adiv3]
-        # the same swaps as plink (NaN-safe: comparisons with NaN are false)
-        if s[0] > s[1]:
-            dxx = s[0]
-            s[0] = s[1]
-            if dxx > s[2]:
-                s[1] = s[2]
-                s[2] = dxx
-            else:
-                s[1] = dxx
-            if s[0] > s[1]:
-                dxx = s[0]
-                s[0] = s[1]
-                s[1] = dxx
-        elif s[1] > s[2]:
-            dxx = s[1]
-            s[1] = s[2]
-            s[2] = dxx
-        if s[1] - s[0] < _EPSILON:
-            s[1] = s[2]
-            return s[:1] if s[1] - s[0] < _EPSILON else s[:2]
-        return s[:2] if s[2] - s[1] < _EPSILON else s[:3]
-    dxx = -math.pow(abs(rr) + math.sqrt(r2 - q3), 1.0 / 3.0)
-    if dxx == 0.0:
-        return [-adiv3]
-    if rr < 0.0:
-        dxx = -dxx
-    sq = qq / dxx
-    s0 = dxx + sq - adiv3
-    if abs(dxx - sq) >= (_EPSILON * 8):
-        return [s0]
-    if dxx >= 0.0:
-        return [-dxx - adiv3, s0]
-    return [s0, -dxx - adiv3]
-
-
-def _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half, incr) -> float:
-    f11 += incr
-    f22 += incr
-    f12 += half - incr
-    f21 += half - incr
-    ln = center * _log(f11 * f22 + f12 * f21)
-    if k11 != 0.0:
-        ln += k11 * _log(f11)
-    if k12 != 0.0:
-        ln += k12 * _log(f12)
-    if k21 != 0.0:
-        ln += k21 * _log(f21)
-    if k22 != 0.0:
-        ln += k22 * _log(f22)
-    return ln
-
-
-def _em_phase_hethet(k11: float, k12: float, k21: float, k22: float, center_ct: int):
-    """plink 1.9's two-locus EM: (freq1x, freq2x, freqx1, freqx2, freq11) or None."""
-    center = float(center_ct)
-    twice_tot = k11 + k12 + k21 + k22 + 2 * center
-    if twice_tot == 0.0:
-        return None
-    recip = 1.0 / twice_tot
-    f11 = k11 * recip
-    f12 = k12 * recip
-    f21 = k21 * recip
-    f22 = k22 * recip
-    prod_1122 = f11 * f22
-    prod_1221 = f12 * f21
-    half = center * recip
-    freq1x = f11 + f12 + half
-    freq2x = 1.0 - freq1x
-    freqx1 = f11 + f21 + half
-    freqx2 = 1.0 - freqx1
-    if center_ct:
-        start = 0
-        if (prod_1122 != 0.0) or (prod_1221 != 0.0):
-            sols = _cubic_real_roots(
-                0.5 * (f11 + f22 - f12 - f21 - 3 * half),
-                0.5 * (prod_1122 + prod_1221 + half * (f12 + f21 - f11 - f22 + half)),
-                -0.5 * half * prod_1122)
-            end = len(sols)
-            while end and sols[end - 1] > half + _SMALLISH_EPSILON:
-                end -= 1
-            while start < end and sols[start] < -_SMALLISH_EPSILON:
-                start += 1
-            if start == end:
-                start, end = 0, 2
-                sols = [0.0, half]
-            else:
-                if sols[start] < 0:
-                    sols[start] = 0.0
-                if sols[end - 1] > half:
-                    sols[end - 1] = half
-        else:
-            if (f22 + _SMALLISH_EPSILON < half + f21) and (f21 + _SMALLISH_EPSILON < half + f22):
-                sols = [0.0, (half + f21 - f22) * 0.5, half]
-            else:
-                sols = [0.0, half]
-            end = len(sols)
-        best_sol = sols[start]
-        if end > start + 1:
-            best_lnlike = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
-                                       best_sol)
-            for idx in range(start + 1, end):
-                cur = _calc_lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, half,
-                                   sols[idx])
-                if cur > best_lnlike:
-                    # plink keeps comparing against the first solution's likelihood
-                    best_sol = sols[idx]
-        f11 += best_sol
-    elif prod_1122 == 0.0 and prod_1221 == 0.0:
-        return None
-    return freq1x, freq2x, freqx1, freqx2, f11
-
-
-def plink_clump_r2(counts) -> float:
-    """Signed r² of two SNPs from their 3x3 genotype table, exactly as ``plink --clump``.
-
-    Parameters
-    ----------
-    counts : sequence of 9 ints
-        ``counts[3*i + j]``: samples with ``i`` copies of A2 at the index SNP and ``j``
-        at the other SNP (missing calls left out).
-
-    Returns
-    -------
-    float
-        ``D |D| / (p1 (1 - p1) q1 (1 - q1))`` from the EM haplotype frequencies: the
-        sign is that of D for the A1-A1 haplotype; ``nan`` when a SNP is monomorphic.
-
-    Notes
-    -----
-    Haplotype counts known without phasing are
-    ``k11 = 2 n00 + n01 + n10`` (and symmetric), the double heterozygotes are
-    split by the maximum-likelihood root of plink's cubic (``em_phase_hethet``);
-    ``|D| < 2^-44`` gives 0.
-
-    Examples
-    --------
-    >>> round(plink_clump_r2([30, 0, 0, 0, 40, 0, 0, 0, 30]), 6)
-    1.0
-    """
-    c = [int(x) for x in counts]
-    k11 = float(2 * c[0] + c[1] + c[3])
-    k12 = float(2 * c[2] + c[1] + c[5])
-    k21 = float(2 * c[6] + c[3] + c[7])
-    k22 = float(2 * c[8] + c[5] + c[7])
-    res = _em_phase_hethet(k11, k12, k21, k22, c[4])
-    if res is None:
-        return math.nan
-    freq1x, freq2x, freqx1, freqx2, freq11 = res
-    expected = freqx1 * freq1x
-    dxx = freq11 - expected
-    r2 = abs(dxx)
-    if r2 >= _SMALL_EPSILON:
-        return r2 * dxx / (expected * freq2x * freqx2)
-    return 0.0
-
-
 def _table_counts(gi: np.ndarray, gw: np.ndarray) -> np.ndarray:
     """3x3 genotype tables of one SNP ``gi`` (n,) against each row of ``gw`` (m, n)."""
     out = np.zeros((gw.shape[0], 9), dtype=np.int64)
@@ -477,6 +327,87 @@ def _minor_oriented(geno: np.ndarray) -> np.ndarray:
     return g
 
 
+#: pairs a process computes with the Python path before it starts numba for them: numba's
+#: start-up (import and LLVM's set-up, ~0.3 s) costs about as much as 20,000 pairs there, so
+#: one ``mrbook instruments`` run (a few thousand pairs) does not pay it; a process that has
+#: numba already (the bootstrap kernels, or ``mrbook batch``'s exposure tasks) uses the kernel
+#: from its first pair
+JIT_AFTER_PAIRS = 20_000
+_pairs_counted = 0
+
+
+def _ld_kernel(pairs: int):
+    """The compiled LD kernel (:mod:`mrbook.rmath._ld_jit`) when it pays, else None.
+
+    It pays once numba is imported in this process or after :data:`JIT_AFTER_PAIRS`
+    pairs (``pairs`` more are counted now); both paths give the same numbers, so
+    which one runs changes no result.
+    """
+    global _pairs_counted
+    _pairs_counted += pairs
+    if "numba" not in sys.modules and _pairs_counted <= JIT_AFTER_PAIRS:
+        return None
+    return jit_kernel("ld")
+
+
+def pair_tables(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
+    """3x3 genotype tables (founders, missing calls left out) of variant ``index`` against ``others``.
+
+    Parameters
+    ----------
+    panel : Panel
+    index : int
+        Row of the index variant in the ``.bim``.
+    others : sequence of int
+        Rows of the other variants.
+    orient_minor : bool
+        Count copies of each variant's minor allele (among its founders' calls)
+        instead of A2, as plink 1.9 orients SNPs (``_minor_oriented``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(others), 9)`` int64: ``[r, 3 a + b]`` founders with ``a`` copies at
+        ``index`` and ``b`` at ``others[r]``.
+
+    Notes
+    -----
+    The compiled kernel (:func:`mrbook.rmath._ld_jit.table_counts`) counts straight
+    from the packed ``.bed`` bytes; without numba (or with ``MRBOOK_JIT=0``, or before
+    numba pays, see :data:`JIT_AFTER_PAIRS`) the genotypes are unpacked
+    (:meth:`Panel.genotypes`) and counted with numpy. Both give the same tables.
+    """
+    others = np.atleast_1d(np.asarray(others, dtype=np.int64))
+    kern = _ld_kernel(len(others))
+    if kern is None:
+        g = panel.genotypes(np.concatenate([[index], others]))
+        if orient_minor:
+            g = _minor_oriented(g)
+        return _table_counts(g[0], g[1:])
+    out = np.empty((len(others), 9), dtype=np.int64)
+    kern.table_counts(np.asarray(panel.bed), panel.founder_bits, int(index), others,
+                      bool(orient_minor), out)
+    return out
+
+
+def clump_r2(counts) -> np.ndarray:
+    """:func:`~mrbook.rmath.plink.plink_clump_r2` of each row of ``counts`` ((m, 9) tables), as float64.
+
+    The compiled kernel (:func:`mrbook.rmath._ld_jit.clump_r2`) is
+    :func:`mrbook.rmath.plink.clump_r2_rows` compiled by numba, so the values are
+    bit-identical; without numba (or before it pays, :data:`JIT_AFTER_PAIRS`) that
+    loop runs in Python.
+    """
+    counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).reshape(-1, 9))
+    out = np.empty(len(counts))
+    kern = _ld_kernel(0)  # the tables were counted (pair_tables)
+    if kern is None:
+        clump_r2_rows(counts.tolist(), out)
+    else:
+        kern.clump_r2(counts, out)
+    return out
+
+
 def r2_with(panel: Panel, index: int, others, orient_minor: bool = False) -> np.ndarray:
     """Signed plink ``--clump`` r² between panel variant ``index`` and each of ``others``.
 
@@ -486,11 +417,7 @@ def r2_with(panel: Panel, index: int, others, orient_minor: bool = False) -> np.
     others = np.atleast_1d(np.asarray(others, dtype=np.int64))
     if not len(others):
         return np.zeros(0)
-    g = panel.genotypes(np.concatenate([[index], others]))
-    if orient_minor:
-        g = _minor_oriented(g)
-    counts = _table_counts(g[0], g[1:])
-    return np.array([plink_clump_r2(row) for row in counts])
+    return clump_r2(pair_tables(panel, index, others, orient_minor))
 
 
 def r2_between(panel: Panel, rsid_a: str, rsid_b: str) -> float:
@@ -571,45 +498,40 @@ def _normalise_input(snps) -> pd.DataFrame:
 def _bp_radius(kb: float) -> int:
     if not (kb >= 0):
         raise ParameterError(f"clumping window kb must be >= 0, got {kb}")
-    return max(int(kb * 1000 * (1 + _SMALL_EPSILON)) - 1, 0)
+    return max(int(kb * 1000 * (1 + SMALL_EPSILON)) - 1, 0)
 
 
 def _python_clump(df: pd.DataFrame, panel: Panel, r2: float, kb: float, p1: float):
     """plink 1.9's greedy clumping. Returns (kept rsids, {clumped rsid: (index, r²)})."""
     idx = panel.index_of(df["rsid"])
     present = idx >= 0
-    d = df[present].copy()
-    d["vidx"] = idx[present]
-    d = d.sort_values("vidx", kind="stable").reset_index(drop=True)
-    chrom = panel.bim["chr"].to_numpy()[d["vidx"].to_numpy()]
-    pos = panel.bim["pos"].to_numpy()[d["vidx"].to_numpy()]
-    d["chr"] = chrom
-    d["pos"] = pos
+    by_row = np.argsort(idx[present], kind="stable")      # the input's SNPs in .bim order
+    vidx = idx[present][by_row]
+    rsid = df["rsid"].to_numpy()[present][by_row].tolist()
+    p = df["p"].to_numpy(dtype=float)[present][by_row]
+    chrom = panel.bim["chr"].to_numpy()[vidx]
+    pos = panel.positions[vidx]
     radius = _bp_radius(kb)
-    order = d.index[d["p"] <= p1]
-    order = sorted(order, key=lambda i: (d.at[i, "p"], d.at[i, "vidx"]))
-    clumped = np.zeros(len(d), dtype=bool)
+    # index candidates: P <= p1 in increasing P, ties in .bim order
+    order = sorted(np.flatnonzero(p <= p1).tolist(), key=lambda i: (p[i], vidx[i]))
+    clumped = np.zeros(len(vidx), dtype=bool)
     assigned: dict[str, tuple[str, float]] = {}
     kept: list[str] = []
     by_chrom = {c: np.where(chrom == c)[0] for c in pd.unique(chrom)}
     for i in order:
         if clumped[i]:
             continue
-        rs = d.at[i, "rsid"]
+        rs = rsid[i]
         kept.append(rs)
         rows = by_chrom[chrom[i]]
-        near = rows[(np.abs(pos[rows].astype(np.int64) - int(pos[i])) <= radius)
-                    & (rows != i) & ~clumped[rows]]
+        near = rows[(np.abs(pos[rows] - pos[i]) <= radius) & (rows != i) & ~clumped[rows]]
         if not len(near):
             continue
-        g = _minor_oriented(panel.genotypes(np.concatenate([[d.at[i, "vidx"]],
-                                                            d["vidx"].to_numpy()[near]])))
-        counts = _table_counts(g[0], g[1:])
-        for k, row in zip(near, counts):
-            val = plink_clump_r2(row)
+        vals = r2_with(panel, int(vidx[i]), vidx[near], orient_minor=True)
+        for k, val in zip(near.tolist(), vals.tolist()):
             if abs(val) > r2:  # NaN compares false, as in plink
                 clumped[k] = True
-                assigned.setdefault(d.at[k, "rsid"], (rs, abs(val)))
+                assigned.setdefault(rsid[k], (rs, abs(val)))
     return kept, assigned
 
 
@@ -699,7 +621,7 @@ def clump(snps, panel, r2: float = 0.01, kb: float = 10000, p1: float = 5e-8,
 
     Notes
     -----
-    r² is plink's EM haplotype r² (see :func:`plink_clump_r2`), computed on the
+    r² is plink's EM haplotype r² (see :func:`mrbook.rmath.plink.plink_clump_r2`), computed on the
     panel's founders; the window keeps ``|bp - bp_index| <= 1000 * kb - 1``.
 
     Examples
@@ -779,24 +701,19 @@ def find_proxies(panel: Panel, targets, available=None, r2_min: float = 0.8,
     """
     rows = []
     chrom = panel.bim["chr"].to_numpy()
-    pos = panel.bim["pos"].to_numpy().astype(np.int64)
+    pos = panel.positions
     ids = panel.bim["rsid"].to_numpy()
     avail = np.ones(len(ids), dtype=bool) if available is None else \
         np.isin(ids, np.array(sorted({str(a) for a in available}), dtype=object))
     radius = _bp_radius(kb)
     a1 = panel.bim["a1"].to_numpy()
     a2 = panel.bim["a2"].to_numpy()
-    by_chrom: dict = {}  # chromosome -> (its rows ordered by position, their positions)
+    by_chrom = panel.by_chromosome  # chromosome -> (its rows ordered by position, their positions)
     for t in targets:
         ti = int(panel.index_of([t])[0])
         if ti < 0:
             continue
-        c = chrom[ti]
-        if c not in by_chrom:
-            on_c = np.flatnonzero(chrom == c)
-            on_c = on_c[np.argsort(pos[on_c], kind="stable")]
-            by_chrom[c] = (on_c, pos[on_c])
-        on_c, pos_c = by_chrom[c]
+        on_c, pos_c = by_chrom[chrom[ti]]
         # the rows with |pos - pos[ti]| <= radius, in panel order (what a scan of the
         # whole panel finds, without scanning it for every target)
         lo = np.searchsorted(pos_c, pos[ti] - radius, side="left")
