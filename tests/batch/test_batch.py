@@ -338,6 +338,36 @@ def test_local_cluster_gives_the_serial_results(dask_client, serial_run, phenome
     _same_tables(serial_run.out, res.out)
 
 
+def test_exposures_grouped_per_task_give_the_serial_results(dask_client, phenome, params_file,
+                                                             tmp_path, monkeypatch):
+    """On Dask the exposures run a few per task: one task of all three here, while one
+    outcome has only one of them (its task reads only that exposure's SNPs)."""
+    from mrbook.batch import plan as plan_mod
+
+    rows = pd.read_csv(phenome["manifest"])
+    y2 = sorted(rows["outcome"].unique())[1]
+    keep = rows[(rows["outcome"] != y2) | (rows["exposure"] == rows["exposure"].min())]
+    manifest = phenome["manifest"].parent / "grouped.csv"
+    keep.to_csv(manifest, index=False)
+    assert len(keep) == 4
+    serial = run_batch(manifest, tmp_path / "serial", params_file=params_file, workers=0,
+                       progress=False)
+    groups = []
+
+    def one_group(keys, workers):
+        groups.append(tuple(keys))
+        return [tuple(keys)]
+
+    monkeypatch.setattr(plan_mod, "exposure_groups", one_group)
+    res = run_batch(manifest, tmp_path / "dask", params_file=params_file, client=dask_client,
+                    chunk_size=1, progress=False)
+    assert [len(g) for g in groups] == [3]
+    assert res.exit_code == 0 and res.summary["pairs_done_total"] == 4
+    _same_tables(serial.out, res.out)
+    reads = [r.summary["file_reads"]["snps_read_per_outcome"] for r in (serial, res)]
+    assert reads[0] == reads[1] and len(set(reads[0].values())) == 2
+
+
 def test_workers_without_the_folder_send_their_chunks_to_the_client(
         dask_client, serial_run, phenome, params_file, tmp_path, monkeypatch):
     """Workers that do not see the run's marker (another machine's disk) return the tables;
@@ -749,3 +779,16 @@ def test_chunk_concat_in_layout_groups_is_pandas_concat(attrs):
     for c in want.columns:
         if want[c].dtype == object:
             assert [type(v) for v in got[c]] == [type(v) for v in want[c]], c
+
+
+def test_exposure_groups_are_consecutive_and_small():
+    """About eight tasks per worker, at most five exposures each, every key once in order."""
+    from mrbook.batch.plan import exposure_groups
+
+    keys = [f"e{i:03d}" for i in range(200)]
+    g = exposure_groups(keys, 2)
+    assert [len(x) for x in g] == [5] * 40 and [k for x in g for k in x] == keys
+    assert [len(x) for x in exposure_groups(keys[:40], 2)] == [3] * 13 + [1]
+    assert exposure_groups(keys[:3], 2) == [("e000",), ("e001",), ("e002",)]
+    assert exposure_groups(keys[:3], 0) == exposure_groups(keys[:3], 1)
+    assert exposure_groups([], 2) == []

@@ -480,6 +480,18 @@ def plan(pairs: list[PairSpec], settings: Settings, chunk_size: int) -> Plan:
                 chunks=chunks, mv_chunks=mv_chunks)
 
 
+def exposure_groups(keys, workers: int) -> list[tuple]:
+    """The exposures a batch on Dask selects per task: about eight tasks per worker, at
+    most five exposures each (~0.3 s of work; the next stage waits for the last one).
+
+    Consecutive keys go together: the pairs' chunks follow the same exposure order
+    within an outcome (:func:`plan`), so a chunk needs few groups.
+    """
+    keys = list(keys)
+    size = max(1, min(5, math.ceil(len(keys) / (8 * max(1, workers)))))
+    return [tuple(keys[i:i + size]) for i in range(0, len(keys), size)]
+
+
 def default_chunk_size(n_pairs: int, workers: int) -> int:
     """Pairs per task: about four tasks per worker, between 1 and 50 pairs each."""
     return max(1, min(50, math.ceil(n_pairs / max(1, 4 * max(1, workers)))))

@@ -116,6 +116,16 @@ def exposure_task(job: ExposureJob, settings: Settings) -> ExposureResult:
     return res
 
 
+def exposure_group_task(jobs: tuple, settings: Settings) -> list[ExposureResult]:
+    """:func:`exposure_task` for each of a few exposures, in one task.
+
+    On Dask a task costs its scheduler ~1-3 ms of CPU (more with many inputs), which on
+    a machine with as many cores as workers is taken from the workers: a batch runs
+    its exposures a few per task (:func:`mrbook.batch.plan.exposure_groups`).
+    """
+    return [exposure_task(job, settings) for job in jobs]
+
+
 # --------------------------------------------------------------------------- outcomes
 
 @dataclass
@@ -184,6 +194,11 @@ def brief(result) -> Brief:
                  seconds=result.seconds, needed=tuple(sorted(needed)))
 
 
+def briefs(results) -> list[Brief]:
+    """The :class:`Brief` of each result of an :func:`exposure_group_task`."""
+    return [brief(r) for r in results]
+
+
 def needed_snps(exposures) -> list[str]:
     """The union of the candidates of these exposures (their :class:`Brief`) and of their
     LD proxies."""
@@ -224,6 +239,13 @@ def outcome_task(job: OutcomeJob, settings: Settings, *exposures: Brief) -> Outc
         res.failure = Failure(step, one_line(exc))
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def grouped_outcome_task(job: OutcomeJob, settings: Settings, *groups: list) -> OutcomeResult:
+    """:func:`outcome_task` from the :func:`briefs` of exposure groups (those of the
+    outcome's own exposures: a group may hold others)."""
+    by_key = {b.key: b for group in groups for b in group}
+    return outcome_task(job, settings, *(by_key[k] for k in job.exposures))
 
 
 @dataclass
@@ -445,6 +467,13 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
         out.tables = {name: _chunk_table(name, v) for name, v in parts.items()}
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def grouped_pairs_task(chunk: Chunk, settings: Settings, groups: list, outcomes: dict,
+                       tables: dict) -> ChunkResult:
+    """:func:`pairs_task` with the exposures' results as :func:`exposure_group_task` gave them."""
+    return pairs_task(chunk, settings, {r.key: r for group in groups for r in group}, outcomes,
+                      tables)
 
 
 def _chunk_table(name: str, parts: list) -> pd.DataFrame:
