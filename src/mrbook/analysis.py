@@ -519,11 +519,6 @@ def _all_typed(arrays: list) -> bool:
                                and a.ndim == 1 and len(a) == n for a in arrays))
 
 
-def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    """``pd.DataFrame(rows, columns=columns)`` (:meth:`Rows.table`)."""
-    return Rows(rows, columns).table()
-
-
 def pleiotropy(dat: pd.DataFrame) -> pd.DataFrame:
     r"""MR-Egger intercept test of directional pleiotropy (``mr_pleiotropy_test``).
 

@@ -48,7 +48,7 @@ def test_frame_equals_pandas_inference(name):
 
 def test_empty_tables_keep_their_columns():
     for columns in (analysis.HET_COLUMNS, analysis.PLEIO_COLUMNS):
-        t = analysis._table([], columns)
+        t = analysis.Rows([], columns).table()
         assert list(t.columns) == columns and len(t) == 0
 
 

@@ -375,7 +375,6 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
         ``tables``; or its row in ``errors``.
     """
     from ..instruments import instruments_for_outcome, resolve_source
-    from ..pairs import _COPY_ON_WRITE
 
     t0 = time.perf_counter()
     parts: dict[str, list] = {}     # table -> [(pair key, exposure, outcome, rows)]
@@ -432,14 +431,9 @@ def pairs_task(chunk: Chunk, settings: Settings, exposures: dict, outcomes: dict
                         f"palindromic, {s['harmonise_other']} not harmonised, {s['confounder']} "
                         f"confounder, {s['steiger_removed']} Steiger")
                 step = "mr"
-                # the pair's harmonised table, its exposure and outcome columns holding the
-                # pair's names (set in the chunk's table, _chunk_table; added here if missing)
+                # the pair's harmonised table (readers.to_tsmr gives it exposure and outcome
+                # columns; the chunk's table sets them to the pair's names, _chunk_table)
                 dat = ins.harmonised
-                if "exposure" not in dat.columns or "outcome" not in dat.columns:
-                    # (a new table: pandas >= 3 copies on write, so a shallow copy is one)
-                    dat = dat.copy(deep=not _COPY_ON_WRITE)
-                    dat["exposure"] = base["exposure"]
-                    dat["outcome"] = base["outcome"]
                 # harmonise's log (dat.attrs) is set aside while the methods run: pandas
                 # deep-copies attrs into every column they read; the table keeps it
                 log = dict(dat.attrs)
