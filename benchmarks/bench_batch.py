@@ -15,7 +15,8 @@ confounder step) is generated once and cached under ``benchmarks/data/``
 bootstrap draws (default 1000) and MR-PRESSO off:
 
 (a) serially: ``run_batch(..., workers=0)``, every task in one process, no Dask;
-(b) on a LocalCluster of ``--workers`` processes (one thread each), its start-up
+(b) on a LocalCluster of ``--workers`` processes (one thread each), as
+    ``mrbook batch --workers N`` runs it (without the dashboard), its start-up
     included.
 
 Each run is a fresh Python process, as a user's ``mrbook batch`` is: its wall and
@@ -29,13 +30,14 @@ is the median of those ratios, with every run's figures beside it.
 Each run writes into a fresh folder. Reported: wall seconds, pairs per second of
 the whole batch (all stages: exposures, outcomes, pairs, writing), the speed-up of
 (b) over (a), the CPU seconds of (a) (with its plink children) and of each worker
-of (b), their ratio (the CPU-bound speed-up: (a)'s CPU over the busiest worker's,
-what the wall times give on idle cores), the load average with each, the CPU
-seconds of (b)'s client process (the LocalCluster's scheduler runs in it; it shares
-the cores with the workers) and the seconds of the final tables in both, and -- from
-the tasks' own timings -- the CPU seconds per pair of
-the pair stage and so the pairs per second one worker sustains, with the share of
-the pair stage spent in instrument selection (harmonisation etc.) and in the MR
+of (b) (from its start: its imports and plink children included), their ratio (the
+CPU-bound speed-up: (a)'s CPU over the busiest worker's, what the wall times give on
+idle cores), the load average with each, the CPU seconds of (b)'s client process
+(the LocalCluster's scheduler runs in it; it shares the cores with the workers) and
+the seconds of the final tables in both, and -- from the tasks' own timings -- the
+CPU seconds per pair of the pair stage and so the pairs per second one worker
+sustains, with the share of the pair stage spent in instrument selection
+(harmonisation etc.) and in the MR
 methods. File reads are counted in (a) by wrapping ``read_sumstats`` (the function
 every reader goes through): reads per exposure file and per outcome file.
 
@@ -81,6 +83,25 @@ def _cpu() -> float:
     """CPU seconds of this process and of its finished children (plink), user + system."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def _bytecode() -> None:
+    """Compile mrbook's modules to bytecode once, as pip does for an installed package and
+    Python itself on a first import: a machine with ``PYTHONDONTWRITEBYTECODE`` set (this
+    one) would otherwise compile every module again in every process (~0.1 s each: the
+    serial run's one process, and the client and each worker of the LocalCluster)."""
+    import compileall
+
+    import mrbook
+
+    compileall.compile_dir(str(Path(mrbook.__file__).parent), quiet=1)
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process alone (not of its children: a LocalCluster's workers
+    are its children, counted once they exit)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def _split_pairs(manifest: Path, run: dict, n: int) -> dict:
@@ -147,23 +168,25 @@ def _serial_run(manifest: Path, folder: Path, run: dict) -> dict:
 
 
 def _dask_run(manifest: Path, folder: Path, run: dict, workers: int) -> dict:
-    """(b): in a fresh process, imports included; the LocalCluster is started here (as
-    run_batch starts it) to read its workers' CPU."""
-    t0, own0 = time.perf_counter(), _cpu()
-    from mrbook.batch import run_batch
-    from mrbook.batch.run import _start_cluster
+    """(b): in a fresh process, imports included, as ``mrbook batch --workers N`` runs (its
+    LocalCluster started by :func:`~mrbook.batch.run_batch`, without the dashboard); each
+    worker's CPU is read when the last chunk is back, from the worker's start (its
+    imports included)."""
+    t0, own0 = time.perf_counter(), _own_cpu()
+    from mrbook.batch import read_manifest, run_batch
 
-    cluster, client = _start_cluster(workers, False)
-    try:
-        c0 = client.run(_cpu)
-        b = run_batch(manifest, folder, run=run, client=client, progress=False)
-        wall = time.perf_counter() - t0
-        c1, own1 = client.run(_cpu), _cpu()
-    finally:
-        client.close()
-        cluster.close()
+    n_pairs = len(read_manifest(manifest))
+    seen = {}
+
+    def follow(info):  # the workers' CPU, once the last chunk is back
+        if info["done"] + info["failed"] == n_pairs:
+            seen["cpu"] = info["client"].run(_cpu)
+
+    b = run_batch(manifest, folder, run=run, workers=workers, progress=False, dashboard=False,
+                  on_chunk=follow)
+    wall, own1 = time.perf_counter() - t0, _own_cpu()
     return {"workers": workers, "wall_s": wall, "done": b.summary["pairs_done_total"],
-            "worker_cpu_s": sorted(c1[w] - c0[w] for w in c1), "client_cpu_s": own1 - own0,
+            "worker_cpu_s": sorted(seen["cpu"].values()), "client_cpu_s": own1 - own0,
             "final_tables_s": b.summary["seconds"]["write"],
             "chunks_written_by": b.summary.get("chunks_written_by"),
             "task_seconds": b.summary["task_seconds"], "load_after": os.getloadavg()[0]}
@@ -206,6 +229,7 @@ def main() -> int:
         args.exposures, args.outcomes, args.repeat = 40, 5, 1
 
     manifest = _phenome(args)
+    _bytecode()
     n_pairs = args.exposures * args.outcomes
     run = {"methods": PAPER, "nboot": args.nboot, "presso_n_distribution": 0}
     work = HERE / "data" / "batch-runs"

@@ -792,3 +792,46 @@ def test_exposure_groups_are_consecutive_and_small():
     assert exposure_groups(keys[:3], 2) == [("e000",), ("e001",), ("e002",)]
     assert exposure_groups(keys[:3], 0) == exposure_groups(keys[:3], 1)
     assert exposure_groups([], 2) == []
+
+
+def test_homes_keep_each_chunk_with_its_exposures_and_the_workers_even():
+    """Exposure groups go to the workers in consecutive blocks; each chunk to the worker
+    holding most of its pairs' groups while that worker is below an even share."""
+    from types import SimpleNamespace
+
+    from mrbook.batch.plan import exposure_groups, homes
+
+    def grid(n_exp, n_out, size):
+        keys = [f"e{i:04d}" for i in range(n_exp)]
+        items = [(None, e, f"o{o}") for o in range(n_out) for e in keys]  # outcome-major
+        chunks = [SimpleNamespace(index=i, pairs=tuple(items[j:j + size]))
+                  for i, j in enumerate(range(0, len(items), size))]
+        return keys, chunks
+
+    def remote(groups, chunks, group_home, chunk_home):  # groups a chunk's worker lacks
+        where = {k: group_home[i] for i, g in enumerate(groups) for k in g}
+        return sum(len({where[e] for _, e, _ in c.pairs} - {chunk_home[c.index]})
+                   for c in chunks)
+
+    # the bench's shape: 200 exposures x 10 outcomes, 2 workers, 50 pairs a chunk
+    keys, chunks = grid(200, 10, 50)
+    groups = exposure_groups(keys, 2)
+    gh, ch = homes(groups, chunks, ["tcp://b:2", "tcp://a:1"])
+    assert gh == ["tcp://a:1"] * 20 + ["tcp://b:2"] * 20  # sorted addresses, in blocks
+    assert [ch[c.index] for c in chunks] == ["tcp://a:1", "tcp://a:1", "tcp://b:2",
+                                            "tcp://b:2"] * 10
+    assert remote(groups, chunks, gh, ch) == 0
+    # shapes where the chunks' exposures do not line up with the blocks: still even
+    for n_exp, n_out, w, size in [(40, 5, 3, 17), (1000, 5, 8, 50), (3, 100, 2, 38),
+                                  (7, 3, 2, 3)]:
+        keys, chunks = grid(n_exp, n_out, size)
+        workers = [f"tcp://w:{i}" for i in range(w)]
+        groups = exposure_groups(keys, w)
+        gh, ch = homes(groups, chunks, workers)
+        assert set(ch) == {c.index for c in chunks}
+        load = {a: sum(len(c.pairs) for c in chunks if ch[c.index] == a) for a in workers}
+        share = n_exp * n_out / w
+        assert max(load.values()) < share + size, (n_exp, n_out, w, load)
+        assert min(load.values()) > 0
+    # no workers known (a cluster still starting): nothing placed
+    assert homes(groups, chunks, []) == ([None] * len(groups), {})

@@ -140,14 +140,24 @@ def _serial(p: plan_mod.Plan, settings, on_stage, on_chunk) -> dict:
 
 
 def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
-          target: store.ChunkTarget | None = None, workers: int = 2) -> dict:
+          target: store.ChunkTarget | None = None, workers: int = 2,
+          place: bool = False) -> dict:
     from distributed import as_completed
 
     token = f"{os.getpid()}-{time.time_ns()}"
     groups = plan_mod.exposure_groups(p.exposures, workers)
     group_of = {k: i for i, g in enumerate(groups) for k in g}
+    # on a LocalCluster (a fixed set of workers), each chunk of pairs runs where most of its
+    # exposures' results are (plan.homes); on an existing cluster, whose workers may come
+    # and go (dask-jobqueue's adaptive scaling), Dask places every task itself
+    group_home, chunk_home = plan_mod.homes(
+        groups, p.chunks, list(client.scheduler_info()["workers"]) if place else [])
+
+    def near(home):  # a loose restriction: Dask may still run the task elsewhere
+        return {} if home is None else {"workers": [home], "allow_other_workers": True}
+
     ex_f = [client.submit(tasks.exposure_group_task, tuple(p.exposures[k] for k in g), settings,
-                          key=f"exposures-{i:05d}-{token}", pure=False)
+                          key=f"exposures-{i:05d}-{token}", pure=False, **near(group_home[i]))
             for i, g in enumerate(groups)]
     # the briefs (a few kB, made where the results are) go to the outcome tasks and to this
     # client; the exposures' tables move only to the chunks that use them
@@ -167,7 +177,8 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
         okeys = sorted({o for _, _, o in chunk.pairs})
         f = client.submit(store.run_chunk, target, tasks.grouped_pairs_task, chunk, settings,
                           [ex_f[i] for i in gkeys], {o: oc_f[o] for o in okeys}, tb_f,
-                          key=f"pairs-{chunk.index:05d}-{token}", pure=False)
+                          key=f"pairs-{chunk.index:05d}-{token}", pure=False,
+                          **near(chunk_home.get(chunk.index)))
         ch_f[f.key] = (chunk, f)
     for chunk in p.mv_chunks:  # multivariable rows (A+B): batch/multivariable.py
         f = client.submit(store.run_chunk, target, mv_tasks.mv_pairs_task, chunk, settings,
@@ -209,6 +220,15 @@ def _dask(p: plan_mod.Plan, settings, client, on_stage, on_chunk,
                   *tb_f.values(), *(f for _, f in ch_f.values())]:
             f.release()
     return {"wall_seconds_since_submit": wall}
+
+
+def _local_cluster(client) -> bool:
+    """Whether the client's cluster is a LocalCluster (this run's or the caller's): a fixed
+    set of workers on this machine, among which :func:`mrbook.batch.plan.homes` places the
+    tasks."""
+    from distributed import LocalCluster
+
+    return isinstance(getattr(client, "cluster", None), LocalCluster)
 
 
 def _failed_chunk(chunk, exc) -> tasks.ChunkResult:
@@ -437,7 +457,7 @@ def run_batch(manifest: str | Path, out: str | Path, *, params_file: str | Path 
                 prog.line(f"engine: {engine} at {_scrub(address)}, {n_workers} workers")
                 target = store.open_target(out, run_no)
                 extra = _dask(work, settings, the_client, stage_done, chunk_done, target,
-                              n_workers)
+                              n_workers, place=_local_cluster(the_client))
     finally:
         prog.close()
         store.close_target(target)
