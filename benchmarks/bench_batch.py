@@ -168,11 +168,15 @@ def _serial_run(manifest: Path, folder: Path, run: dict) -> dict:
 
 
 def _dask_run(manifest: Path, folder: Path, run: dict, workers: int) -> dict:
-    """(b): in a fresh process, imports included, as ``mrbook batch --workers N`` runs (its
+    """(b): in a fresh process, imports included, as ``mrbook batch --workers N`` runs (the
+    forkserver its workers fork from started first, :mod:`mrbook.batch.forkserver`; its
     LocalCluster started by :func:`~mrbook.batch.run_batch`, without the dashboard); each
     worker's CPU is read when the last chunk is back, from the worker's start (its
     imports included)."""
     t0, own0 = time.perf_counter(), _own_cpu()
+    from mrbook.batch import forkserver
+
+    forkserver.start()  # as mrbook batch does first thing: the workers fork from it
     from mrbook.batch import read_manifest, run_batch
 
     n_pairs = len(read_manifest(manifest))

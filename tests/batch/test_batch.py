@@ -835,3 +835,48 @@ def test_homes_keep_each_chunk_with_its_exposures_and_the_workers_even():
         assert min(load.values()) > 0
     # no workers known (a cluster still starting): nothing placed
     assert homes(groups, chunks, []) == ([None] * len(groups), {})
+
+
+def test_local_cluster_workers_fork_from_a_server_with_one_thread(serial_run, phenome,
+                                                                 params_file, tmp_path):
+    """mrbook batch starts a forkserver that imports the batch's code once; the LocalCluster's
+    workers are forked from it (not spawned by this process), and it runs no thread but its
+    own when it forks (a fork of a process with threads can deadlock the child)."""
+    from mrbook.batch import forkserver
+
+    if not forkserver.start():
+        pytest.skip("this Python has no forkserver start method (Windows)")
+    seen = {}
+
+    def look(info):
+        if not seen:
+            seen["parents"] = set(info["client"].run(os.getppid).values())
+
+    res = run_batch(phenome["manifest"], tmp_path / "out", params_file=params_file, workers=2,
+                    chunk_size=2, progress=False, dashboard=False, on_chunk=look)
+    assert res.exit_code == 0 and res.summary["pairs_done_total"] == 6
+    _same_tables(serial_run.out, res.out)
+    (server,) = seen["parents"]
+    assert server != os.getpid()
+    if Path(f"/proc/{server}/task").is_dir():
+        assert len(os.listdir(f"/proc/{server}/task")) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
+                    reason="counts a process's threads in /proc (Linux)")
+def test_the_forkserver_preload_starts_no_thread():
+    """Importing forkserver.PRELOAD in forkserver.SERVER_ENV leaves one thread: no BLAS
+    threads, no background thread of pyarrow's jemalloc."""
+    import subprocess
+    import sys
+
+    from mrbook.batch import forkserver
+
+    code = ("import importlib, os, time\n"
+            f"for m in {list(forkserver.PRELOAD)!r}:\n"
+            "    importlib.import_module(m)\n"
+            "time.sleep(0.3)\n"
+            "print(len(os.listdir('/proc/self/task')))\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **forkserver.SERVER_ENV},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"

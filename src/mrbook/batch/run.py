@@ -38,6 +38,8 @@ from ..output import VERSION
 from . import plan as plan_mod
 from . import multivariable as mv_tasks
 from . import store, tasks
+from .forkserver import WORKER_ENV
+from .forkserver import started as forkserver_started
 
 
 @dataclass
@@ -248,14 +250,6 @@ def _failed_chunk(chunk, exc) -> tasks.ChunkResult:
                              errors=pd.DataFrame(errs, columns=tasks.ERROR_COLUMNS))
 
 
-#: the environment of a LocalCluster's worker processes: one thread each for the
-#: numerical libraries (BLAS, OpenMP, Arrow's CPU pool, numexpr), so that N workers on N
-#: cores do not start N threads each (Dask's nanny sets the first three by default too;
-#: an existing cluster's ``dask worker`` processes get them from Dask's config)
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
-
-
 def _start_cluster(workers: int, dashboard: bool):
     """A LocalCluster of ``workers`` processes (one thread each) and its client."""
     import logging
@@ -280,7 +274,11 @@ def _start_cluster(workers: int, dashboard: bool):
     #   the scheduler, "worker-saturation" inf; idle workers steal from busy ones), so a
     #   worker does not wait for a round trip to the scheduler between two tasks: the
     #   exposure stage of 2,000 bench pairs took ~0.3 s less (6.0-6.2 s against 6.5-6.6 s)
-    with dask.config.set({"distributed.worker.profile.enabled": False,
+    # - the workers are forked from the forkserver when it was started (mrbook batch starts
+    #   it first thing, batch/forkserver.py), else spawned (Dask's default)
+    method = "forkserver" if forkserver_started() else "spawn"
+    with dask.config.set({"distributed.worker.multiprocessing-method": method,
+                          "distributed.worker.profile.enabled": False,
                           "distributed.scheduler.worker-saturation": "inf",
                           "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV),
                           "distributed.admin.tick.interval": "500ms",

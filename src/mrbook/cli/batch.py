@@ -57,6 +57,10 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    if args.workers != 0 and args.scheduler is None:  # a LocalCluster: its workers fork
+        from ..batch import forkserver                 # from a server that imports the
+                                                       # batch's code beside this process
+        forkserver.start()
     from ..batch import run_batch
 
     if args.chunk_size == 0:
