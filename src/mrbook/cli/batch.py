@@ -57,9 +57,14 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    if args.workers != 0 and args.scheduler is None:  # a LocalCluster: its workers fork
-        from ..batch import forkserver                 # from a server that imports the
-                                                       # batch's code beside this process
+    from pathlib import Path
+
+    # a LocalCluster for a new batch folder: its workers fork from a server that imports the
+    # batch's code beside this process (a resumed batch, which may have nothing left to run,
+    # spawns its workers if it needs any)
+    if args.workers != 0 and args.scheduler is None and not (Path(args.out) / "batch.json").is_file():
+        from ..batch import forkserver
+
         forkserver.start()
     from ..batch import run_batch
 
