@@ -837,6 +837,9 @@ def test_homes_keep_each_chunk_with_its_exposures_and_the_workers_even():
     assert homes(groups, chunks, []) == ([None] * len(groups), {})
 
 
+# this test's LocalCluster starts while the module's (dask_client) holds Dask's HTTP port 8787;
+# Dask then serves on another port and says so
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_local_cluster_workers_fork_from_a_server_with_one_thread(serial_run, phenome,
                                                                  params_file, tmp_path):
     """mrbook batch starts a forkserver that imports the batch's code once; the LocalCluster's
