@@ -77,6 +77,16 @@ def start() -> bool:
     return True
 
 
+def wanted(out, *, workers: int | None, scheduler: str | None) -> bool:
+    """Whether ``mrbook batch`` starts the server: for a LocalCluster (``workers`` not 0, no
+    ``scheduler``) writing into a new batch folder (no earlier batch's ``batch.json``,
+    :mod:`mrbook.batch.store`). A resumed batch, which may have nothing left to run,
+    spawns its workers if it needs any."""
+    from pathlib import Path
+
+    return workers != 0 and scheduler is None and not (Path(out) / "batch.json").is_file()
+
+
 def started() -> bool:
     """Whether :func:`start` started the forkserver in this process."""
     return _started

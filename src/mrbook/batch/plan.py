@@ -545,8 +545,7 @@ def homes(groups: list[tuple], chunks: list, workers: list[str]) -> tuple[list, 
     for chunk in chunks:
         votes = dict.fromkeys(workers, 0)
         for _, ekey, _ in chunk.pairs:
-            if ekey in home_of:
-                votes[home_of[ekey]] += 1
+            votes[home_of[ekey]] += 1
         order = sorted(workers, key=lambda a: (-votes[a], load[a], rank[a]))
         home = next((a for a in order if load[a] < share), None) \
             or min(workers, key=lambda a: (load[a], rank[a]))

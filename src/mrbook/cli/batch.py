@@ -57,14 +57,11 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from pathlib import Path
+    from ..batch import forkserver
 
-    # a LocalCluster for a new batch folder: its workers fork from a server that imports the
-    # batch's code beside this process (a resumed batch, which may have nothing left to run,
-    # spawns its workers if it needs any)
-    if args.workers != 0 and args.scheduler is None and not (Path(args.out) / "batch.json").is_file():
-        from ..batch import forkserver
-
+    # first thing: the LocalCluster's workers fork from a server that imports the batch's
+    # code beside this process (mrbook.batch.forkserver)
+    if forkserver.wanted(args.out, workers=args.workers, scheduler=args.scheduler):
         forkserver.start()
     from ..batch import run_batch
 
